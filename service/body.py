@@ -1,0 +1,69 @@
+"""Read a request body as strict JSON.
+
+Python's ``json`` accepts things a prediction API must refuse: ``NaN`` and
+``Infinity`` literals, duplicate keys (the last one silently wins), numbers
+that overflow to infinity. Every refusal is an ``ApiError`` with a 4xx status.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from flask import Request
+
+from service.errors import InvalidJSON, UnsupportedMediaType
+
+JSON_MIMETYPE = "application/json"
+
+
+def _reject_constant(name: str) -> float:
+    raise InvalidJSON(f"request body is not valid JSON: {name} is not a JSON number")
+
+
+def _reject_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        seen: set[str] = set()
+        duplicate = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise InvalidJSON(f"request body has the key {duplicate!r} more than once", {duplicate: ["Duplicate key."]})
+    return obj
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise InvalidJSON(f"request body has a number out of range: {text[:40]}")
+    return value
+
+
+_DECODER = json.JSONDecoder(
+    object_pairs_hook=_reject_duplicates, parse_constant=_reject_constant, parse_float=_finite_float
+)
+
+
+def decode_json(raw: bytes) -> Any:
+    """Decode ``raw`` as one strict JSON document; raise ``InvalidJSON`` saying why not."""
+    if not raw.strip():
+        raise InvalidJSON("request body is empty; send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidJSON(f"request body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        return _DECODER.decode(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidJSON(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+    except RecursionError:
+        raise InvalidJSON("request body is nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
+        raise InvalidJSON(f"request body has a number that cannot be read: {str(exc)[:80]}") from None
+
+
+def json_body(request: Request) -> Any:
+    """The request's JSON document. 415 unless the content type is JSON; 413 past the body limit."""
+    if request.mimetype != JSON_MIMETYPE and not request.mimetype.endswith("+json"):
+        got = request.mimetype or "none"
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_MIMETYPE}, got {got}")
+    return decode_json(request.get_data(cache=False))

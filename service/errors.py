@@ -1,0 +1,127 @@
+"""One error shape for every 4xx/5xx the API sends.
+
+    {"error": {"status": 400, "code": "validation_error",
+               "message": "sepal_length: Not a valid number.",
+               "fields": {"sepal_length": ["Not a valid number."]}},
+     "request_id": "..."}
+
+Domain errors are raised where they are detected (``ApiError`` subclasses)
+and rendered here; Werkzeug's HTTP errors (404, 405, 413, ...) go through the
+same helper.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, current_app, g, jsonify, request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import HTTPException
+
+LOG = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """Base of the errors the API answers with; subclasses fix the status and code."""
+
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, fields: dict[str, list[str]] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields or {}
+
+
+class InvalidJSON(ApiError):
+    code = "invalid_json"
+
+
+class ValidationFailed(ApiError):
+    code = "validation_error"
+
+
+class UnsupportedMediaType(ApiError):
+    status_code = 415
+    code = "unsupported_media_type"
+
+
+class BatchTooLarge(ApiError):
+    status_code = 413
+    code = "batch_too_large"
+
+
+class NotReady(ApiError):
+    status_code = 503
+    code = "not_ready"
+
+
+# Werkzeug's exception names, turned into stable snake_case codes.
+_HTTP_CODES = {
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+}
+
+
+def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
+    """Flatten marshmallow's nested error dict into ``{"instances[3].sepal_length": [...]}``."""
+    if isinstance(messages, dict):
+        flat: dict[str, list[str]] = {}
+        for key, value in messages.items():
+            if isinstance(key, int):
+                path = f"{prefix}[{key}]"
+            elif key == "_schema":
+                path = prefix or "body"
+            else:
+                path = f"{prefix}.{key}" if prefix else str(key)
+            for field, problems in flatten_messages(value, path).items():
+                flat.setdefault(field, []).extend(problems)
+        return flat
+    if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        return {prefix or "body": list(messages)}
+    return {prefix or "body": [str(messages)]}
+
+
+def summarise(fields: dict[str, list[str]]) -> str:
+    """One human sentence naming every field and its first problem."""
+    return "; ".join(f"{field}: {problems[0]}" for field, problems in fields.items())
+
+
+def error_response(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> ResponseReturnValue:
+    """Build the JSON error body every failing route returns."""
+    body = {
+        "error": {"status": status, "code": code, "message": message, "fields": fields or {}},
+        "request_id": g.get("request_id"),
+    }
+    return jsonify(body), status
+
+
+def init_app(app: Flask) -> None:
+    """Route every ``ApiError``, HTTP error and unexpected exception through ``error_response``."""
+
+    @app.errorhandler(ApiError)
+    def _api_error(exc: ApiError) -> ResponseReturnValue:
+        return error_response(exc.status_code, exc.code, exc.message, exc.fields)
+
+    @app.errorhandler(HTTPException)
+    def _http_error(exc: HTTPException) -> ResponseReturnValue:
+        status = exc.code or 500
+        message = exc.description or exc.name
+        headers = {}
+        if status == 404:
+            message = f"No route for {request.method} {request.path}; see /openapi.json for the API."
+        elif status == 405:
+            headers["Allow"] = exc.get_response().headers.get("Allow", "")
+            message = f"{request.method} is not allowed on {request.path}; allowed: {headers['Allow']}."
+        elif status == 413:
+            limit = current_app.config["MAX_CONTENT_LENGTH"]
+            message = f"Request body is over the limit of {limit} bytes."
+        body, code = error_response(status, _HTTP_CODES.get(status, f"http_{status}"), message)
+        return body, code, headers
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> ResponseReturnValue:
+        LOG.exception("unhandled error")
+        return error_response(500, "internal_error", "The server failed to answer this request; it has been logged.")

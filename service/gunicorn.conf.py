@@ -1,0 +1,73 @@
+"""Gunicorn settings for the inference service: ``gunicorn -c service/gunicorn.conf.py``.
+
+Every value comes from an environment variable with the default the README
+documents. Gunicorn's settings reference: https://docs.gunicorn.org/en/stable/settings.html
+"""
+
+import os
+import tempfile
+
+# One BLAS/OpenMP thread per worker, set before numpy is imported by the
+# preloaded app, so N workers never run N x cores threads against the CPU quota.
+for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS"):
+    os.environ.setdefault(_variable, "1")
+
+# prometheus_client's multiprocess mode must know its directory before it is
+# imported; samples an earlier run left in a reused directory are cleared here,
+# before the preloaded app writes its first ones.
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="api-inference-metrics-"))
+_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+os.makedirs(_metrics_dir, exist_ok=True)
+for _name in os.listdir(_metrics_dir):
+    if _name.endswith(".db"):
+        os.remove(os.path.join(_metrics_dir, _name))
+
+from prometheus_client import multiprocess  # noqa: E402
+
+from service.cpu import default_workers  # noqa: E402
+from service.logs import gunicorn_logconfig  # noqa: E402
+
+wsgi_app = "service:create_app()"
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
+# gthread keeps connections alive (Nginx reuses them through its upstream
+# keepalive pool); the sync worker closes every connection after one request.
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# Longer than Nginx's upstream keepalive_timeout (60 s), so Nginx closes idle
+# connections first and never sends a request on a socket Gunicorn just closed.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
+timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+# Docker waits 10 s after SIGTERM before SIGKILL: in-flight requests get 8 s.
+graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
+preload_app = True
+# Gunicorn's control socket lives at one path per user; several services (tests,
+# replicas sharing a home directory) would fight over it.
+control_socket_disable = True
+worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
+max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests_jitter = max_requests // 10
+
+accesslog = "-"
+errorlog = "-"
+loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+logconfig_dict = gunicorn_logconfig(loglevel.upper())
+
+
+def on_starting(server):
+    """Say how many workers the CPU quota led to: the scale experiments read this line."""
+    server.log.info(
+        "starting %d %s worker(s) x %d thread(s) on %s", workers, worker_class, threads, bind
+    )
+
+
+def post_fork(server, worker):
+    """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment."""
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1)
+
+
+def child_exit(server, worker):
+    """Drop a dead worker's live gauges so /metrics only counts running workers."""
+    multiprocess.mark_process_dead(worker.pid)

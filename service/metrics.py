@@ -1,0 +1,52 @@
+"""Prometheus metrics, summed across Gunicorn workers.
+
+With ``PROMETHEUS_MULTIPROC_DIR`` set (``gunicorn.conf.py`` sets it before the
+app is imported) every worker writes its samples to memory-mapped files there
+and ``/metrics`` aggregates them, as prometheus_client's multiprocess mode
+documents; without it (tests, ``flask run``) the process's own registry is used.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Blueprint, Response
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+REQUESTS = Counter("http_requests_total", "HTTP requests answered, by route, method and status.", ["route", "method", "status"])
+LATENCY = Histogram(
+    "http_request_duration_seconds",
+    "Time from request received to response returned by the app, by route.",
+    ["route"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
+PREDICTIONS = Counter("predictions_total", "Predictions made, by predicted class.", ["class_name"])
+MODEL_INFO = Gauge(
+    "model_info", "The model being served (value 1).", ["name", "version"], multiprocess_mode="max"
+)
+
+bp = Blueprint("metrics", __name__)
+
+
+def registry() -> CollectorRegistry:
+    """The registry to expose: an aggregate of all workers in multiprocess mode, else the default."""
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        aggregate = CollectorRegistry()
+        multiprocess.MultiProcessCollector(aggregate)
+        return aggregate
+    return REGISTRY
+
+
+@bp.get("/metrics")
+def metrics() -> Response:
+    """Prometheus text exposition format."""
+    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)

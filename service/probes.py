@@ -1,0 +1,33 @@
+"""Liveness, readiness and model metadata: ``/health``, ``/ready``, ``/model``."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+from flask.typing import ResponseReturnValue
+
+from service.errors import NotReady
+from service.model import Model
+
+bp = Blueprint("probes", __name__)
+
+
+@bp.get("/health")
+def health() -> ResponseReturnValue:
+    """Liveness: the process answers. Says nothing about the model."""
+    return jsonify(status="ok")
+
+
+@bp.get("/ready")
+def ready() -> ResponseReturnValue:
+    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise."""
+    model: Model = current_app.extensions["model"]
+    if not model.ready:
+        raise NotReady(f"model {model.version} is not ready: {model.ready_reason}")
+    return jsonify(status="ready", model_name=model.name, model_version=model.version)
+
+
+@bp.get("/model")
+def model_metadata() -> ResponseReturnValue:
+    """The served model's metadata, as written by training."""
+    model: Model = current_app.extensions["model"]
+    return jsonify(model.metadata)

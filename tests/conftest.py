@@ -1,0 +1,67 @@
+"""Shared fixtures: a model trained into a temporary directory, the app, its client."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from training.artifact import save_artifact
+from training.data import load_dataset
+from training.train import TrainingParams, train
+
+SEED_REQUEST = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+
+
+@pytest.fixture(scope="session")
+def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A logistic-regression artifact trained on Iris, shared by the session (read-only)."""
+    directory = tmp_path_factory.mktemp("model")
+    result = train(load_dataset(), TrainingParams("logistic_regression"))
+    save_artifact(result.model, result.metadata, directory)
+    return directory
+
+
+@pytest.fixture
+def model_copy(model_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of the artifact that a test may damage."""
+    return Path(shutil.copytree(model_dir, tmp_path / "model"))
+
+
+@pytest.fixture
+def app(model_dir: Path):
+    from service import create_app
+
+    return create_app({"TESTING": True, "MODEL_DIR": str(model_dir), "MAX_BATCH_SIZE": 50, "MAX_CONTENT_LENGTH": 16_384})
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def docker_engine_reachable() -> str | None:
+    """None when a Docker engine answers, else why not."""
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
+    except subprocess.TimeoutExpired:
+        return "`docker info` timed out"
+    if probe.returncode != 0:
+        return f"no Docker engine reachable: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'docker info failed'}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> None:
+    """Skip the test when no Docker engine answers; fail instead when REQUIRE_DOCKER=1."""
+    reason = docker_engine_reachable()
+    if reason is None:
+        return
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(f"REQUIRE_DOCKER=1 but {reason}")
+    pytest.skip(f"needs Docker: {reason} (set REQUIRE_DOCKER=1 to make this a failure)")

@@ -1,0 +1,52 @@
+"""Loading refuses missing, corrupt, altered and foreign-version artifacts with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from training.artifact import ArtifactError, load_artifact
+
+
+def test_a_good_artifact_loads(model_dir: Path) -> None:
+    artifact = load_artifact(model_dir)
+    assert artifact.version == artifact.metadata["sha256"][:12]
+
+
+def test_missing_artifact(tmp_path: Path) -> None:
+    with pytest.raises(ArtifactError, match=r"not found.*make model"):
+        load_artifact(tmp_path / "nowhere")
+
+
+def test_altered_model_file_fails_the_hash_check(model_copy: Path) -> None:
+    with (model_copy / "model.joblib").open("ab") as handle:
+        handle.write(b"\0")
+    with pytest.raises(ArtifactError, match="does not match its metadata"):
+        load_artifact(model_copy)
+
+
+def test_corrupt_model_file_with_matching_hash_cannot_load(model_copy: Path) -> None:
+    from training.artifact import sha256_of
+
+    (model_copy / "model.joblib").write_bytes(b"not a pickle")
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["sha256"] = sha256_of(model_copy / "model.joblib")
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="cannot be loaded"):
+        load_artifact(model_copy)
+
+
+def test_corrupt_metadata(model_copy: Path) -> None:
+    (model_copy / "metadata.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="metadata .* is corrupt"):
+        load_artifact(model_copy)
+
+
+def test_other_scikit_learn_version_is_refused(model_copy: Path) -> None:
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["versions"]["scikit-learn"] = "0.24.2"
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match="written by scikit-learn 0.24.2"):
+        load_artifact(model_copy)

@@ -1,0 +1,115 @@
+"""Every kind of bad input gets a 4xx JSON error in one shape naming the field and the problem."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import SEED_REQUEST
+
+
+def with_(**changes):
+    return json.dumps({**SEED_REQUEST, **changes})
+
+
+def without(name):
+    return json.dumps({k: v for k, v in SEED_REQUEST.items() if k != name})
+
+
+def row(**changes):
+    return {**SEED_REQUEST, **changes}
+
+
+# (name, raw body, status, error code, field named, words in the message)
+BAD_BODIES = [
+    ("malformed JSON", b'{"sepal_length": 5.1,', 400, "invalid_json", None, "not valid JSON"),
+    ("truncated JSON", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_len', 400, "invalid_json", None, "not valid JSON"),
+    ("empty body", b"", 400, "invalid_json", None, "empty"),
+    ("whitespace body", b"  \n", 400, "invalid_json", None, "empty"),
+    ("array body", b"[5.1, 3.5, 1.4, 0.2]", 400, "bad_request", "body", "JSON object, got array"),
+    ("string body", b'"hello"', 400, "bad_request", "body", "got string"),
+    ("number body", b"42", 400, "bad_request", "body", "got number"),
+    ("null body", b"null", 400, "bad_request", "body", "got null"),
+    ("missing field", without("petal_width").encode(), 400, "validation_error", "petal_width", "Missing data"),
+    ("unknown field", with_(stem_length=3.0).encode(), 400, "validation_error", "stem_length", "Unknown field"),
+    ("non-numeric value", with_(sepal_length="long").encode(), 400, "validation_error", "sepal_length", "got string"),
+    ("numeric string", with_(sepal_length="5.1").encode(), 400, "validation_error", "sepal_length", "got string"),
+    ("boolean", with_(sepal_width=True).encode(), 400, "validation_error", "sepal_width", "got boolean"),
+    ("null value", with_(petal_length=None).encode(), 400, "validation_error", "petal_length", "null"),
+    ("nested object", with_(petal_width={"cm": 0.2}).encode(), 400, "validation_error", "petal_width", "got object"),
+    ("nested array", with_(petal_width=[0.2]).encode(), 400, "validation_error", "petal_width", "got array"),
+    ("NaN literal", b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "NaN"),
+    ("Infinity literal", b'{"sepal_length": Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
+    ("-Infinity literal", b'{"sepal_length": -Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
+    ("overflowing float", b'{"sepal_length": 1e999, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "out of range"),
+    ("overflowing integer", ('{"sepal_length": 1' + "0" * 400 + ', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}').encode(), 400, "validation_error", "sepal_length", "too large"),
+    ("integer past the digit limit", ('{"sepal_length": ' + "9" * 5000 + "}").encode(), 400, "invalid_json", None, "cannot be read"),
+    ("negative measurement", with_(sepal_length=-5.1).encode(), 400, "validation_error", "sepal_length", "greater than 0"),
+    ("zero measurement", with_(petal_width=0).encode(), 400, "validation_error", "petal_width", "greater than 0"),
+    ("absurd measurement", with_(sepal_length=5100.0).encode(), 400, "validation_error", "sepal_length", "at most 30"),
+    ("duplicate keys", b'{"sepal_length": 5.1, "sepal_length": 9.9, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", "sepal_length", "more than once"),
+    ("invalid UTF-8", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "\xff": 1}', 400, "invalid_json", None, "UTF-8"),
+    ("deeply nested", b"[" * 5_000 + b"]" * 5_000, 400, "invalid_json", None, "nested too deeply"),
+    ("empty batch", b'{"instances": []}', 400, "validation_error", "instances", "at least one"),
+    ("batch not a list", b'{"instances": {"a": 1}}', 400, "validation_error", "instances", "Not a valid list"),
+    ("batch with one bad row", json.dumps({"instances": [row(), row(), row(petal_width="x")]}).encode(), 400, "validation_error", "instances[2].petal_width", "got string"),
+    ("batch row not an object", json.dumps({"instances": [row(), 7]}).encode(), 400, "validation_error", "instances[1]", "Invalid input type"),
+    ("batch beside features", json.dumps({"instances": [row()], "sepal_length": 5.1}).encode(), 400, "validation_error", "sepal_length", "Unknown field"),
+    ("oversized batch", json.dumps({"instances": [row()] * 51}).encode(), 413, "batch_too_large", "instances", "over the limit of 50"),
+    ("body over the limit", b'{"pad": "' + b"x" * 20_000 + b'"}', 413, "payload_too_large", None, "over the limit"),
+]
+
+
+def assert_error_shape(response, status: int, code: str) -> dict:
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/json"
+    body = response.get_json()
+    assert set(body) == {"error", "request_id"}
+    assert set(body["error"]) == {"status", "code", "message", "fields"}
+    assert body["error"]["status"] == status and body["error"]["code"] == code
+    assert body["request_id"] == response.headers["X-Request-ID"]
+    return body["error"]
+
+
+@pytest.mark.parametrize(("name", "raw", "status", "code", "field", "words"), BAD_BODIES, ids=[b[0] for b in BAD_BODIES])
+def test_bad_body_gets_a_clear_4xx(client, name, raw, status, code, field, words) -> None:
+    error = assert_error_shape(client.post("/predict", data=raw, content_type="application/json"), status, code)
+    assert words in error["message"] or any(words in p for ps in error["fields"].values() for p in ps), error
+    if field:
+        assert field in error["fields"], error
+        assert field in error["message"] or field == "body"
+    assert client.post("/predict", json=SEED_REQUEST).status_code == 200
+
+
+@pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded", "multipart/form-data; boundary=x", None])
+def test_wrong_content_type_is_415(client, content_type) -> None:
+    kwargs = {"content_type": content_type} if content_type else {}
+    error = assert_error_shape(client.post("/predict", data=json.dumps(SEED_REQUEST), **kwargs), 415, "unsupported_media_type")
+    assert "application/json" in error["message"]
+
+
+def test_unknown_route_is_404(client) -> None:
+    error = assert_error_shape(client.get("/predictions"), 404, "not_found")
+    assert "/predictions" in error["message"]
+
+
+def test_wrong_method_is_405_with_allow(client) -> None:
+    response = client.get("/predict")
+    error = assert_error_shape(response, 405, "method_not_allowed")
+    assert "POST" in response.headers["Allow"] and "GET" in error["message"]
+
+
+def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(client) -> None:
+    assert client.post("/predict", json=SEED_REQUEST, headers={"X-Request-ID": "abc-123"}).headers["X-Request-ID"] == "abc-123"
+    replaced = client.get("/health", headers={"X-Request-ID": "a b\tc" + "x" * 300}).headers["X-Request-ID"]
+    assert len(replaced) == 32 and " " not in replaced
+
+
+def test_an_unexpected_failure_is_a_json_500_not_a_crash(client, app, monkeypatch) -> None:
+    def explode(X):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(app.extensions["model"].artifact.model, "predict_proba", explode)
+    error = assert_error_shape(client.post("/predict", json=SEED_REQUEST), 500, "internal_error")
+    assert "boom" not in error["message"]
