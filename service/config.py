@@ -37,7 +37,6 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
             config[key] = parse(raw)
         except ValueError:
             raise ConfigError(f"{variable}={raw!r} is not a valid {parse.__name__}") from None
-    for key in ("MAX_BATCH_SIZE", "MAX_CONTENT_LENGTH"):
-        if config[key] < 1:
-            raise ConfigError(f"{key} must be at least 1, got {config[key]}")
+        if parse is int and config[key] < 1:
+            raise ConfigError(f"{variable} must be at least 1, got {raw}")
     return config

@@ -37,7 +37,8 @@ class Measurement(fields.Float):
                 min=low, max=high, min_inclusive=False,
                 error=f"Must be greater than {low:g} and at most {high:g} cm.",
             ),
-            metadata={"description": "Length in centimetres."},
+            # apispec renders the Range bounds but not their inclusiveness.
+            metadata={"description": "Length in centimetres.", "exclusiveMinimum": True},
             **kwargs,
         )
 
