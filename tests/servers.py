@@ -1,0 +1,101 @@
+"""Start a real Gunicorn running the service on a free localhost port, for tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+START_TIMEOUT_S = 30.0
+STARTING = re.compile(r"starting (\d+) \w+ worker\(s\)")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    metrics_dir: Path
+
+    def log_lines(self) -> list[str]:
+        return self.log_path.read_text().splitlines()
+
+    def workers_announced(self) -> int | None:
+        """The worker count Gunicorn logged at start, once it has."""
+        match = STARTING.search(self.log_path.read_text())
+        return int(match.group(1)) if match else None
+
+    def worker_pids(self) -> set[int]:
+        return {child.pid for child in psutil.Process(self.process.pid).children()}
+
+    def _up(self) -> bool:
+        announced = self.workers_announced()
+        if announced is None or len(self.worker_pids()) != announced:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
+
+
+@contextmanager
+def gunicorn(model_dir: Path, tmp_path: Path, prefix: list[str] | None = None, **env: str) -> Iterator[Server]:
+    """Run ``gunicorn -c service/gunicorn.conf.py`` until every worker is up and ``/ready``
+    answers 200; stop it (SIGTERM, then SIGKILL) on exit.
+
+    ``env`` adds environment variables (e.g. ``WEB_CONCURRENCY="2"``); ``prefix``
+    goes before the command (e.g. ``["taskset", "-c", "0"]``). Raises
+    ``RuntimeError`` with the server's log if it is not ready within 30 s.
+    """
+    port = free_port()
+    log_path = tmp_path / f"gunicorn-{port}.log"
+    metrics_dir = tmp_path / f"metrics-{port}"
+    environ = {
+        **os.environ,
+        "MODEL_DIR": str(model_dir),
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+        **env,
+    }
+    command = [*(prefix or []), str(GUNICORN), "-c", "service/gunicorn.conf.py"]
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=environ, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(url=f"http://127.0.0.1:{port}", process=process, log_path=log_path, metrics_dir=metrics_dir)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gunicorn exited with {process.returncode}:\n{log_path.read_text()}")
+            if server._up():
+                break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gunicorn not ready after {START_TIMEOUT_S} s:\n{log_path.read_text()}")
+            time.sleep(0.1)
+        yield server
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

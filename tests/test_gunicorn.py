@@ -1,0 +1,125 @@
+"""The service under a real Gunicorn, over real HTTP."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import joblib
+import pytest
+import requests
+
+from tests.conftest import SEED_REQUEST
+from tests.servers import GUNICORN, ROOT, free_port, gunicorn
+from tests.test_errors import BAD_BODIES
+
+pytestmark = pytest.mark.slow
+
+
+def metric_value(text: str, metric: str, **labels: str) -> float:
+    """Sum of the samples of ``metric`` whose labels include ``labels``."""
+    total = 0.0
+    for line in text.splitlines():
+        match = re.fullmatch(rf"{metric}(?:\{{(.*)\}})? (\S+)", line)
+        if match:
+            found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1) or ""))
+            if all(found.get(k) == v for k, v in labels.items()):
+                total += float(match.group(2))
+    return total
+
+
+def test_seed_request_and_metrics_add_up_across_two_workers(model_dir: Path, tmp_path: Path) -> None:
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="2") as server:
+        assert len(server.worker_pids()) == 2
+
+        def call(_: int) -> int:
+            # A new connection each time, so both workers' accept loops get requests.
+            return requests.post(f"{server.url}/predict", json=SEED_REQUEST, headers={"Connection": "close"}, timeout=10).status_code
+
+        answered_by: set[str] = set()
+        sent = 0
+        with ThreadPoolExecutor(8) as pool:
+            while len(answered_by) < 2 and sent < 2000:
+                assert set(pool.map(call, range(200))) == {200}
+                sent += 200
+                answered_by = {p.stem.split("_")[-1] for p in server.metrics_dir.glob("counter_*.db")}
+        assert len(answered_by) >= 2, "every request went to one worker; cannot check aggregation"
+
+        text = requests.get(f"{server.url}/metrics", timeout=10).text
+        assert metric_value(text, "http_requests_total", route="/predict", status="200") == sent
+        assert metric_value(text, "predictions_total", class_name="setosa") == sent
+        assert metric_value(text, "http_request_duration_seconds_count", route="/predict") == sent
+        assert metric_value(text, "model_info", name="iris") == 1
+
+
+def test_bad_input_never_costs_a_worker(model_dir: Path, tmp_path: Path) -> None:
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="2", MAX_BATCH_SIZE="50", MAX_BODY_BYTES="16384") as server:
+        before = server.worker_pids()
+        for name, raw, status, code, _field, _words in BAD_BODIES:
+            response = requests.post(f"{server.url}/predict", data=raw, headers={"Content-Type": "application/json"}, timeout=10)
+            assert response.status_code == status, name
+            assert response.json()["error"]["code"] == code, name
+
+        host, port = urlsplit(server.url).hostname, urlsplit(server.url).port
+        # A body shorter than its Content-Length, then the client goes away.
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"sepal")
+        # Not HTTP at all.
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")
+            sock.recv(1024)
+        # A body over the limit declared up front.
+        connection = http.client.HTTPConnection(host, port, timeout=10)
+        connection.request("POST", "/predict", body=b"x" * 20_000, headers={"Content-Type": "application/json"})
+        assert connection.getresponse().status == 413
+        connection.close()
+
+        assert requests.post(f"{server.url}/predict", json=SEED_REQUEST, timeout=10).json()["prediction"] == "setosa"
+        assert server.worker_pids() == before
+
+
+def test_logs_are_json_lines_with_request_id_route_status_latency(model_dir: Path, tmp_path: Path) -> None:
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+        response = requests.post(f"{server.url}/predict", json=SEED_REQUEST, headers={"X-Request-ID": "trace-42"}, timeout=10)
+        assert response.headers["X-Request-ID"] == "trace-42"
+        requests.post(f"{server.url}/predict", data="{", headers={"Content-Type": "application/json"}, timeout=10)
+    entries = [json.loads(line) for line in server.log_lines()]
+    access = [e for e in entries if e["logger"] == "gunicorn.access"]
+    mine = next(e for e in access if e["request_id"] == "trace-42")
+    assert (mine["route"], mine["method"], mine["status"]) == ("/predict", "POST", 200)
+    assert isinstance(mine["latency_ms"], float) and mine["latency_ms"] >= 0
+    assert any(e["status"] == 400 and e["request_id"] for e in access)
+
+
+def test_workers_follow_the_cpus_granted(model_dir: Path, tmp_path: Path) -> None:
+    with gunicorn(model_dir, tmp_path, prefix=["taskset", "-c", "0"]) as server:
+        assert server.workers_announced() == len(server.worker_pids()) == 1
+    with gunicorn(model_dir, tmp_path) as server:
+        assert server.workers_announced() == len(server.worker_pids()) == joblib.cpu_count()
+
+
+@pytest.mark.parametrize(("damage", "words"), [
+    ("missing", "model artifact not found"),
+    ("altered", "does not match its metadata"),
+])
+def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, damage: str, words: str) -> None:
+    if damage == "missing":
+        (model_copy / "model.joblib").unlink()
+    else:
+        with (model_copy / "model.joblib").open("ab") as handle:
+            handle.write(b"\0")
+    run = subprocess.run(
+        [str(GUNICORN), "-c", "service/gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "MODEL_DIR": str(model_copy), "HOST": "127.0.0.1", "PORT": str(free_port())},
+    )
+    assert run.returncode != 0
+    assert "Traceback" not in run.stderr + run.stdout
+    errors = [line for line in run.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and words in errors[0] and "make model" in errors[0]
