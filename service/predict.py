@@ -10,10 +10,11 @@ from flask.typing import ResponseReturnValue
 from marshmallow import ValidationError
 
 from service.body import json_body
-from service.errors import ApiError, BatchTooLarge, ValidationFailed, flatten_messages, summarise
+from service.errors import ApiError, ValidationFailed, flatten_messages, summarise
 from service.metrics import PREDICTIONS
 from service.model import Model, Predictions
 from service.schemas import BatchSchema, FeaturesSchema, json_type
+from service.validation import check_batch_size, check_features
 from training.data import FEATURE_NAMES
 
 bp = Blueprint("predict", __name__)
@@ -30,6 +31,14 @@ def _load(schema: Any, body: dict[str, Any]) -> Any:
         raise ValidationFailed(summarise(fields), fields) from None
 
 
+def _single_field(row: int, column: int) -> str:
+    return FEATURE_NAMES[column]
+
+
+def _batch_field(row: int, column: int) -> str:
+    return f"instances[{row}].{FEATURE_NAMES[column]}"
+
+
 def parse_request(body: Any, max_batch_size: int) -> tuple[np.ndarray, bool]:
     """Validate a decoded body; return ``X`` (n, 4) float64 cm and whether it was a batch.
 
@@ -40,17 +49,15 @@ def parse_request(body: Any, max_batch_size: int) -> tuple[np.ndarray, bool]:
         raise ApiError(f"request body must be a JSON object, got {json_type(body)}", {"body": ["Not an object."]})
     if "instances" in body:
         instances = body["instances"]
-        if isinstance(instances, list) and len(instances) > max_batch_size:
-            raise BatchTooLarge(
-                f"batch of {len(instances)} instances is over the limit of {max_batch_size}",
-                {"instances": [f"At most {max_batch_size} instances."]},
-            )
+        if isinstance(instances, list):
+            check_batch_size(len(instances), max_batch_size, "instances")
         rows = _load(BATCH_SCHEMA, body)["instances"]
         batch = True
     else:
         rows = [_load(FEATURES_SCHEMA, body)]
         batch = False
     X = np.array([[row[name] for name in FEATURE_NAMES] for row in rows], dtype=np.float64)
+    check_features(X, _batch_field if batch else _single_field)
     return X, batch
 
 

@@ -3,6 +3,8 @@
 A measurement is a JSON number, finite, in centimetres, and inside
 ``MEASUREMENT_RANGE_CM``. Numeric strings, booleans and null are refused
 rather than coerced: a client that sends ``"5.1"`` has a bug worth hearing about.
+The schemas check types; the range is checked on the assembled matrix by
+``service.validation``, the one check every prediction route shares.
 """
 
 from __future__ import annotations
@@ -12,20 +14,16 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, fields, validate
 
+from service.validation import MEASUREMENT_RANGE_CM, NOT_FINITE
 from training.data import FEATURE_NAMES
-
-# Fisher's Iris measurements lie within 0.1-7.9 cm (scikit-learn's copy of the
-# UCI data set); 0 and below is not a length, and 30 cm gives wide headroom over
-# any iris flower while still refusing values off by orders of magnitude.
-MEASUREMENT_RANGE_CM = (0.0, 30.0)
 
 
 class Measurement(fields.Float):
-    """A length in cm: a JSON number (not a string or a boolean), finite, within range."""
+    """A length in cm: a JSON number (not a string or a boolean), finite; its range is documented here."""
 
     default_error_messages = {
         "type": "Not a number: got {type}.",
-        "special": "Must be a finite number.",
+        "special": NOT_FINITE,
         "too_large": "Number too large.",
     }
 
@@ -33,12 +31,11 @@ class Measurement(fields.Float):
         low, high = MEASUREMENT_RANGE_CM
         super().__init__(
             allow_nan=False,
-            validate=validate.Range(
-                min=low, max=high, min_inclusive=False,
-                error=f"Must be greater than {low:g} and at most {high:g} cm.",
-            ),
-            # apispec renders the Range bounds but not their inclusiveness.
-            metadata={"description": "Length in centimetres.", "exclusiveMinimum": True},
+            # For the OpenAPI document: service.validation.check_features enforces the range.
+            metadata={
+                "description": "Length in centimetres.",
+                "minimum": low, "exclusiveMinimum": True, "maximum": high,
+            },
             **kwargs,
         )
 
