@@ -1,0 +1,195 @@
+"""Open Inference Protocol tensors to and from this model's arrays; nothing about HTTP.
+
+Inputs, either form, rows are flowers and lengths are in cm:
+
+- one tensor of shape ``[N, 4]``, any name (the metadata calls it ``features``),
+  columns in ``FEATURE_NAMES`` order;
+- four tensors of shape ``[N]`` named ``sepal_length``, ``sepal_width``,
+  ``petal_length``, ``petal_width``, in any order.
+
+``data`` is row-major, flat or nested exactly as the shape (the specification's
+"Tensor Data"). Outputs: ``label`` (BYTES ``[N]``), ``class_id`` (INT64 ``[N]``),
+``probabilities`` (FP64 or FP32 ``[N, n_classes]``, columns in ``class_names`` order).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from service.errors import ValidationFailed
+from service.model import Predictions
+from service.schemas import json_type
+from service.v2_schemas import FLOAT_DATATYPES, InputTensor
+from service.validation import check_batch_size, check_features
+from training.data import FEATURE_NAMES
+
+FEATURES_TENSOR = "features"
+OUTPUT_NAMES = ("label", "class_id", "probabilities")
+BATCH_DIMENSION = -1  # the specification's mark for a variable-size dimension
+
+
+def _refuse(field: str, problem: str) -> ValidationFailed:
+    return ValidationFailed(f"{field}: {problem}", {field: [problem]})
+
+
+def input_metadata() -> list[dict[str, Any]]:
+    """The ``$metadata_tensor`` list for the inputs: the ``[N, 4]`` form."""
+    return [{"name": FEATURES_TENSOR, "datatype": "FP64", "shape": [BATCH_DIMENSION, len(FEATURE_NAMES)]}]
+
+
+def output_metadata(n_classes: int) -> list[dict[str, Any]]:
+    """The ``$metadata_tensor`` list for the outputs, in ``OUTPUT_NAMES`` order."""
+    return [
+        {"name": "label", "datatype": "BYTES", "shape": [BATCH_DIMENSION]},
+        {"name": "class_id", "datatype": "INT64", "shape": [BATCH_DIMENSION]},
+        {"name": "probabilities", "datatype": "FP64", "shape": [BATCH_DIMENSION, n_classes]},
+    ]
+
+
+def _flatten(data: list[Any], shape: tuple[int, ...], field: str) -> list[Any]:
+    """``data`` flat (``prod(shape)`` elements) or nested exactly as ``shape``, as a flat list."""
+    expected = math.prod(shape)
+    if not any(isinstance(element, list) for element in data):
+        if len(data) != expected:
+            raise _refuse(field, f"Holds {len(data)} values but shape {list(shape)} needs {expected}.")
+        return data
+    flat: list[Any] = []
+
+    def walk(node: Any, depth: int, path: str) -> None:
+        if depth == len(shape):
+            if isinstance(node, list):
+                raise _refuse(field, f"{path} is nested deeper than shape {list(shape)}.")
+            flat.append(node)
+        elif not isinstance(node, list) or len(node) != shape[depth]:
+            got = f"{len(node)} elements" if isinstance(node, list) else json_type(node)
+            raise _refuse(field, f"{path or 'data'} must be an array of {shape[depth]} as shape {list(shape)} says: got {got}.")
+        else:
+            for index, child in enumerate(node):
+                walk(child, depth + 1, f"{path or 'data'}[{index}]")
+
+    walk(data, 0, "")
+    return flat
+
+
+def _values(tensor: InputTensor, field: str) -> np.ndarray:
+    """The tensor's elements as a flat float64 array, each checked against its datatype."""
+    flat = _flatten(tensor.data, tensor.shape, f"{field}.data")
+    if tensor.datatype in FLOAT_DATATYPES:
+        allowed, kind = (int, float), "a number"
+    else:
+        allowed, kind = (int,), "an integer"
+    for index, element in enumerate(flat):
+        if type(element) not in allowed:
+            got = f"number {element}" if isinstance(element, float) else json_type(element)
+            raise _refuse(f"{field}.data", f"Element {index} is not {kind} as {tensor.datatype} needs: got {got}.")
+    try:
+        return np.array(flat, dtype=np.float64)
+    except OverflowError:
+        raise _refuse(f"{field}.data", "Number too large.") from None
+
+
+def _as_declared(values: np.ndarray, datatype: str) -> np.ndarray:
+    """FP32 data means the float32 nearest each value, as a float32 client would hold it."""
+    return values.astype(np.float32).astype(np.float64) if datatype == "FP32" else values
+
+
+def _batch_rows(n_rows: int, max_batch_size: int, field: str) -> None:
+    if n_rows == 0:
+        raise _refuse(field, "Must hold at least one row.")
+    check_batch_size(n_rows, max_batch_size, field, noun="rows")
+
+
+def _matrix(tensor: InputTensor, max_batch_size: int) -> np.ndarray:
+    field = "inputs[0]"
+    if len(tensor.shape) != 2 or tensor.shape[1] != len(FEATURE_NAMES):
+        raise _refuse(f"{field}.shape", (
+            f"Must be [N, {len(FEATURE_NAMES)}] (N flowers by {', '.join(FEATURE_NAMES)}): got {list(tensor.shape)}."
+        ))
+    _batch_rows(tensor.shape[0], max_batch_size, f"{field}.shape")
+    X = _values(tensor, field).reshape(tensor.shape)
+    check_features(X, lambda row, column: f"{tensor.name}[{row}].{FEATURE_NAMES[column]}")
+    return _as_declared(X, tensor.datatype)
+
+
+def _columns(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
+    positions = {tensor.name: index for index, tensor in enumerate(inputs)}
+    for index, tensor in enumerate(inputs):
+        if tensor.name not in FEATURE_NAMES:
+            raise _refuse(f"inputs[{index}].name", (
+                f"Unknown input {tensor.name!r}: send one [N, {len(FEATURE_NAMES)}] tensor, "
+                f"or one [N] tensor for each of {', '.join(FEATURE_NAMES)}."
+            ))
+    missing = [name for name in FEATURE_NAMES if name not in positions]
+    if missing:
+        raise _refuse("inputs", f"Missing input tensor(s) {', '.join(missing)}: send one [N] tensor for each feature.")
+    lengths = set()
+    for index, tensor in enumerate(inputs):
+        if len(tensor.shape) != 1:
+            raise _refuse(f"inputs[{index}].shape", f"Must be [N]: got {list(tensor.shape)}.")
+        lengths.add(tensor.shape[0])
+    if len(lengths) > 1:
+        raise _refuse("inputs", f"The feature tensors must have the same length: got {sorted(lengths)}.")
+    _batch_rows(lengths.pop(), max_batch_size, "inputs")
+    ordered = [positions[name] for name in FEATURE_NAMES]
+    X = np.column_stack([_values(inputs[index], f"inputs[{index}]") for index in ordered])
+    check_features(X, lambda row, column: f"{FEATURE_NAMES[column]}[{row}]")
+    for column, index in enumerate(ordered):
+        X[:, column] = _as_declared(X[:, column], inputs[index].datatype)
+    return X
+
+
+def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
+    """The request's input tensors as ``X`` (n, 4) float64 cm, in ``FEATURE_NAMES`` order.
+
+    Raises ``ValidationFailed`` (400) for a shape, datatype or data problem and
+    for a measurement outside the range /predict accepts, ``BatchTooLarge``
+    (413) past ``max_batch_size`` rows.
+    """
+    duplicates = sorted(name for name, count in Counter(tensor.name for tensor in inputs).items() if count > 1)
+    if duplicates:
+        raise _refuse("inputs", f"Input tensor names must be unique: {', '.join(duplicates)} given more than once.")
+    if len(inputs) == 1 and inputs[0].name not in FEATURE_NAMES:
+        return _matrix(inputs[0], max_batch_size)
+    return _columns(inputs, max_batch_size)
+
+
+def requested_outputs(outputs: Sequence[dict[str, Any]] | None) -> list[str]:
+    """Names of the outputs to return, in the order asked; all of them when none are named.
+
+    Raises ``ValidationFailed`` (400) for an output this model does not produce or one named twice.
+    """
+    if not outputs:
+        return list(OUTPUT_NAMES)
+    names = []
+    for index, output in enumerate(outputs):
+        name = output["name"]
+        if name not in OUTPUT_NAMES:
+            raise _refuse(f"outputs[{index}].name", f"Unknown output {name!r}: this model produces {', '.join(OUTPUT_NAMES)}.")
+        if name in names:
+            raise _refuse(f"outputs[{index}].name", f"Output {name!r} is asked for more than once.")
+        names.append(name)
+    return names
+
+
+def output_tensors(
+    predictions: Predictions, class_names: Sequence[str], names: Sequence[str], probabilities_datatype: str = "FP64"
+) -> list[dict[str, Any]]:
+    """The ``$response_output`` list for ``names``, data flat and row-major."""
+    n_rows = len(predictions.class_ids)
+    class_ids = predictions.class_ids.tolist()
+    probabilities = predictions.probabilities
+    if probabilities_datatype == "FP32":
+        probabilities = probabilities.astype(np.float32)
+    build: dict[str, Callable[[], dict[str, Any]]] = {
+        "label": lambda: {"name": "label", "datatype": "BYTES", "shape": [n_rows],
+                          "data": [class_names[class_id] for class_id in class_ids]},
+        "class_id": lambda: {"name": "class_id", "datatype": "INT64", "shape": [n_rows], "data": class_ids},
+        "probabilities": lambda: {"name": "probabilities", "datatype": probabilities_datatype,
+                                  "shape": list(probabilities.shape), "data": probabilities.ravel().tolist()},
+    }
+    return [build[name]() for name in names]
