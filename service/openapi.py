@@ -9,7 +9,8 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
-from service import schemas
+from service import schemas, v2_schemas
+from service.validation import MEASUREMENT_RANGE_CM
 
 bp = Blueprint("openapi", __name__)
 
@@ -24,6 +25,50 @@ def _error(description: str) -> dict[str, Any]:
 
 def _json(schema: Any, description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+def _protocol_error(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": "ProtocolErrorResponse"}}}
+
+
+def _add_v2_paths(spec: APISpec, max_batch_size: int) -> None:
+    """The Open Inference Protocol routes (``service/v2.py``), each model route with and without a version."""
+    for name in ("InferenceRequestSchema", "InferenceResponse", "ServerMetadataResponse", "ServerLiveResponse",
+                 "ServerReadyResponse", "ModelMetadataResponse", "ModelReadyResponse", "ProtocolErrorResponse"):
+        spec.components.schema(name.removesuffix("Schema"), schema=getattr(v2_schemas, name))
+    tag = ["Open Inference Protocol (V2)"]
+    spec.path(path="/v2", operations={"get": {"tags": tag, "summary": "Server metadata", "responses": {
+        "200": _json("ServerMetadataResponse", "Name, version, extensions")}}})
+    spec.path(path="/v2/health/live", operations={"get": {"tags": tag, "summary": "Server liveness", "responses": {
+        "200": _json("ServerLiveResponse", "Live")}}})
+    spec.path(path="/v2/health/ready", operations={"get": {"tags": tag, "summary": "Server readiness", "responses": {
+        "200": _json("ServerReadyResponse", "Ready"), "503": _json("ServerReadyResponse", "Not ready")}}})
+    unknown_model = _protocol_error("No such model, or no such version of it")
+    low, high = MEASUREMENT_RANGE_CM
+    for base in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
+        parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                      for name in ("model_name", "model_version") if f"{{{name}}}" in base]
+        spec.path(path=base, parameters=parameters, operations={"get": {"tags": tag, "summary": "Model metadata", "responses": {
+            "200": _json("ModelMetadataResponse", "Name, versions, platform, input and output tensors"), "404": unknown_model}}})
+        spec.path(path=f"{base}/ready", parameters=parameters, operations={"get": {"tags": tag, "summary": "Model readiness", "responses": {
+            "200": _json("ModelReadyResponse", "Ready"), "503": _json("ModelReadyResponse", "Not ready"), "404": unknown_model}}})
+        spec.path(path=f"{base}/infer", parameters=parameters, operations={"post": {
+            "tags": tag,
+            "summary": "Inference",
+            "description": (
+                f"Inputs: one [N, 4] tensor (any name), or four [N] tensors named sepal_length, sepal_width, "
+                f"petal_length, petal_width; N from 1 to {max_batch_size}; lengths in cm, finite, above {low:g} and at most {high:g}. "
+                "Outputs: label (BYTES [N]), class_id (INT64 [N]), probabilities (FP64 or FP32 [N, number of classes])."
+            ),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": "InferenceRequest"}}},
+            "responses": {
+                "200": _json("InferenceResponse", "The requested outputs"),
+                "400": _protocol_error("Malformed JSON, or a tensor, datatype, shape, value or output the model cannot take"),
+                "404": unknown_model,
+                "413": _protocol_error("Body or batch over the limit"),
+                "415": _protocol_error("Content-Type is neither application/json nor absent, or the body is compressed"),
+            },
+        }})
 
 
 def build_spec(max_batch_size: int) -> dict[str, Any]:
@@ -57,6 +102,7 @@ def build_spec(max_batch_size: int) -> dict[str, Any]:
         "200": _json({"type": "object"}, "Metadata written by training")}}})
     spec.path(path="/metrics", operations={"get": {"summary": "Prometheus metrics", "responses": {
         "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
+    _add_v2_paths(spec, max_batch_size)
     document = spec.to_dict()
     document["components"]["schemas"]["Batch"]["properties"]["instances"]["maxItems"] = max_batch_size
     return document
