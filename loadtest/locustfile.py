@@ -1,0 +1,156 @@
+"""Locust clients of the inference service: ``locust`` (settings in ``locust.conf``).
+
+One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON API:
+single predictions of flowers drawn around the real Iris classes, a share of
+batches, and a small share of deliberately invalid requests (tag ``invalid``;
+``--exclude-tags invalid`` drops them) whose expected 4xx counts as a success.
+Knobs: ``loadtest/options.py`` (``locust --help`` lists them). At the end of a
+run the SLO verdict is logged, written next to the CSV files as
+``PREFIX_verdict.json``, and sets the exit code (0 met, 1 missed).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import sys
+from pathlib import Path
+from typing import Any
+
+# Locust imports this file as a top-level module; make the ``loadtest`` package
+# importable whatever directory Locust was started from.
+_PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
+if _PROJECT_ROOT not in sys.path:
+    sys.path.insert(0, _PROJECT_ROOT)
+
+from locust import FastHttpUser, TaskSet, between, constant_throughput, events, tag, task  # noqa: E402
+from locust import log as locust_log  # noqa: E402
+from locust.runners import WorkerRunner  # noqa: E402
+
+from loadtest import options as knobs  # noqa: E402
+from loadtest.payloads import (  # noqa: E402
+    INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
+)
+from loadtest.results import final_verdict, rewrite_final_csv, write_verdict  # noqa: E402
+from loadtest.selfwatch import CpuWatch  # noqa: E402
+from loadtest.shapes import shape_from  # noqa: E402
+
+logger = logging.getLogger("loadtest")
+SLO_MISSED_EXIT_CODE = 1
+USAGE_EXIT_CODE = 2  # as argparse exits on a bad option
+PREDICT_PATH = "/predict"
+
+cpu_watch = CpuWatch()
+
+
+class PredictMix(TaskSet):
+    """One request per task, of the kind the request mix draws (``options.request_mix``)."""
+
+    @tag("single")
+    @task
+    def predict_one(self) -> None:
+        with self.client.post(PREDICT_PATH, json=sample_flower(self.user.rng), name="/predict single",
+                              catch_response=True) as response:
+            self.user.judge(response, check_prediction(response.status_code, response.text))
+
+    @tag("batch")
+    @task
+    def predict_batch(self) -> None:
+        size = self.user.environment.parsed_options.batch_size
+        with self.client.post(PREDICT_PATH, json=sample_batch(self.user.rng, size), name="/predict batch",
+                              catch_response=True) as response:
+            self.user.judge(response, check_batch(response.status_code, response.text, size))
+
+    @tag("invalid")
+    @task
+    def send_invalid(self) -> None:
+        request = self.user.rng.choice(INVALID_REQUESTS)
+        with self.client.request(request.method, PREDICT_PATH, data=request.body, name="/predict invalid",
+                                 headers={"Content-Type": request.content_type, "Accept": JSON},
+                                 catch_response=True) as response:
+            self.user.judge(response, check_refusal(request, response.status_code, response.text))
+
+    def get_next_task(self) -> Any:
+        # Locust's @task weights are fixed when the class is defined; the shares
+        # are options, read at each draw so the web UI and the master can change them.
+        # self.tasks is what --tags/--exclude-tags left.
+        options = self.user.environment.parsed_options
+        shares = knobs.request_mix(options.batch_share, options.invalid_share)
+        weights = [shares[t.__name__] for t in self.tasks]
+        if sum(weights) == 0:  # e.g. --tags invalid with --invalid-share 0: the tags win
+            weights = None
+        return self.user.rng.choices(self.tasks, weights)[0]
+
+
+class PredictApiUser(FastHttpUser):
+    """A client of ``POST /predict`` (see ``PredictMix``)."""
+
+    tasks = [PredictMix]
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.rng = random.Random()
+        self._wait = wait_time_from(environment.parsed_options)
+
+    def wait_time(self) -> float:
+        return self._wait(self)
+
+    def judge(self, response: Any, failure: str | None) -> None:
+        """Mark a ``catch_response`` response as failed with ``failure``, or as a success."""
+        if response.status_code == 0:
+            response.failure(f"no response: {response.error}")
+        elif failure:
+            response.failure(failure)
+        else:
+            response.success()
+
+
+def wait_time_from(options: Any) -> Any:
+    """Locust's wait function for ``--wait-model``: ``between`` (closed) or ``constant_throughput`` (open)."""
+    if options.wait_model == "constant_throughput":
+        return constant_throughput(options.throughput_per_user)
+    if options.wait_min_s > options.wait_max_s:
+        raise ValueError(f"--wait-min-s {options.wait_min_s:g} is over --wait-max-s {options.wait_max_s:g}")
+    return between(options.wait_min_s, options.wait_max_s)
+
+
+@events.init_command_line_parser.add_listener
+def _add_knobs(parser: Any, **_: Any) -> None:
+    knobs.add_arguments(parser)
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_: Any) -> None:
+    options = environment.parsed_options
+    try:
+        wait_time_from(options)  # contradictory wait options fail here, once, not in every user
+        shape = None if isinstance(environment.runner, WorkerRunner) else shape_from(options)
+    except ValueError as error:
+        logger.error("%s", error)
+        sys.exit(USAGE_EXIT_CODE)
+    if shape is not None:
+        shape.runner = environment.runner
+        environment.shape_class = shape
+        logger.info("load shape %s: %s", shape.name, _shape_summary(shape))
+    cpu_watch.attach(environment)
+
+
+def _shape_summary(shape: Any) -> str:
+    return ", ".join(f"{key}={value:g}" for key, value in vars(shape).items()
+                     if isinstance(value, (int, float)) and key != "start_time")
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    options = environment.parsed_options
+    if environment.stats.total.num_requests == 0 and not options.headless:
+        return  # the web UI was closed without a test
+    verdict, stats, slo = final_verdict(environment, cpu_watch.nodes())
+    (logger.info if verdict.passed else logger.error)("%s", verdict.describe())
+    if options.csv_prefix:
+        rewrite_final_csv(environment, options.csv_prefix)
+        write_verdict(Path(f"{options.csv_prefix}_verdict.json"), verdict, stats, slo, cpu_watch.nodes())
+    if not locust_log.unhandled_greenlet_exception:  # keep Locust's own exit code 2 for a crash
+        environment.process_exit_code = 0 if verdict.passed else SLO_MISSED_EXIT_CODE
