@@ -1,0 +1,167 @@
+"""Command line: ``python -m deploy COMMAND``.
+
+- ``run [MATRIX]``: run a matrix of configurations under Locust load and write
+  the reports (``--dry-run`` prints the plan, ``--only`` picks rows,
+  ``--resume [DIR]`` finishes an interrupted run).
+- ``report DIR``: write the reports of a run directory again from its results.
+
+Each command is one ``add_*_command`` function registering a subparser and its handler.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+from deploy.matrix import Matrix, MatrixError, load_matrix
+from deploy.progress import Progress
+from deploy.recommend import describe, format_bytes
+from deploy.report import RESULTS_MD, write_reports
+from deploy.results import load_results
+from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, latest_unfinished, read_plan
+from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
+
+DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
+# Stack start and teardown around each run of the load, seconds: for the time estimate only.
+OVERHEAD_PER_CONFIGURATION_S = 30
+EXIT_INTERRUPTED = 130
+
+
+def add_run_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``run``."""
+    parser = commands.add_parser("run", help="run a matrix of configurations under load and write the reports")
+    parser.add_argument("matrix", nargs="?", type=Path, default=DEFAULT_MATRIX,
+                        help=f"matrix file (TOML; default {DEFAULT_MATRIX})")
+    parser.add_argument("--only", action="append", default=[], metavar="ROW",
+                        help="run only this configuration, by 1-based index or name (repeat or comma-separate)")
+    parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; needs no Docker")
+    parser.add_argument("--resume", nargs="?", const="latest", metavar="DIR",
+                        help="finish an interrupted run: DIR, or the newest unfinished run of MATRIX")
+    parser.add_argument("--out", type=Path, default=DEFAULT_ROOT, help=f"where run directories go (default {DEFAULT_ROOT})")
+    parser.add_argument("--project", default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
+    parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
+    parser.add_argument("--ready-timeout", type=float, default=120.0, metavar="SECONDS",
+                        help="how long every replica gets to become healthy (default 120)")
+    parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
+    parser.set_defaults(handler=run_command)
+
+
+def add_report_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``report``."""
+    parser = commands.add_parser("report", help="write the reports of a run directory again from its results")
+    parser.add_argument("run_dir", type=Path, metavar="DIR", help="a run directory, e.g. reports/experiments/<timestamp>")
+    parser.set_defaults(handler=report_command)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m deploy`` parser with every command."""
+    parser = argparse.ArgumentParser(prog="python -m deploy", description="Scale experiments for the inference service.")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    add_run_command(commands)
+    add_report_command(commands)
+    return parser
+
+
+def run_command(args: argparse.Namespace) -> int:
+    """``run``: plan, run (or resume) the matrix, write the reports."""
+    if args.resume:
+        if args.only:
+            raise MatrixError("--only cannot change what a resumed run covers; start a new run instead")
+        run_dir = Path(args.resume) if args.resume != "latest" else latest_unfinished(args.out, args.matrix)
+        if run_dir is None:
+            raise MatrixError(f"no unfinished run of {args.matrix} under {args.out}")
+        matrix, plan = load_matrix(run_dir / MATRIX_COPY), read_plan(run_dir)
+        selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
+    else:
+        matrix = load_matrix(args.matrix)
+        selected = matrix.select([part for item in args.only for part in item.split(",") if part])
+        run_dir = plan = None
+    if args.dry_run:
+        print_plan(matrix, selected, run_dir)
+        return 0
+
+    import docker  # here, so that --dry-run and the other commands need no Docker engine
+
+    from deploy.runner import RunOptions, describe_host, run_matrix
+
+    try:
+        client = docker.from_env()
+        host = describe_host(client)
+    except docker.errors.DockerException as error:
+        print(f"error: cannot reach the Docker engine: {error}", file=sys.stderr)
+        return 1
+    if plan is None:
+        plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
+                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host)
+        run_dir = create_run_dir(args.out, matrix, plan)
+    print(f"run directory: {run_dir}")
+    options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
+                         ready_timeout_s=args.ready_timeout, build=not args.no_build)
+    try:
+        results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; the stack is down. Resume with: python -m deploy run {args.matrix} --resume {run_dir}",
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return _finish(run_dir, matrix, plan, results)
+
+
+def report_command(args: argparse.Namespace) -> int:
+    """``report``: rewrite results.*, the plots and the recommendation of a run directory."""
+    matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), read_plan(args.run_dir)
+    results = [result for result in load_results(args.run_dir) if result.index in plan.selected]
+    if not results:
+        print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
+        return 1
+    return _finish(args.run_dir, matrix, plan, results)
+
+
+def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
+    recommendation = write_reports(run_dir, matrix, plan, results)
+    missing = len(plan.selected) - len(results)
+    print()
+    print("\n".join(describe(recommendation)))
+    print(f"\nreports: {run_dir / RESULTS_MD} (and results.csv, results.json, *.png)")
+    if missing:
+        print(f"{missing} configuration(s) have no result yet; finish with --resume {run_dir}", file=sys.stderr)
+    return 0
+
+
+def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None) -> None:
+    """Print what ``run`` would do: load, SLO, the configurations in order, an estimate of the time."""
+    load, slo = matrix.load, matrix.slo
+    print(f"matrix {matrix.path}: {len(selected)} of {len(matrix.configurations)} configuration(s)")
+    print(f"load: {load.users} users spawned at {load.spawn_rate:g}/s for {load.duration_s} s, shape {load.shape}")
+    print(f"SLO: failed ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms, "
+          f"≥ {slo.min_rps:g} req/s")
+    for configuration in selected:
+        workers = f"WEB_CONCURRENCY={configuration.workers}" if configuration.workers else "workers from the CPU quota"
+        print(f"  {configuration.index:>2}  {configuration.name:<22} {configuration.label:<26} "
+              f"total {configuration.total_cpus:g} CPU, {format_bytes(configuration.total_memory_bytes)}; {workers}")
+    minutes = len(selected) * (load.duration_s + OVERHEAD_PER_CONFIGURATION_S) / 60
+    print(f"about {minutes:.0f} min ({load.duration_s} s of load + ~{OVERHEAD_PER_CONFIGURATION_S} s start and "
+          f"teardown each, plus the image build)")
+    print(f"would write into {run_dir or 'reports/experiments/<timestamp>/'}; dry run: nothing started, nothing written")
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the command; the exit code (2 for a bad matrix or arguments, 130 when interrupted)."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except MatrixError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

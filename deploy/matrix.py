@@ -1,0 +1,257 @@
+"""Read and check a scale-experiment matrix: configurations, the load, the SLO.
+
+A matrix is a TOML file (read with :mod:`tomllib`)::
+
+    [load]                      # the same load for every configuration
+    users = 50                  # concurrent Locust users
+    spawn_rate = 10             # users started per second
+    duration_s = 60             # length of each run, seconds
+    shape = "constant"          # the locustfile's --shape: none, constant, step, spike
+
+    [slo]                       # what a configuration must hold to pass
+    max_failure_ratio = 0.01
+    p95_ms = 300
+    p99_ms = 1000
+    min_rps = 100
+
+    [[configuration]]           # one table per configuration
+    replicas = 3                # API containers behind Nginx
+    cpus = 0.5                  # CPU limit per replica (docker --cpus)
+    memory = "250M"             # memory limit per replica, Docker units
+    workers = 2                 # optional: WEB_CONCURRENCY; default: the service's own choice
+    name = "3x0.5"              # optional: defaults to "3x0.5cpu-250M"
+
+Every mistake raises :class:`MatrixError` naming the file, the table (or the
+configuration's number and name) and the key.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtest.options import SHAPE_NAMES
+from loadtest.slo import Slo
+
+# Docker's own grammar for memory sizes (docker/go-units RAMInBytes): binary
+# multiples, case-insensitive, optional "i"/"b". Unlike Docker we insist on the
+# unit: a bare "128" means 128 bytes to Docker, which is never what was meant.
+MEMORY_PATTERN = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b$|^(\d+(?:\.\d+)?) ?([kmgtp])i?$", re.IGNORECASE)
+MEMORY_MULTIPLIERS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
+# Docker refuses memory limits under 6 MiB ("Minimum memory limit allowed is 6MB").
+MIN_MEMORY_BYTES = 6 * 1024**2
+
+CONFIGURATION_KEYS = {"name", "replicas", "cpus", "memory", "workers"}
+LOAD_KEYS = {"users", "spawn_rate", "duration_s", "shape"}
+SLO_KEYS = {"max_failure_ratio", "p95_ms", "p99_ms", "min_rps"}
+TOP_LEVEL_KEYS = {"load", "slo", "configuration"}
+
+
+class MatrixError(ValueError):
+    """A matrix file that cannot be run; the message names where and why."""
+
+
+@dataclass(frozen=True)
+class Load:
+    """The Locust load every configuration gets: users, spawn rate (users/s), run length (s), shape."""
+
+    users: int
+    spawn_rate: float
+    duration_s: int
+    shape: str
+
+
+@dataclass(frozen=True)
+class Configuration:
+    """One row of the matrix: replicas x (cpus, memory) each, optionally a worker count."""
+
+    index: int  # 1-based position in the matrix file
+    name: str
+    replicas: int
+    cpus: float  # CPU limit per replica, in CPUs (docker --cpus)
+    memory: str  # memory limit per replica as written, Docker units ("250M")
+    memory_limit_bytes: int
+    workers: int | None  # WEB_CONCURRENCY, None lets the service size itself
+
+    @property
+    def total_cpus(self) -> float:
+        """CPUs the whole configuration may use: replicas x cpus."""
+        return round(self.replicas * self.cpus, 6)
+
+    @property
+    def total_memory_bytes(self) -> int:
+        """Memory the whole configuration may use: replicas x memory limit, bytes."""
+        return self.replicas * self.memory_limit_bytes
+
+    @property
+    def label(self) -> str:
+        """Short human form, e.g. "3 × 0.5 CPU / 250M"."""
+        return configuration_label(self.replicas, self.cpus, self.memory, self.workers)
+
+
+@dataclass(frozen=True)
+class Matrix:
+    """A whole matrix file: where it came from, the load, the SLO and the configurations in file order."""
+
+    path: Path
+    load: Load
+    slo: Slo
+    configurations: tuple[Configuration, ...]
+
+    def select(self, selectors: list[str]) -> tuple[Configuration, ...]:
+        """Configurations picked by 1-based index or name, in matrix order; all when ``selectors`` is empty.
+
+        Raises MatrixError for a selector that matches no configuration.
+        """
+        if not selectors:
+            return self.configurations
+        by_name = {c.name: c for c in self.configurations}
+        chosen: set[int] = set()
+        for selector in selectors:
+            if selector in by_name:
+                chosen.add(by_name[selector].index)
+            elif selector.isdigit() and 1 <= int(selector) <= len(self.configurations):
+                chosen.add(int(selector))
+            else:
+                known = ", ".join(f"{c.index} ({c.name})" for c in self.configurations)
+                raise MatrixError(f"--only {selector!r} matches no configuration; known: {known}")
+        return tuple(c for c in self.configurations if c.index in chosen)
+
+
+def configuration_label(replicas: int, cpus: float, memory: str, workers: int | None) -> str:
+    """How tables name a configuration: "3 × 0.5 CPU / 250M", plus " / 2 workers" when set."""
+    suffix = f" / {workers} worker{'s' if workers != 1 else ''}" if workers else ""
+    return f"{replicas} × {cpus:g} CPU / {memory}{suffix}"
+
+
+def parse_memory(text: object) -> int:
+    """Bytes in a Docker memory size such as "250M", "1G", "512m", "1.5GiB" (binary multiples).
+
+    Raises ValueError when ``text`` is not a string with a unit, or is under Docker's 6 MiB minimum.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"must be a string with a unit such as \"250M\" or \"1G\", got {text!r}")
+    match = MEMORY_PATTERN.match(text.strip())
+    if match is None:
+        raise ValueError(f"{text!r} is not a memory size with a unit (b, k, m, g; e.g. \"250M\", \"1G\")")
+    number, unit = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
+    size = int(float(number) * MEMORY_MULTIPLIERS[unit.lower()])
+    if size < MIN_MEMORY_BYTES:
+        raise ValueError(f"{text!r} is under Docker's minimum memory limit of 6M")
+    return size
+
+
+def load_matrix(path: str | Path) -> Matrix:
+    """Read and check the matrix file at ``path``.
+
+    Raises MatrixError (unreadable file, bad TOML, unknown or missing keys, bad values, duplicate names).
+    """
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise MatrixError(f"{path}: cannot read: {error.strerror}") from error
+    except tomllib.TOMLDecodeError as error:
+        raise MatrixError(f"{path}: not valid TOML: {error}") from error
+    _reject_unknown(path, "the top level", document, TOP_LEVEL_KEYS)
+    load = _parse_load(path, _table(path, document, "load"))
+    slo = _parse_slo(path, _table(path, document, "slo"))
+    rows = document.get("configuration")
+    if not isinstance(rows, list) or not rows:
+        raise MatrixError(f"{path}: needs at least one [[configuration]] table")
+    configurations = tuple(_parse_configuration(path, index, row) for index, row in enumerate(rows, start=1))
+    seen: dict[str, int] = {}
+    for configuration in configurations:
+        if configuration.name in seen:
+            raise MatrixError(
+                f"{path}: configuration {configuration.index}: name {configuration.name!r} "
+                f"is already used by configuration {seen[configuration.name]}"
+            )
+        seen[configuration.name] = configuration.index
+    return Matrix(path=path, load=load, slo=slo, configurations=configurations)
+
+
+def _table(path: Path, document: dict[str, Any], key: str) -> dict[str, Any]:
+    table = document.get(key)
+    if not isinstance(table, dict):
+        raise MatrixError(f"{path}: needs a [{key}] table")
+    return table
+
+
+def _reject_unknown(path: Path, where: str, table: dict[str, Any], known: set[str]) -> None:
+    unknown = sorted(set(table) - known)
+    if unknown:
+        raise MatrixError(f"{path}: {where}: unknown key {unknown[0]!r} (known: {', '.join(sorted(known))})")
+
+
+def _require(path: Path, where: str, table: dict[str, Any], key: str) -> Any:
+    if key not in table:
+        raise MatrixError(f"{path}: {where}: missing key {key!r}")
+    return table[key]
+
+
+def _number(path: Path, where: str, table: dict[str, Any], key: str, *, integer: bool = False, minimum: float = 0.0,
+            inclusive: bool = False) -> float:
+    value = _require(path, where, table, key)
+    kinds = (int,) if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
+        kind = "an integer" if integer else "a number"
+        raise MatrixError(f"{path}: {where}: {key} must be {kind}, got {value!r}")
+    if value < minimum or (value == minimum and not inclusive):
+        bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
+        raise MatrixError(f"{path}: {where}: {key} must be {bound}, got {value!r}")
+    return value
+
+
+def _parse_load(path: Path, table: dict[str, Any]) -> Load:
+    where = "[load]"
+    _reject_unknown(path, where, table, LOAD_KEYS)
+    shape = _require(path, where, table, "shape")
+    if shape not in SHAPE_NAMES:
+        raise MatrixError(f"{path}: {where}: shape must be one of {', '.join(SHAPE_NAMES)}, got {shape!r}")
+    return Load(
+        users=int(_number(path, where, table, "users", integer=True)),
+        spawn_rate=float(_number(path, where, table, "spawn_rate")),
+        duration_s=int(_number(path, where, table, "duration_s", integer=True)),
+        shape=shape,
+    )
+
+
+def _parse_slo(path: Path, table: dict[str, Any]) -> Slo:
+    where = "[slo]"
+    _reject_unknown(path, where, table, SLO_KEYS)
+    max_failure_ratio = float(_number(path, where, table, "max_failure_ratio", inclusive=True))
+    if max_failure_ratio > 1:
+        raise MatrixError(f"{path}: {where}: max_failure_ratio is a ratio between 0 and 1, got {max_failure_ratio!r}")
+    return Slo(
+        max_failure_ratio=max_failure_ratio,
+        p95_ms=float(_number(path, where, table, "p95_ms")),
+        p99_ms=float(_number(path, where, table, "p99_ms")),
+        min_rps=float(_number(path, where, table, "min_rps", inclusive=True)),
+    )
+
+
+def _parse_configuration(path: Path, index: int, row: Any) -> Configuration:
+    where = f"configuration {index}"
+    if not isinstance(row, dict):
+        raise MatrixError(f"{path}: {where}: must be a table, got {row!r}")
+    if isinstance(row.get("name"), str):
+        where = f"configuration {index} ({row['name']})"
+    _reject_unknown(path, where, row, CONFIGURATION_KEYS)
+    replicas = int(_number(path, where, row, "replicas", integer=True))
+    cpus = float(_number(path, where, row, "cpus"))
+    memory = _require(path, where, row, "memory")
+    try:
+        memory_limit_bytes = parse_memory(memory)
+    except ValueError as error:
+        raise MatrixError(f"{path}: {where}: memory {error}") from error
+    workers = int(_number(path, where, row, "workers", integer=True)) if "workers" in row else None
+    name = row.get("name", f"{replicas}x{cpus:g}cpu-{memory}" + (f"-{workers}w" if workers else ""))
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
+        raise MatrixError(f"{path}: {where}: name must be letters, digits, '.', '_' or '-', got {name!r}")
+    return Configuration(index=index, name=name, replicas=replicas, cpus=cpus, memory=memory,
+                         memory_limit_bytes=memory_limit_bytes, workers=workers)

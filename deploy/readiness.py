@@ -1,0 +1,124 @@
+"""Wait until every API replica is healthy and Nginx answers /ready, or say why that never happened.
+
+A configuration that cannot start is a result, not a crash: a replica that the
+OOM killer hit, that exited or restarted (crash loop), that its healthcheck
+declared unhealthy, or that is still not healthy at the deadline ends the wait
+with the reason in words.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from deploy.containers import last_log_lines, oom_kills, replica_name, service_containers, workers_started
+from deploy.matrix import Configuration
+
+POLL_INTERVAL_S = 1.0
+PROBE_TIMEOUT_S = 2.0
+
+
+@dataclass(frozen=True)
+class Readiness:
+    """How the wait ended: ready (reason empty) or not (reason says why), and after how long."""
+
+    ready: bool
+    reason: str
+    elapsed_s: float
+
+
+def wait_ready(client: docker.DockerClient, project: str, configuration: Configuration, up: subprocess.Popen,
+               compose_log: Path, ready_url: str, since_epoch_s: int, timeout_s: float,
+               on_wait: Callable[[float, str], None] = lambda elapsed_s, state: None) -> Readiness:
+    """Poll the containers and Nginx until ready, a failure, or ``timeout_s``; stop ``up`` when giving up.
+
+    ``up`` is the running ``docker compose up -d``; ``since_epoch_s`` is when it
+    started (for the OOM events); ``on_wait`` is called each poll with the
+    elapsed seconds and a one-line state for progress output.
+    """
+    started = time.monotonic()
+    try:
+        while True:
+            elapsed_s = time.monotonic() - started
+            failure = _failure(client, project, configuration, since_epoch_s)
+            if failure:
+                return Readiness(False, failure, elapsed_s)
+            exit_code = up.poll()
+            if exit_code not in (None, 0):
+                return Readiness(False, f"docker compose up failed (exit {exit_code}): {_log_tail(compose_log)}", elapsed_s)
+            containers = service_containers(client, project)
+            states = [_health(container) for container in containers]
+            healthy = sum(state == "healthy" for state in states)
+            if exit_code == 0 and healthy == configuration.replicas and _answers(ready_url):
+                return Readiness(True, "", elapsed_s)
+            if elapsed_s > timeout_s:
+                detail = ", ".join(f"{replica_name(c)} {s}" for c, s in zip(containers, states)) or "no API container"
+                return Readiness(False, f"not ready after {timeout_s:.0f} s ({detail})", elapsed_s)
+            on_wait(elapsed_s, f"{healthy}/{configuration.replicas} replicas healthy")
+            time.sleep(POLL_INTERVAL_S)
+    finally:
+        if up.poll() is None:
+            up.terminate()
+            try:
+                up.wait(10)
+            except subprocess.TimeoutExpired:
+                up.kill()
+                up.wait()
+
+
+def _health(container) -> str:
+    """The container's health status; "running" when the image has no healthcheck, else Docker's status."""
+    container.reload()
+    state = container.attrs.get("State", {})
+    if state.get("Health"):
+        return state["Health"].get("Status", "starting")
+    return "healthy" if state.get("Status") == "running" else state.get("Status", "unknown")
+
+
+def _failure(client: docker.DockerClient, project: str, configuration: Configuration, since_epoch_s: int) -> str | None:
+    """Why the start has already failed, or None while it may still succeed."""
+    containers = service_containers(client, project)
+    kills = oom_kills(client, project, since_epoch_s, int(time.time()))
+    if kills:
+        workers = {workers_started(container) for container in containers} - {None}
+        workers_text = f"{max(workers)} worker(s) + master, " if workers else ""
+        return f"OOM-killed {kills} time(s) while starting ({workers_text}{configuration.memory} limit per replica)"
+    for container in containers:
+        container.reload()
+        state = container.attrs.get("State", {})
+        restarts = int(container.attrs.get("RestartCount", 0))
+        if restarts:
+            return (f"{replica_name(container)} restarted {restarts} time(s) while starting "
+                    f"(last exit code {state.get('ExitCode')}): {last_log_lines(container)}")
+        if state.get("Status") in ("exited", "dead"):
+            return (f"{replica_name(container)} exited with code {state.get('ExitCode')} while starting: "
+                    f"{last_log_lines(container)}")
+        health = state.get("Health") or {}
+        if health.get("Status") == "unhealthy":
+            probes = health.get("Log") or [{}]
+            output = str(probes[-1].get("Output", "")).strip().replace("\n", " ")[:200]
+            return f"{replica_name(container)} unhealthy: {output or 'healthcheck failed'}"
+    return None
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _log_tail(path: Path, lines: int = 3) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    except OSError:
+        return "no output"
+    return " / ".join(line.strip() for line in text[-lines:]) or "no output"

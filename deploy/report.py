@@ -1,0 +1,125 @@
+"""Write a run's results: results.json, results.csv, results.md (table, recommendation) and the plots.
+
+``results.md`` is the table to paste into a README: one row per configuration
+with its limits, throughput, latency percentiles, failures, CPU throttling,
+memory peak against the limit and the verdict with its reason, then the
+recommendation (see :mod:`deploy.recommend`).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from deploy.matrix import Matrix
+from deploy.plots import plot_memory, plot_throughput_latency
+from deploy.recommend import Recommendation, describe, format_bytes, recommend
+from deploy.results import COMPLETED, ConfigurationResult
+from deploy.rundir import Plan
+
+RESULTS_JSON = "results.json"
+RESULTS_CSV = "results.csv"
+RESULTS_MD = "results.md"
+THROUGHPUT_PNG = "throughput_latency.png"
+MEMORY_PNG = "memory.png"
+MIB = 1024**2
+
+
+def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[ConfigurationResult]) -> Recommendation:
+    """Write every report file of ``results`` into ``run_dir`` and return the recommendation.
+
+    Files: results.json (the plan, the load, the SLO, every row), results.csv
+    (one flat row per configuration), results.md, throughput_latency.png, memory.png.
+    """
+    recommendation = recommend(results, host_cpus=plan.host.cpus)
+    document = {
+        "matrix": plan.matrix,
+        "started_at": plan.started_at,
+        "host": plan.host.__dict__,
+        "load": matrix.load.__dict__,
+        "slo": matrix.slo.__dict__,
+        "recommended": recommendation.cheapest_pass.name if recommendation.cheapest_pass else None,
+        "configurations": [result.to_dict() for result in results],
+    }
+    (run_dir / RESULTS_JSON).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    rows = [result.flat() for result in results]
+    with (run_dir / RESULTS_CSV).open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["index"])
+        writer.writeheader()
+        writer.writerows(rows)
+    plot_throughput_latency(results, matrix.slo, run_dir / THROUGHPUT_PNG)
+    plot_memory(results, run_dir / MEMORY_PNG)
+    (run_dir / RESULTS_MD).write_text(markdown(matrix, plan, results, recommendation), encoding="utf-8")
+    return recommendation
+
+
+def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], recommendation: Recommendation) -> str:
+    """results.md: the conditions, the table, the recommendation, the plots."""
+    load, slo, host = matrix.load, matrix.slo, plan.host
+    lines = [
+        f"# Scale experiments: {Path(plan.matrix).name}",
+        "",
+        f"Run {plan.started_at} on a host with {host.cpus} CPUs and {format_bytes(host.memory_bytes)} "
+        f"(Docker {host.docker_version}, cgroup {host.cgroup_version}); the load generator ran on the same host.",
+        f"Load: {load.users} Locust users spawned at {load.spawn_rate:g}/s, {load.duration_s} s, shape `{load.shape}`, "
+        "through Nginx.",
+        f"SLO: failed requests ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms, "
+        f"throughput ≥ {slo.min_rps:g} req/s.",
+        "",
+        table(results),
+        "",
+        "✅ pass: the SLO held with 20% headroom. ⚠️ marginal: it held, but within 20% of a threshold, "
+        "or the replicas were CPU-throttled in half their periods or above 90% of their memory limit, "
+        "or the load generator ran out of CPU. ❌ fail: the SLO broke, a replica was OOM-killed or restarted, "
+        "or it never became ready.",
+        "",
+        "## Recommendation",
+        "",
+        *describe(recommendation),
+        "",
+        f"![Throughput and p95 latency per configuration]({THROUGHPUT_PNG})",
+        "",
+        f"![Memory peak against the limit]({MEMORY_PNG})",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def table(results: list[ConfigurationResult]) -> str:
+    """The results as a Markdown table, one row per configuration."""
+    header = ("#", "configuration", "total CPU", "total memory", "workers", "req/s", "p50 ms", "p95 ms", "p99 ms",
+              "failed", "CPU throttled", "peak memory / limit", "verdict")
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---:" if h in _NUMERIC else "---" for h in header) + "|"]
+    for result in results:
+        lines.append("| " + " | ".join(_cells(result)) + " |")
+    return "\n".join(lines)
+
+
+_NUMERIC = {"#", "total CPU", "total memory", "req/s", "p50 ms", "p95 ms", "p99 ms", "failed", "CPU throttled"}
+
+
+def _cells(result: ConfigurationResult) -> tuple[str, ...]:
+    figures = result.containers
+    workers = "–"
+    if figures and any(w is not None for w in figures.workers_per_replica):
+        workers = ", ".join("?" if w is None else str(w) for w in figures.workers_per_replica)
+    measured = result.status == COMPLETED and result.requests > 0
+    memory = "–"
+    if figures and figures.samples:
+        memory = f"{figures.memory_peak_bytes / MIB:.0f}M / {result.memory} ({result.memory_peak_ratio:.0%})"
+    return (
+        str(result.index),
+        result.label,
+        f"{result.total_cpus:g}",
+        format_bytes(result.total_memory_bytes),
+        workers,
+        f"{result.requests_per_s:.1f}" if measured else "–",
+        f"{result.p50_ms:.0f}" if measured else "–",
+        f"{result.p95_ms:.0f}" if measured else "–",
+        f"{result.p99_ms:.0f}" if measured else "–",
+        f"{result.failure_ratio:.2%}" if measured else "–",
+        f"{figures.throttled_ratio:.0%}" if figures and figures.samples else "–",
+        memory,
+        f"{result.mark} {result.reason}".replace("|", "\\|"),
+    )

@@ -1,0 +1,146 @@
+"""One configuration's measured figures, and how they are stored in a run directory.
+
+Each finished configuration leaves ``<run dir>/<NN-name>/result.json``; the
+run's ``results.json``/``results.csv`` hold every row. A configuration without
+``result.json`` was interrupted and is run again on resume.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from deploy.matrix import configuration_label
+
+RESULT_FILE = "result.json"
+
+# How a configuration ended: measured under load, never became ready, or the
+# runner itself failed around it (Docker error, Locust wrote no statistics).
+COMPLETED = "completed"
+NOT_READY = "not_ready"
+ERROR = "error"
+
+PASS = "pass"
+MARGINAL = "marginal"
+FAIL = "fail"
+VERDICT_MARKS = {PASS: "✅", MARGINAL: "⚠️", FAIL: "❌"}
+
+
+@dataclass(frozen=True)
+class ContainerFigures:
+    """What the Docker Engine API said about the API replicas while the load ran.
+
+    Sources: the stats API (CPU %, memory, throttling), container inspection
+    (RestartCount), the events API (``oom``), the Gunicorn start line in each
+    replica's log (workers).
+    """
+
+    workers_per_replica: tuple[int | None, ...]  # Gunicorn workers each replica started, None if unknown
+    cpu_percent_mean: float  # mean CPU use of one replica, % of one core (docker stats' CPU %)
+    cpu_percent_peak: float  # highest one-second CPU use of any replica, % of one core
+    throttled_ratio: float  # CFS periods throttled / periods with runnable tasks, all replicas, 0..1
+    memory_peak_bytes: int  # highest working set (usage minus inactive file cache) of any replica
+    oom_kills: int  # OOM-killer events in the API containers from start to end of the configuration
+    restarts: int  # container restarts during the load
+    samples: int  # stats samples taken
+
+
+@dataclass(frozen=True)
+class ConfigurationResult:
+    """Every figure of one configuration: its limits, Locust's statistics, the containers', the verdict."""
+
+    index: int
+    name: str
+    replicas: int
+    cpus: float
+    memory: str
+    memory_limit_bytes: int
+    workers: int | None  # WEB_CONCURRENCY asked for; None = the service chose
+    total_cpus: float
+    total_memory_bytes: int
+    status: str  # COMPLETED, NOT_READY or ERROR
+    verdict: str  # PASS, MARGINAL or FAIL
+    reason: str  # the verdict in words
+    requests: int = 0
+    failures: int = 0
+    failure_ratio: float = 0.0
+    requests_per_s: float = 0.0
+    p50_ms: float | None = None  # Locust's percentiles over the run; None when no request completed
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    generator_saturated: bool = False  # the locustfile's verdict: the generator's CPU was saturated
+    containers: ContainerFigures | None = None
+    ready_s: float | None = None  # seconds from `compose up` until every replica and Nginx were ready
+    started_at: str = ""  # ISO 8601, UTC
+    artifacts: str = ""  # subdirectory of the run directory with Locust's CSVs, its HTML and logs
+    notes: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def label(self) -> str:
+        """How tables name the configuration: "3 × 0.5 CPU / 250M"."""
+        return configuration_label(self.replicas, self.cpus, self.memory, self.workers)
+
+    @property
+    def mark(self) -> str:
+        """✅, ⚠️ or ❌ for the verdict."""
+        return VERDICT_MARKS[self.verdict]
+
+    @property
+    def memory_peak_ratio(self) -> float | None:
+        """Highest replica working set over its memory limit, or None when nothing was sampled."""
+        if self.containers is None or not self.containers.samples:
+            return None
+        return self.containers.memory_peak_bytes / self.memory_limit_bytes
+
+    def to_dict(self) -> dict[str, object]:
+        """A JSON-ready dict with every field (containers nested)."""
+        data = asdict(self)
+        data["memory_peak_ratio"] = self.memory_peak_ratio
+        return data
+
+    def flat(self) -> dict[str, object]:
+        """One flat row for CSV: container figures inlined, lists joined with ';'."""
+        data = {key: value for key, value in asdict(self).items() if key not in ("containers", "notes")}
+        figures = self.containers
+        for spec in fields(ContainerFigures):
+            value = getattr(figures, spec.name) if figures else None
+            if spec.name == "workers_per_replica" and value is not None:
+                value = ";".join("" if workers is None else str(workers) for workers in value)
+            data[spec.name] = value
+        data["memory_peak_ratio"] = self.memory_peak_ratio
+        data["notes"] = " | ".join(self.notes)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, object]) -> ConfigurationResult:
+        """Rebuild a result written by :meth:`to_dict`."""
+        known = {spec.name for spec in fields(cls)}
+        values = {key: value for key, value in data.items() if key in known}
+        if values.get("containers") is not None:
+            figures = dict(values["containers"])
+            figures["workers_per_replica"] = tuple(figures["workers_per_replica"])
+            values["containers"] = ContainerFigures(**figures)
+        values["notes"] = tuple(values.get("notes", ()))
+        return cls(**values)
+
+
+def artifacts_dirname(index: int, name: str) -> str:
+    """The subdirectory of a run directory that holds one configuration's files, e.g. "03-1x0.35cpu-192M"."""
+    return f"{index:02d}-{name}"
+
+
+def save_result(result: ConfigurationResult, directory: Path) -> Path:
+    """Write ``result`` as ``directory/result.json`` and return that path."""
+    path = directory / RESULT_FILE
+    path.write_text(json.dumps(result.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
+
+def load_results(run_dir: Path) -> list[ConfigurationResult]:
+    """Every finished configuration's result in ``run_dir``, in matrix order."""
+    results = [
+        ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        for path in sorted(Path(run_dir).glob(f"*/{RESULT_FILE}"))
+    ]
+    return sorted(results, key=lambda result: result.index)

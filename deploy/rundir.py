@@ -1,0 +1,105 @@
+"""The directory one run of a matrix writes into, and finding an unfinished one to resume.
+
+Layout of ``reports/experiments/<timestamp>/``::
+
+    plan.json            what was asked: matrix, selected rows, load, SLO, host
+    matrix.toml          a copy of the matrix file as it was run
+    NN-<name>/           per configuration: Locust's CSVs and HTML, its log, stats samples, result.json
+    results.{csv,json,md}, *.png   written when every selected configuration is done
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from dataclasses import asdict, dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from deploy.matrix import Matrix
+from deploy.results import ERROR, RESULT_FILE, artifacts_dirname
+
+PLAN_FILE = "plan.json"
+MATRIX_COPY = "matrix.toml"
+DONE_FILE = "results.json"
+DEFAULT_ROOT = Path("reports/experiments")
+
+
+@dataclass(frozen=True)
+class Host:
+    """The machine the stack and the load generator shared."""
+
+    cpus: int  # CPUs the Docker engine reports (docker info NCPU)
+    memory_bytes: int
+    docker_version: str
+    cgroup_version: str
+    os: str
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A run's fixed facts, written once when it starts and read again on resume."""
+
+    matrix: str  # path of the matrix file as given
+    selected: tuple[int, ...]  # 1-based configuration indices to run
+    started_at: str  # ISO 8601, UTC
+    host: Host
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Plan:
+        """Rebuild a plan read from plan.json."""
+        return cls(matrix=data["matrix"], selected=tuple(data["selected"]), started_at=data["started_at"],
+                   host=Host(**data["host"]))
+
+
+def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:
+    """Make ``root/<UTC timestamp>/`` with the plan and a copy of the matrix; return it."""
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    run_dir = root / stamp
+    suffix = 1
+    while run_dir.exists():
+        suffix += 1
+        run_dir = root / f"{stamp}-{suffix}"
+    run_dir.mkdir(parents=True)
+    shutil.copyfile(matrix.path, run_dir / MATRIX_COPY)
+    (run_dir / PLAN_FILE).write_text(json.dumps(asdict(plan), indent=2) + "\n", encoding="utf-8")
+    return run_dir
+
+
+def read_plan(run_dir: Path) -> Plan:
+    """The plan of an existing run directory; raises FileNotFoundError when it has none."""
+    return Plan.from_dict(json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8")))
+
+
+def configuration_dir(run_dir: Path, index: int, name: str) -> Path:
+    """Where configuration ``index`` keeps its files (created if missing)."""
+    directory = run_dir / artifacts_dirname(index, name)
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+def is_finished(run_dir: Path, index: int, name: str) -> bool:
+    """True when configuration ``index`` has its result in ``run_dir``.
+
+    A configuration the runner failed around (status "error": Docker or Locust
+    broke, not the configuration) is not finished: a resumed run tries it again.
+    """
+    path = run_dir / artifacts_dirname(index, name) / RESULT_FILE
+    try:
+        return json.loads(path.read_text(encoding="utf-8")).get("status") != ERROR
+    except (OSError, ValueError):
+        return False
+
+
+def latest_unfinished(root: Path, matrix_path: Path) -> Path | None:
+    """The newest run directory under ``root`` of the same matrix file that has no results yet, or None."""
+    candidates = []
+    for plan_path in root.glob(f"*/{PLAN_FILE}"):
+        run_dir = plan_path.parent
+        try:
+            plan = read_plan(run_dir)
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not (run_dir / DONE_FILE).exists() and Path(plan.matrix).resolve() == matrix_path.resolve():
+            candidates.append(run_dir)
+    return max(candidates, key=lambda path: path.name, default=None)

@@ -1,0 +1,191 @@
+"""Run a matrix: for each configuration, stack up, wait for readiness, Locust plus sampling, stack down.
+
+The stack is always torn down — between configurations, at the end, on an
+error and on Ctrl-C or SIGTERM (raised as KeyboardInterrupt by ``__main__``).
+A finished configuration leaves its result.json at once, so an interrupted run
+resumes where it stopped; the reports are written when every selected
+configuration has its result.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import docker
+from docker.errors import DockerException
+
+from deploy.containers import oom_kills, restart_count, service_containers, workers_started
+from deploy.loadgen import locust_command, run_locust
+from deploy.matrix import Configuration, Matrix
+from deploy.progress import Progress
+from deploy.readiness import wait_ready
+from deploy.results import COMPLETED, ERROR, FAIL, NOT_READY, ConfigurationResult, ContainerFigures, load_results, save_result
+from deploy.rundir import Host, Plan, configuration_dir, is_finished
+from deploy.sampling import StatsSampler, summarize, write_samples
+from deploy.stack import ComposeStack, StackError
+from deploy.verdict import judge_not_ready, judge_run
+from loadtest.slo import read_stats_csv
+
+DEFAULT_READY_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Where and how to run: the repository root, Compose project, host port, image, readiness timeout."""
+
+    root: Path
+    project: str
+    port: int
+    image: str | None = None
+    ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    build: bool = True
+
+
+def describe_host(client: docker.DockerClient) -> Host:
+    """The Docker host's CPUs, memory, engine version, cgroup version and OS (``docker info``)."""
+    info = client.info()
+    return Host(cpus=int(info.get("NCPU", 0)), memory_bytes=int(info.get("MemTotal", 0)),
+                docker_version=str(info.get("ServerVersion", "?")), cgroup_version=str(info.get("CgroupVersion", "1")),
+                os=str(info.get("OperatingSystem", "?")))
+
+
+def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, client: docker.DockerClient,
+               progress: Progress) -> list[ConfigurationResult]:
+    """Run every selected configuration of ``plan`` that has no result yet; return all results of the plan.
+
+    Raises StackError when the image cannot be built, KeyboardInterrupt when interrupted (after teardown).
+    """
+    selected = [c for c in matrix.configurations if c.index in plan.selected]
+    todo = [c for c in selected if not is_finished(run_dir, c.index, c.name)]
+    stack = ComposeStack(options.project, options.port, options.root, options.image)
+    for configuration in selected:
+        if configuration not in todo:
+            progress.line(f"{progress.prefix(selected.index(configuration) + 1)} {configuration.name}: done earlier, kept")
+    if todo:
+        try:
+            with _shielded():
+                stack.down()  # a stack left behind by a run that was killed outright
+            if options.build:
+                progress.line(f"building the image once ({' '.join(stack.command('build', 'api'))})")
+                stack.build(todo[0])
+            for configuration in todo:
+                position = selected.index(configuration) + 1
+                progress.line(f"{progress.prefix(position)} {configuration.name}: {configuration.label}")
+                result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress, position)
+                save_result(result, configuration_dir(run_dir, configuration.index, configuration.name))
+                progress.line(f"{progress.prefix(position)} {result.mark} {configuration.name}: {result.reason}")
+        finally:
+            with _shielded():
+                stack.down()
+    return [result for result in load_results(run_dir) if result.index in plan.selected]
+
+
+def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Path, stack: ComposeStack,
+                      options: RunOptions, client: docker.DockerClient, progress: Progress,
+                      position: int) -> ConfigurationResult:
+    """Measure one configuration and tear its stack down; failures to start or to measure become results."""
+    directory = configuration_dir(run_dir, configuration.index, configuration.name)
+    started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    base = _base(configuration, started_at, directory.name)
+    since_epoch_s = int(time.time())
+    try:
+        up = stack.start(configuration, directory / "compose.log")
+        readiness = wait_ready(
+            client, stack.project, configuration, up, directory / "compose.log", f"{stack.url}/ready", since_epoch_s,
+            options.ready_timeout_s,
+            on_wait=lambda elapsed_s, state: progress.status(position, f"starting {elapsed_s:.0f}s: {state}"),
+        )
+        if not readiness.ready:
+            judgement = judge_not_ready(readiness.reason)
+            return ConfigurationResult(**base, status=NOT_READY, verdict=judgement.verdict, reason=judgement.reason,
+                                       ready_s=round(readiness.elapsed_s, 1))
+        return _measure(configuration, matrix, directory, stack, client, progress, position, base, since_epoch_s,
+                        readiness.elapsed_s)
+    except (DockerException, StackError, OSError) as error:
+        return ConfigurationResult(**base, status=ERROR, verdict=FAIL, reason=f"the run failed: {error}")
+    finally:
+        with _shielded():
+            stack.down()
+
+
+def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
+             client: docker.DockerClient, progress: Progress, position: int, base: dict, since_epoch_s: int,
+             ready_s: float) -> ConfigurationResult:
+    containers = service_containers(client, stack.project)
+    restarts_before = sum(restart_count(container) for container in containers)
+    duration_s = matrix.load.duration_s
+
+    def on_tick(elapsed_s: float, live) -> None:
+        figures = (f"{live.users} users, {live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms, "
+                   f"{live.failures} failed" if live else "waiting for the first statistics")
+        progress.status(position, f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
+
+    sampler = StatsSampler(containers).start()
+    try:
+        locust = run_locust(locust_command(matrix.load, matrix.slo, stack.url, directory), directory, duration_s,
+                            stack.root, on_tick)
+    finally:
+        samples = sampler.stop()
+    write_samples(samples, directory / "samples.csv")
+    if not locust.stats_csv.exists():
+        return ConfigurationResult(**base, status=ERROR, verdict=FAIL, ready_s=round(ready_s, 1),
+                                   reason=f"Locust wrote no statistics (exit {locust.exit_code}); see {locust.log.name}")
+    stats = read_stats_csv(locust.stats_csv)
+    summary = summarize(samples)
+    figures = ContainerFigures(
+        workers_per_replica=tuple(workers_started(container) for container in containers),
+        cpu_percent_mean=round(summary.cpu_percent_mean, 1),
+        cpu_percent_peak=round(summary.cpu_percent_peak, 1),
+        throttled_ratio=round(summary.throttled_ratio, 4),
+        memory_peak_bytes=summary.memory_peak_bytes,
+        oom_kills=oom_kills(client, stack.project, since_epoch_s, int(time.time()) + 1),
+        restarts=sum(restart_count(container) for container in containers) - restarts_before,
+        samples=summary.samples,
+    )
+    judgement = judge_run(configuration, stats, figures, matrix.slo, locust.generator_saturated)
+    return ConfigurationResult(
+        **base, status=COMPLETED, verdict=judgement.verdict, reason=judgement.reason,
+        requests=stats.requests, failures=stats.failures, failure_ratio=round(stats.failure_ratio, 6),
+        requests_per_s=round(stats.requests_per_s, 2), p50_ms=_ms(stats.p50_ms), p95_ms=_ms(stats.p95_ms),
+        p99_ms=_ms(stats.p99_ms),
+        generator_saturated=locust.generator_saturated, containers=figures, ready_s=round(ready_s, 1),
+    )
+
+
+def _ms(value: float) -> float | None:
+    """A Locust percentile, None for the NaN of a run without requests (JSON has no NaN)."""
+    return None if math.isnan(value) else value
+
+
+def _base(configuration: Configuration, started_at: str, artifacts: str) -> dict:
+    return dict(
+        index=configuration.index, name=configuration.name, replicas=configuration.replicas, cpus=configuration.cpus,
+        memory=configuration.memory, memory_limit_bytes=configuration.memory_limit_bytes,
+        workers=configuration.workers, total_cpus=configuration.total_cpus,
+        total_memory_bytes=configuration.total_memory_bytes, started_at=started_at, artifacts=artifacts,
+    )
+
+
+@contextmanager
+def _shielded() -> Iterator[None]:
+    """Let a teardown finish: a second Ctrl-C or a SIGTERM must not leave containers behind (main thread only).
+
+    Children started inside inherit the ignored signals, so ``docker compose down`` is not cut short either.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {number: signal.signal(number, signal.SIG_IGN) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
