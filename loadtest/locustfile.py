@@ -28,6 +28,7 @@ from locust import log as locust_log  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
 from loadtest import options as knobs  # noqa: E402
+from loadtest.open_inference import INFER_PATH, check_inference, infer_request  # noqa: E402
 from loadtest.payloads import (  # noqa: E402
     INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
 )
@@ -103,6 +104,58 @@ class PredictApiUser(FastHttpUser):
             response.failure(failure)
         else:
             response.success()
+
+
+class OpenInferenceMix(TaskSet):
+    """One Open Inference Protocol request per task: a flower, or at ``--batch-share`` a batch of ``--batch-size``."""
+
+    @tag("single")
+    @task
+    def infer_one(self) -> None:
+        self._infer([sample_flower(self.user.rng)], "/v2 infer single")
+
+    @tag("batch")
+    @task
+    def infer_batch(self) -> None:
+        size = self.user.environment.parsed_options.batch_size
+        self._infer(sample_batch(self.user.rng, size)["instances"], "/v2 infer batch")
+
+    def _infer(self, flowers: list[dict[str, float]], name: str) -> None:
+        with self.client.post(INFER_PATH, json=infer_request(flowers), name=name, catch_response=True) as response:
+            self.user.judge(response, check_inference(response.status_code, response.text, len(flowers)))
+
+    def get_next_task(self) -> Any:
+        batch_share = self.user.environment.parsed_options.batch_share
+        weights = [batch_share if t.__name__ == "infer_batch" else 1 - batch_share for t in self.tasks]
+        return self.user.rng.choices(self.tasks, weights if sum(weights) else None)[0]
+
+
+class OpenInferenceUser(FastHttpUser):
+    """A client of the Open Inference Protocol's ``POST /v2/models/iris/infer`` (see ``OpenInferenceMix``).
+
+    Off unless chosen: ``locust OpenInferenceUser`` runs it alone, ``locust
+    PredictApiUser OpenInferenceUser`` both, and ``--class-picker`` offers it in the web UI.
+    """
+
+    # Not a PredictApiUser subclass: Locust adds a base class's tasks to a subclass's.
+    tasks = [OpenInferenceMix]
+    wait_time = PredictApiUser.wait_time
+    judge = PredictApiUser.judge
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.rng = random.Random()
+        self._wait = wait_time_from(environment.parsed_options)
+
+
+@events.init.add_listener
+def _open_inference_only_when_chosen(environment: Any, **_: Any) -> None:
+    # Locust runs every User class of a locustfile unless some are named; the
+    # workers spawn what the master sends them, so only the master decides.
+    options = environment.parsed_options
+    if isinstance(environment.runner, WorkerRunner) or options.user_classes or options.class_picker:
+        return
+    environment.user_classes[:] = [cls for cls in environment.user_classes if cls is not OpenInferenceUser]
 
 
 def wait_time_from(options: Any) -> Any:
