@@ -4,6 +4,8 @@ One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON API:
 single predictions of flowers drawn around the real Iris classes, a share of
 batches, and a small share of deliberately invalid requests (tag ``invalid``;
 ``--exclude-tags invalid`` drops them) whose expected 4xx counts as a success.
+``OpenInferenceUser`` sends the same flowers to the Open Inference Protocol's
+``/v2/models/iris/infer``; it runs only when named (``locust OpenInferenceUser``).
 Knobs: ``loadtest/options.py`` (``locust --help`` lists them). At the end of a
 run the SLO verdict is logged, written next to the CSV files as
 ``PREFIX_verdict.json``, and sets the exit code (0 met, 1 missed).
