@@ -49,8 +49,8 @@ def test_batch_answers_in_input_order(client) -> None:
 def test_batch_calls_the_model_once(client, app, monkeypatch) -> None:
     model = app.extensions["model"]
     calls = []
-    original = model.artifact.model.predict_proba
-    monkeypatch.setattr(model.artifact.model, "predict_proba", lambda X: calls.append(X.shape) or original(X))
+    original = model.predict_proba
+    monkeypatch.setattr(model, "predict_proba", lambda X: calls.append(X.shape) or original(X))
     client.post("/predict", json={"instances": [SEED_REQUEST] * 7})
     assert calls == [(7, 4)]
 

@@ -1,0 +1,115 @@
+"""Class probabilities from a fitted estimator, without scikit-learn's per-call overhead.
+
+scikit-learn's ``predict_proba`` re-validates its input on every call (type,
+shape, finiteness, feature names: about 95% of its 70-180 µs on one row, the
+arithmetic being under 5 µs). The service has already checked every value
+(``service.validation``), so it computes:
+
+- a pipeline of ``StandardScaler`` steps ending in a multinomial
+  ``LogisticRegression`` (more than two classes) directly from the fitted
+  parameters, with the same numpy operations in the same order as
+  ``StandardScaler.transform``, ``LinearClassifierMixin.decision_function``
+  and ``sklearn.utils.extmath.softmax`` (scikit-learn 1.9);
+- any other estimator with its own ``predict_proba`` inside
+  ``sklearn.config_context(assume_finite=True, skip_parameter_validation=True)``,
+  which skips the finiteness scan and the parameter checks but nothing else.
+
+A compiled function is used only after it reproduced scikit-learn's
+probabilities on ``PROBE_ROWS`` to ``PROBE_TOLERANCE``; otherwise the fallback is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import sklearn
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+ProbaFunction = Callable[[np.ndarray], np.ndarray]
+
+# Rows spanning the accepted range (0, 30] cm, Iris-like and extreme, in
+# FEATURE_NAMES order: the compiled function must match scikit-learn on all.
+PROBE_ROWS = np.array([
+    [5.1, 3.5, 1.4, 0.2],
+    [6.4, 3.2, 4.5, 1.5],
+    [6.3, 3.3, 6.0, 2.5],
+    [0.1, 0.1, 0.1, 0.1],
+    [30.0, 30.0, 30.0, 30.0],
+    [7.9, 0.2, 29.0, 0.1],
+])
+PROBE_TOLERANCE = 1e-12
+
+
+@dataclass(frozen=True)
+class CompiledProba:
+    """``predict_proba``: X (n, n_features) float64, finite, already validated ->
+    (n, n_classes) float64, rows summing to 1, classes in ``classes_`` order.
+    ``method`` says which way it computes, for the start-up log."""
+
+    predict_proba: ProbaFunction
+    method: str
+
+
+def _scaling_steps(steps: list[object]) -> list[tuple[np.ndarray | None, np.ndarray | None]] | None:
+    """(mean, scale) of each dense StandardScaler step, None for a step that is anything else."""
+    scalings = []
+    for step in steps:
+        if step in (None, "passthrough"):
+            continue
+        if type(step) is not StandardScaler:
+            return None
+        mean = step.mean_ if step.with_mean else None
+        scale = step.scale_ if step.with_std else None
+        scalings.append((mean, scale))
+    return scalings
+
+
+def _linear_softmax(estimator: object) -> ProbaFunction | None:
+    """The arithmetic of scaler(s) + multinomial logistic regression, or None if ``estimator`` is not that."""
+    steps = [step for _, step in estimator.steps] if isinstance(estimator, Pipeline) else [estimator]
+    *transforms, final = steps
+    scalings = _scaling_steps(transforms)
+    if scalings is None or type(final) is not LogisticRegression or len(final.classes_) <= 2:
+        return None
+    coef_T = final.coef_.T
+    intercept = final.intercept_
+
+    def predict_proba(X: np.ndarray) -> np.ndarray:
+        for mean, scale in scalings:
+            if mean is not None:
+                X = X - mean
+            if scale is not None:
+                X = X / scale
+        scores = X @ coef_T + intercept
+        scores -= scores.max(axis=1).reshape(-1, 1)
+        np.exp(scores, out=scores)
+        scores /= scores.sum(axis=1).reshape(-1, 1)
+        return scores
+
+    return predict_proba
+
+
+def _without_revalidation(estimator: object) -> ProbaFunction:
+    def predict_proba(X: np.ndarray) -> np.ndarray:
+        with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
+            return estimator.predict_proba(X)
+
+    return predict_proba
+
+
+def compile_predict_proba(estimator: object) -> CompiledProba:
+    """The fastest exact ``predict_proba`` for a fitted ``estimator`` (see the module docstring)."""
+    fallback = CompiledProba(_without_revalidation(estimator), "scikit-learn predict_proba (input checked once, by the service)")
+    try:
+        direct = _linear_softmax(estimator)
+        if direct is None or getattr(estimator, "n_features_in_", None) != PROBE_ROWS.shape[1]:
+            return fallback
+        if not np.allclose(direct(PROBE_ROWS), estimator.predict_proba(PROBE_ROWS), rtol=0.0, atol=PROBE_TOLERANCE):
+            return fallback
+    except Exception:  # an estimator this cannot read is left to scikit-learn, and to the self-test
+        return fallback
+    return CompiledProba(direct, "scaler + multinomial logistic regression from fitted parameters")
