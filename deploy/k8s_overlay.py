@@ -1,0 +1,141 @@
+"""Write the scale experiments' recommendation as a kustomize overlay of deploy/k8s/base.
+
+``python -m deploy recommend --k8s DIR`` reads a run's ``results.json``, takes
+the cheapest passing configuration (:func:`deploy.recommend.recommend`) and
+writes ``DIR/kustomization.yaml`` and ``DIR/size.yaml``: a patch that sets
+the Deployment's CPU and memory requests and limits and WEB_CONCURRENCY, and
+the HorizontalPodAutoscaler's replica range. Apply with ``kubectl apply -k DIR``.
+Field reference: https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import yaml
+
+from deploy.recommend import recommend
+from deploy.report import RESULTS_JSON
+from deploy.results import ConfigurationResult
+from deploy.rundir import DEFAULT_ROOT
+
+BASE_DIR = Path(__file__).resolve().parent / "k8s" / "base"
+KUSTOMIZATION_FILE = "kustomization.yaml"
+PATCH_FILE = "size.yaml"
+# The base's names (deploy/k8s/base): the Deployment, its HPA and the container.
+WORKLOAD_NAME = "api-inference"
+CONTAINER_NAME = "api"
+# With the base's PodDisruptionBudget (maxUnavailable 1), two pods keep one
+# serving through a node drain; the experiments measure capacity, not that.
+MIN_REPLICAS = 2
+# Headroom the autoscaler may add above the measured replica count.
+SCALE_OUT_FACTOR = 2
+MIB = 1024**2
+
+
+class NoRecommendation(LookupError):
+    """The results hold no configuration that passed the SLO, so there is nothing to deploy."""
+
+
+def find_results(path: Path | None, root: Path = DEFAULT_ROOT) -> Path:
+    """The results.json to read: ``path`` itself, ``path/results.json`` for a run directory,
+    or the newest ``root/<timestamp>/results.json`` when ``path`` is None.
+
+    Raises FileNotFoundError when there is none.
+    """
+    if path is not None:
+        candidate = path / RESULTS_JSON if path.is_dir() else path
+        if not candidate.is_file():
+            raise FileNotFoundError(f"no {RESULTS_JSON} at {candidate}")
+        return candidate
+    # Run directories are named by their UTC start time, so the newest sorts last.
+    finished = sorted(root.glob(f"*/{RESULTS_JSON}"))
+    if not finished:
+        raise FileNotFoundError(f"no finished run under {root}: run `python -m deploy run` first")
+    return finished[-1]
+
+
+def recommended_configuration(results_json: Path) -> ConfigurationResult:
+    """The cheapest configuration that passed in ``results_json``; raises NoRecommendation when none did."""
+    document = json.loads(results_json.read_text(encoding="utf-8"))
+    results = [ConfigurationResult.from_dict(row) for row in document["configurations"]]
+    best = recommend(results).cheapest_pass
+    if best is None:
+        raise NoRecommendation(f"no configuration in {results_json} passed the SLO; nothing to deploy")
+    return best
+
+
+def cpu_quantity(cpus: float) -> str:
+    """Docker's ``cpus`` as a Kubernetes CPU quantity: 0.5 -> "500m", 2.0 -> "2"."""
+    millicores = round(cpus * 1000)
+    return str(millicores // 1000) if millicores % 1000 == 0 else f"{millicores}m"
+
+
+def memory_quantity(size_bytes: int) -> str:
+    """Bytes as a Kubernetes memory quantity: 268435456 -> "256Mi"; Docker's "256M" is 256 MiB too."""
+    if size_bytes % MIB == 0:
+        return f"{size_bytes // MIB}Mi"
+    if size_bytes % 1024 == 0:
+        return f"{size_bytes // 1024}Ki"
+    return str(size_bytes)
+
+
+def workers(result: ConfigurationResult) -> int:
+    """The Gunicorn workers the configuration ran: WEB_CONCURRENCY as set, else the service's own
+    rule (service/cpu.py), one per CPU of the limit rounded up."""
+    return result.workers if result.workers is not None else math.ceil(result.cpus)
+
+
+def replica_range(replicas: int) -> tuple[int, int]:
+    """(minReplicas, maxReplicas) for the autoscaler from the measured replica count."""
+    minimum = max(replicas, MIN_REPLICAS)
+    return minimum, minimum * SCALE_OUT_FACTOR
+
+
+def patches(result: ConfigurationResult) -> list[dict]:
+    """The strategic-merge patches of ``result``: the Deployment's container, then the HPA."""
+    size = {"cpu": cpu_quantity(result.cpus), "memory": memory_quantity(result.memory_limit_bytes)}
+    minimum, maximum = replica_range(result.replicas)
+    container = {
+        "name": CONTAINER_NAME,
+        "env": [{"name": "WEB_CONCURRENCY", "value": str(workers(result))}],
+        "resources": {"requests": dict(size), "limits": dict(size)},
+    }
+    return [
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": WORKLOAD_NAME},
+         "spec": {"template": {"spec": {"containers": [container]}}}},
+        {"apiVersion": "autoscaling/v2", "kind": "HorizontalPodAutoscaler", "metadata": {"name": WORKLOAD_NAME},
+         "spec": {"minReplicas": minimum, "maxReplicas": maximum}},
+    ]
+
+
+def write_overlay(result: ConfigurationResult, directory: Path, source: Path, base_dir: Path = BASE_DIR) -> list[Path]:
+    """Write ``directory/kustomization.yaml`` and ``directory/size.yaml`` for ``result``; return both paths.
+
+    ``source`` (the results.json read) is named in the header; the base is
+    referenced by a path relative to ``directory``, as kustomize requires.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    minimum, _ = replica_range(result.replicas)
+    header = [
+        "# Written by `python -m deploy recommend --k8s`: do not edit, run it again.",
+        f"# From {source}: the cheapest configuration that passed, {result.label},",
+        f"# measured at {result.requests_per_s:.0f} req/s, p95 {result.p95_ms:.0f} ms, "
+        f"p99 {result.p99_ms:.0f} ms, {result.failure_ratio:.2%} failed.",
+    ]
+    if minimum != result.replicas:
+        header.append(f"# minReplicas is {minimum}, not the measured {result.replicas}: one pod keeps serving through a drain.")
+    kustomization = {
+        "apiVersion": "kustomize.config.k8s.io/v1beta1",
+        "kind": "Kustomization",
+        "resources": [os.path.relpath(base_dir, directory)],
+        "patches": [{"path": PATCH_FILE}],
+    }
+    kustomization_path, patch_path = directory / KUSTOMIZATION_FILE, directory / PATCH_FILE
+    kustomization_path.write_text("\n".join(header) + "\n" + yaml.safe_dump(kustomization, sort_keys=False),
+                                  encoding="utf-8")
+    patch_path.write_text(yaml.safe_dump_all(patches(result), sort_keys=False), encoding="utf-8")
+    return [kustomization_path, patch_path]
