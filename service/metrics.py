@@ -9,7 +9,9 @@ documents; without it (tests, ``flask run``) the process's own registry is used.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
+import numpy as np
 from flask import Blueprint, Response
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -35,6 +37,15 @@ MODEL_INFO = Gauge(
 )
 
 bp = Blueprint("metrics", __name__)
+
+
+def count_predictions(class_ids: np.ndarray, class_names: Sequence[str]) -> None:
+    """Add a batch's predictions to ``predictions_total``: one increment per class
+    present, not per row (each is a locked write to a shared file in multiprocess mode)."""
+    counts = np.bincount(class_ids, minlength=len(class_names)).tolist()
+    for class_name, count in zip(class_names, counts):
+        if count:
+            PREDICTIONS.labels(class_name).inc(count)
 
 
 def registry() -> CollectorRegistry:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
+import operator
 from typing import Any
 
 import numpy as np
-from flask import Blueprint, current_app, jsonify, request
-from flask.typing import ResponseReturnValue
+import orjson
+from flask import Blueprint, Response, current_app, request
 from marshmallow import ValidationError
 
 from service.body import json_body
 from service.errors import ApiError, ValidationFailed, flatten_messages, summarise
-from service.metrics import PREDICTIONS
+from service.metrics import count_predictions
 from service.model import Model, Predictions
 from service.schemas import BatchSchema, FeaturesSchema, json_type
 from service.validation import check_batch_size, check_features
@@ -21,6 +23,9 @@ bp = Blueprint("predict", __name__)
 
 FEATURES_SCHEMA = FeaturesSchema()
 BATCH_SCHEMA = BatchSchema()
+ROW_VALUES = operator.itemgetter(*FEATURE_NAMES)
+# The types a JSON number decodes to; bool is a subclass of int but a type of its own, so it is not here.
+NUMBER_TYPES = frozenset((int, float))
 
 
 def _load(schema: Any, body: dict[str, Any]) -> Any:
@@ -39,11 +44,38 @@ def _batch_field(row: int, column: int) -> str:
     return f"instances[{row}].{FEATURE_NAMES[column]}"
 
 
+def _rows_matrix(rows: list[dict[str, float]]) -> np.ndarray:
+    return np.array([[row[name] for name in FEATURE_NAMES] for row in rows], dtype=np.float64)
+
+
+def well_typed_matrix(rows: list[Any]) -> np.ndarray | None:
+    """``rows`` as ``X`` (n, 4) float64 cm when the schema would accept every row as it is:
+    a dict of exactly the four features, each value a JSON number (int or float, not
+    a boolean) that is finite as a float. None otherwise; the schema then names the problems.
+
+    The same checks as ``FeaturesSchema``, made by C-level calls over the whole
+    batch: 1000 rows take about 0.3 ms here instead of marshmallow's 8 ms.
+    """
+    try:
+        values = [ROW_VALUES(row) for row in rows if type(row) is dict and len(row) == len(FEATURE_NAMES)]
+    except KeyError:
+        return None
+    if len(values) != len(rows) or not set(map(type, itertools.chain.from_iterable(values))) <= NUMBER_TYPES:
+        return None
+    try:
+        X = np.array(values, dtype=np.float64)
+    except OverflowError:  # an integer too large for a float: the schema's "Number too large."
+        return None
+    return X if np.isfinite(X).all() else None
+
+
 def parse_request(body: Any, max_batch_size: int) -> tuple[np.ndarray, bool]:
     """Validate a decoded body; return ``X`` (n, 4) float64 cm and whether it was a batch.
 
     Raises ``ValidationFailed`` naming each bad field (``instances[i].name`` in a
-    batch) and ``BatchTooLarge`` past ``max_batch_size`` rows.
+    batch) and ``BatchTooLarge`` past ``max_batch_size`` rows. Well-typed bodies
+    take ``well_typed_matrix``; any other goes through the marshmallow schemas,
+    whose messages the errors carry.
     """
     if not isinstance(body, dict):
         raise ApiError(f"request body must be a JSON object, got {json_type(body)}", {"body": ["Not an object."]})
@@ -51,12 +83,16 @@ def parse_request(body: Any, max_batch_size: int) -> tuple[np.ndarray, bool]:
         instances = body["instances"]
         if isinstance(instances, list):
             check_batch_size(len(instances), max_batch_size, "instances")
-        rows = _load(BATCH_SCHEMA, body)["instances"]
+        only_instances = len(body) == 1 and type(instances) is list and len(instances) > 0
+        X = well_typed_matrix(instances) if only_instances else None
+        if X is None:
+            X = _rows_matrix(_load(BATCH_SCHEMA, body)["instances"])
         batch = True
     else:
-        rows = [_load(FEATURES_SCHEMA, body)]
+        X = well_typed_matrix([body])
+        if X is None:
+            X = _rows_matrix([_load(FEATURES_SCHEMA, body)])
         batch = False
-    X = np.array([[row[name] for name in FEATURE_NAMES] for row in rows], dtype=np.float64)
     check_features(X, _batch_field if batch else _single_field)
     return X, batch
 
@@ -73,14 +109,24 @@ def render(predictions: Predictions, class_names: tuple[str, ...]) -> list[dict[
     return rendered
 
 
+def json_response(payload: dict[str, Any]) -> Response:
+    """``payload`` as an ``application/json`` response, encoded by orjson.
+
+    For a batch of 1000 rows orjson takes 0.2 ms where ``jsonify`` (the
+    standard ``json`` module) takes 2.8 ms; floats are written as the shortest
+    text that reads back as the same float, as ``json`` writes them.
+    """
+    return current_app.response_class(orjson.dumps(payload), mimetype="application/json")
+
+
 @bp.post("/predict")
-def predict() -> ResponseReturnValue:
+def predict() -> Response:
     """Predict the species of one flower or of a batch."""
     model: Model = current_app.extensions["model"]
     X, batch = parse_request(json_body(request), current_app.config["MAX_BATCH_SIZE"])
-    rows = render(model.predict(X), model.class_names)
-    for row in rows:
-        PREDICTIONS.labels(row["prediction"]).inc()
+    predictions = model.predict(X)
+    count_predictions(predictions.class_ids, model.class_names)
+    rows = render(predictions, model.class_names)
     if batch:
-        return jsonify(predictions=rows, model_version=model.version)
-    return jsonify(**rows[0], model_version=model.version)
+        return json_response({"predictions": rows, "model_version": model.version})
+    return json_response({**rows[0], "model_version": model.version})

@@ -29,6 +29,12 @@ def test_probabilities_match_the_model(client, model_dir) -> None:
     assert list(body["probabilities"].values()) == pytest.approx(expected.tolist(), abs=1e-12)
 
 
+def test_probabilities_read_back_as_exactly_the_models_floats(client, app) -> None:
+    expected = app.extensions["model"].predict_proba(np.array([list(VIRGINICA.values())]))[0].tolist()
+    body = client.post("/predict", json=VIRGINICA).get_json()
+    assert list(body["probabilities"].values()) == expected
+
+
 def test_integers_are_accepted_as_lengths(client) -> None:
     response = client.post("/predict", json={"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 1})
     assert response.status_code == 200
