@@ -56,5 +56,24 @@ tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (fro
 test: $(BIN)/.installed $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	KUBECTL=$(KUBECTL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Load test: loadtest/ and locust.conf (README "Load testing"). HOST is also the
+# address `make serve` binds, so only a URL counts as the target; otherwise, like
+# USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's value applies
+# (http://localhost:8000, 20 users, 5/s, 1m, none). LOADTEST_ARGS: any other Locust option.
+USERS ?=
+SPAWN_RATE ?=
+DURATION ?=
+SHAPE ?=
+LOADTEST_ARGS ?=
+.PHONY: loadtest
+
+loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST USERS SPAWN_RATE DURATION SHAPE); reports in reports/loadtest/; exit 1 if the SLO is missed
+	@dir=reports/loadtest/$$(date +%Y%m%dT%H%M%S); mkdir -p $$dir; rc=0; \
+	$(BIN)/locust --headless --only-summary --csv $$dir/run --csv-full-history --html $$dir/report.html \
+	  $(if $(filter http://% https://%,$(HOST)),--host $(HOST)) $(if $(USERS),--users $(USERS)) \
+	  $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(if $(DURATION),--run-time $(DURATION)) \
+	  $(if $(SHAPE),--shape $(SHAPE)) $(LOADTEST_ARGS) || rc=$$?; \
+	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
+
 clean: ## Remove the virtual environment, tools, trained models and reports
 	rm -rf $(VENV) $(TOOLS) models reports .pytest_cache

@@ -63,10 +63,6 @@ def write_verdict(path: Path, verdict: Verdict, stats: RunStats, slo: Slo, nodes
         "reasons": list(verdict.reasons),
         "slo": asdict(slo),
         "stats": {**stats_fields, "failure_ratio": stats.failure_ratio},
-        "generator_cpu": [
-            {"node": node.node, "samples": len(node.samples), "saturated_samples": node.saturated_samples,
-             "max_cpu_percent": max(node.samples, default=0.0)}
-            for node in nodes
-        ],
+        "generator_cpu": [node.as_dict() for node in nodes],
     }
     path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")

@@ -1,16 +1,26 @@
 """Whether the load generator itself ran out of CPU during a run.
 
-A Locust process runs all its users on one core (gevent). Once it needs most
-of that core, requests queue inside the generator, and the latencies and
-throughput it reports describe the generator rather than the service. Locust
-warns above 90 % of one core (``CPU_WARNING_THRESHOLD``, ``locust/runners.py``)
-but samples only every 10 s; this watch samples every second, so a short run is
-judged too, and counts the share of saturated samples. In a distributed run each
-worker sends its samples to the master, which judges every node.
+A Locust process runs all its users on one core (gevent). Once that core is
+not enough, responses wait inside the generator before they are timed, and the
+latencies and throughput it reports describe the generator rather than the
+service. Two signals, sampled every second on every generator process:
+
+- CPU use: more than 90 % of one core, Locust's own threshold
+  (``CPU_WARNING_THRESHOLD`` in ``locust/runners.py``; Locust samples it only
+  every 10 s, too seldom for a short run);
+- lateness: how much later than asked a short ``gevent.sleep`` wakes up, on
+  average. Every ready greenlet runs before it, so responses wait as long before
+  they are timed. On a shared machine a starved generator gets far less than a
+  core, shows low CPU use, and yet runs late; lateness catches that too.
+
+A node counts as saturated when more than a fifth of its samples show either.
+In a distributed run each worker sends its samples to the master, which judges
+every node.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,35 +29,60 @@ import gevent
 import psutil
 from locust.runners import MasterRunner, WorkerRunner
 
-# Locust's own threshold: percent of one core.
-SATURATION_PERCENT = 90.0
-# Spawning users costs CPU for a moment; a fifth of the run spent saturated is
-# no longer a moment.
+SATURATION_PERCENT = 90.0  # of one core: Locust's own threshold
+# Mean lateness of a wake-up: a response waits about as long before it is timed.
+# Measured on a shared 2-core machine: 1-4 ms for 4 users, 45-55 ms for a
+# generator of 200 users that got a fifth of a core.
+LATE_MS = 20.0
+# Spawning users costs CPU for a moment; a fifth of the run is no longer a moment.
 SATURATED_SHARE = 0.2
 SAMPLE_INTERVAL_S = 1.0
+WAKEUPS_PER_SAMPLE = 10  # lateness is the mean over this many wake-ups a sample
 MESSAGE_TYPE = "loadtest_generator_cpu"
 
 
 @dataclass(frozen=True)
-class NodeCpu:
-    """One generator process's CPU samples, percent of one core."""
+class Sample:
+    """One second of one generator process: CPU use (percent of one core), mean wake-up lateness (ms)."""
 
-    node: str
-    samples: tuple[float, ...]
-
-    @property
-    def saturated_samples(self) -> int:
-        return sum(1 for percent in self.samples if percent > SATURATION_PERCENT)
+    cpu_percent: float
+    late_ms: float
 
     @property
     def saturated(self) -> bool:
-        """True when more than ``SATURATED_SHARE`` of the samples were over ``SATURATION_PERCENT``."""
+        return self.cpu_percent > SATURATION_PERCENT or self.late_ms > LATE_MS
+
+
+@dataclass(frozen=True)
+class NodeCpu:
+    """One generator process's samples over a test."""
+
+    node: str
+    samples: tuple[Sample, ...]
+
+    @property
+    def saturated_samples(self) -> int:
+        return sum(sample.saturated for sample in self.samples)
+
+    @property
+    def saturated(self) -> bool:
+        """True when more than ``SATURATED_SHARE`` of the samples were saturated."""
         return bool(self.samples) and self.saturated_samples / len(self.samples) > SATURATED_SHARE
 
     def describe(self) -> str:
-        """``"worker 1: 9 of 30 samples over 90% of one core"``."""
-        return (f"{self.node}: {self.saturated_samples} of {len(self.samples)} samples "
-                f"over {SATURATION_PERCENT:g}% of one core")
+        """``"worker 1: 9 of 30 samples over 90% of one core or over 50 ms late"``."""
+        return (f"{self.node}: {self.saturated_samples} of {len(self.samples)} samples over "
+                f"{SATURATION_PERCENT:g}% of one core or over {LATE_MS:g} ms late")
+
+    def as_dict(self) -> dict[str, Any]:
+        """Counts and extremes, for the verdict file."""
+        return {
+            "node": self.node,
+            "samples": len(self.samples),
+            "saturated_samples": self.saturated_samples,
+            "max_cpu_percent": max((sample.cpu_percent for sample in self.samples), default=0.0),
+            "max_late_ms": round(max((sample.late_ms for sample in self.samples), default=0.0), 1),
+        }
 
 
 def saturation_reason(nodes: Sequence[NodeCpu], locust_warnings: Sequence[str]) -> str | None:
@@ -58,12 +93,22 @@ def saturation_reason(nodes: Sequence[NodeCpu], locust_warnings: Sequence[str]) 
     return "generator CPU saturated: results not trustworthy (" + "; ".join(causes) + ")"
 
 
+def locust_warnings(runner: Any) -> list[str]:
+    """Locust's own CPU warnings for the current test (its 10 s samples over 90 %)."""
+    warnings = []
+    if getattr(runner, "cpu_warning_emitted", False):
+        warnings.append("Locust's CPU warning on this process")
+    if getattr(runner, "worker_cpu_warning_emitted", False):
+        warnings.append("Locust's CPU warning on a worker")
+    return warnings
+
+
 class CpuWatch:
-    """Samples this process's CPU while a test runs; on the master, also the workers'."""
+    """Samples this process while a test runs; on the master, also collects the workers' samples."""
 
     def __init__(self, interval_s: float = SAMPLE_INTERVAL_S) -> None:
         self.interval_s = interval_s
-        self._samples: dict[str, list[float]] = {}
+        self._samples: dict[str, list[Sample]] = {}
         self._greenlet: gevent.Greenlet | None = None
 
     def attach(self, environment: Any) -> None:
@@ -77,8 +122,8 @@ class CpuWatch:
         """The samples of every node seen since the last test start."""
         return [NodeCpu(node, tuple(samples)) for node, samples in self._samples.items()]
 
-    def record(self, node: str, cpu_percent: float) -> None:
-        self._samples.setdefault(node, []).append(cpu_percent)
+    def record(self, node: str, sample: Sample) -> None:
+        self._samples.setdefault(node, []).append(sample)
 
     def _start(self, environment: Any, **_: Any) -> None:
         self._stop()
@@ -94,24 +139,19 @@ class CpuWatch:
         process = psutil.Process()
         process.cpu_percent()  # the first call only sets the baseline
         node = "master" if isinstance(runner, MasterRunner) else "generator"
+        tick_s = self.interval_s / WAKEUPS_PER_SAMPLE
         while True:
-            gevent.sleep(self.interval_s)
-            cpu_percent = process.cpu_percent()
+            late_s = 0.0
+            for _ in range(WAKEUPS_PER_SAMPLE):
+                asleep_at = time.perf_counter()
+                gevent.sleep(tick_s)
+                late_s += max(time.perf_counter() - asleep_at - tick_s, 0.0)
+            sample = Sample(cpu_percent=process.cpu_percent(), late_ms=1000 * late_s / WAKEUPS_PER_SAMPLE)
             if isinstance(runner, WorkerRunner):
-                runner.send_message(MESSAGE_TYPE, {"cpu_percent": cpu_percent})
+                runner.send_message(MESSAGE_TYPE, {"cpu_percent": sample.cpu_percent, "late_ms": sample.late_ms})
             else:
-                self.record(node, cpu_percent)
+                self.record(node, sample)
 
     def _on_worker_sample(self, environment: Any, msg: Any, **_: Any) -> None:
         index = environment.runner.get_worker_index(msg.node_id)
-        self.record(f"worker {index}", float(msg.data["cpu_percent"]))
-
-
-def locust_warnings(runner: Any) -> list[str]:
-    """Locust's own CPU warnings for the current test (its 10 s samples over 90 %)."""
-    warnings = []
-    if getattr(runner, "cpu_warning_emitted", False):
-        warnings.append("Locust's CPU warning on this process")
-    if getattr(runner, "worker_cpu_warning_emitted", False):
-        warnings.append("Locust's CPU warning on a worker")
-    return warnings
+        self.record(f"worker {index}", Sample(float(msg.data["cpu_percent"]), float(msg.data["late_ms"])))

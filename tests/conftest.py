@@ -13,6 +13,16 @@ from training.artifact import save_artifact
 from training.data import load_dataset
 from training.train import TrainingParams, train
 
+# Tests use Locust's classes (load shapes, users) but run load only in
+# subprocesses. Imported plainly, Locust would monkey-patch threads, sockets and
+# subprocess with gevent for the whole session (locust/__init__.py); import it
+# once, unpatched, and drop the variable so Locust subprocesses patch as usual.
+os.environ["LOCUST_SKIP_MONKEY_PATCH"] = "1"
+try:
+    import locust  # noqa: E402,F401
+finally:
+    del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
+
 SEED_REQUEST = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 

@@ -1,0 +1,79 @@
+"""compose.locust.yaml on a real Docker engine: a headless Locust master and two workers against Nginx.
+
+The stack of compose.yaml and the Locust containers run under a compose project
+of their own (``api-inference-locust-e2e-<random>``) with an image tag of their
+own, small CPU asks and free localhost ports, and are removed with
+``docker compose down -v --remove-orphans`` even when the test fails. The run is
+bounded: 4 users for 10 s, each waiting at least 0.1 s between requests.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import uuid
+from pathlib import Path
+
+import pytest
+
+from loadtest.slo import read_stats_csv
+from tests.servers import ROOT, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+WORKERS = 2
+USERS = 4
+UP_TIMEOUT_S = 600  # includes building the api image when its layers are not cached
+REPORT_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
+                "locust_verdict.json", "locust_report.html")
+
+
+def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_engine: None, tmp_path: Path) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    project = f"api-inference-locust-e2e-{suffix}"
+    image = f"api-inference:locust-e2e-{suffix}"
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    env = {
+        **{name: value for name, value in os.environ.items() if not name.startswith("LOCUST_")},
+        "IMAGE": image, "API_REPLICAS": "2", "API_CPUS": "0.5",
+        "PORT": str(free_port()), "LOCUST_WEB_PORT": str(free_port()),
+        "LOCUST_HEADLESS": "true", "LOCUST_EXPECT_WORKERS": str(WORKERS),
+        "LOCUST_USERS": str(USERS), "LOCUST_SPAWN_RATE": str(USERS), "LOCUST_RUN_TIME": "10s",
+        "LOCUST_REPORTS_DIR": str(reports), "UID": str(os.getuid()), "GID": str(os.getgid()),
+    }
+    compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", "compose.locust.yaml"]
+    try:
+        run = subprocess.run(
+            [*compose, "up", "--build", "--scale", f"worker={WORKERS}",
+             "--exit-code-from", "master", "--attach", "master"],
+            cwd=ROOT, env=env, capture_output=True, text=True, timeout=UP_TIMEOUT_S,
+        )
+        nginx_log = subprocess.run([*compose, "logs", "--no-log-prefix", "nginx"], cwd=ROOT, env=env,
+                                   capture_output=True, text=True, timeout=60).stdout
+    finally:
+        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], cwd=ROOT, env=env,
+                       capture_output=True, timeout=180)
+        subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
+
+    assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    for name in REPORT_FILES:
+        path = reports / name
+        assert path.stat().st_size > 0, name
+        assert (path.stat().st_uid, path.stat().st_gid) == (os.getuid(), os.getgid()), f"{name} is not the caller's"
+
+    stats = read_stats_csv(reports / "locust_stats.csv")
+    assert stats.requests > 0 and stats.failures == 0
+    verdict = json.loads((reports / "locust_verdict.json").read_text())
+    assert verdict["passed"] is True, verdict["reasons"]
+    nodes = {node["node"]: node["samples"] for node in verdict["generator_cpu"]}
+    assert set(nodes) == {"master", *(f"worker {index}" for index in range(WORKERS))}
+    assert all(samples > 0 for samples in nodes.values()), "every worker sent its CPU samples to the master"
+
+    with (reports / "locust_stats_history.csv").open(newline="", encoding="utf-8") as file:
+        users = [int(row["User Count"]) for row in csv.DictReader(file) if row["Name"] == "Aggregated"]
+    assert max(users) == USERS
+    # The load went through Nginx (its JSON access log), not to a replica directly.
+    assert sum('"request":"POST /predict ' in line for line in nginx_log.splitlines()) >= stats.requests * 0.9
