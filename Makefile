@@ -56,6 +56,36 @@ tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (fro
 test: $(BIN)/.installed $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	KUBECTL=$(KUBECTL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Container stack: compose.yaml (README "Container stack").
+IMAGE ?= api-inference:latest
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
+COMPOSE ?= docker compose
+.PHONY: build push up down logs scale ps
+
+build: ## Build the api image IMAGE (default api-inference:latest), labelled with the git version
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE) .
+
+push: build ## Build and push IMAGE to its registry (docker login first)
+	docker push $(IMAGE)
+
+up: build ## Start Nginx and API_REPLICAS (3) api replicas on PORT (8000); waits until healthy
+	IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --wait
+
+down: ## Stop and remove the stack
+	$(COMPOSE) down --remove-orphans
+
+logs: ## Follow the stack's logs
+	$(COMPOSE) logs --follow --tail=100
+
+scale: ## Change the api replicas live, Nginx keeps running: make scale N=5
+	@test -n "$(N)" || { echo "usage: make scale N=<replicas>" >&2; exit 2; }
+	IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --no-recreate --wait --scale api=$(N)
+
+ps: ## List the stack's containers and their health
+	$(COMPOSE) ps
+
 # Load test: loadtest/ and locust.conf (README "Load testing"). HOST is also the
 # address `make serve` binds, so only a URL counts as the target; otherwise, like
 # USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's value applies

@@ -1,0 +1,450 @@
+"""The container stack on a real Docker engine: compose.yaml, the image, Nginx and its replicas.
+
+The image is built once per session with ``make build``; each stack runs under a
+compose project of its own (``api-inference-e2e-<random>``) on a free localhost
+port, so a stack the user runs (project ``api-inference``) is never touched, and
+is torn down with ``docker compose down -v --remove-orphans`` even when a test
+fails. Every request stream is bounded in requests and in seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import docker
+import pytest
+import requests
+from docker.models.containers import Container
+
+from service import create_app
+from service.config import DEFAULT_MAX_BODY_BYTES
+from tests.conftest import SEED_REQUEST
+from tests.servers import ROOT, STARTING, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+COMPOSE_FILE = ROOT / "compose.yaml"
+API_PORT = 8000
+# Small asks: the test machine may have 2 cores shared with other work.
+REPLICAS = 3
+API_CPUS = "0.5"
+API_MEMORY = "256M"
+MIB = 1024 * 1024
+COMPOSE_TIMEOUT_S = 180
+# Nginx re-resolves `api` every 5 s (resolver valid=5s) and parks a failing
+# replica for 5 s (fail_timeout=5s): a change in the replicas shows within ~10 s.
+SETTLE_TIMEOUT_S = 30.0
+REQUEST_TIMEOUT_S = (5.0, 45.0)
+GUNICORN_GRACEFUL_TIMEOUT_S = 8  # service/gunicorn.conf.py default
+REGISTRY = "127.0.0.1:5000"
+PUSHED_IMAGE = f"{REGISTRY}/api-inference:test"
+# Nginx's own errors: status -> code, as in nginx/default.conf.
+NGINX_ERROR_CODES = {502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+
+
+def run(command: list[str], *, env: dict[str, str] | None = None, timeout_s: float = COMPOSE_TIMEOUT_S) -> str:
+    """Run a command in the repository; raise ``AssertionError`` with its output when it fails."""
+    result = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout_s)
+    assert result.returncode == 0, f"{' '.join(command)} exited {result.returncode}:\n{result.stdout[-4000:]}\n{result.stderr[-4000:]}"
+    return result.stdout
+
+
+@dataclass
+class Stack:
+    """One compose project running compose.yaml, and how to reach and inspect it."""
+
+    project: str
+    port: int
+    env: dict[str, str]
+    client: docker.DockerClient
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def compose_command(self) -> list[str]:
+        return ["docker", "compose", "-f", str(COMPOSE_FILE), "-p", self.project]
+
+    def compose(self, *args: str) -> str:
+        return run([*self.compose_command, *args], env=self.env)
+
+    def scale(self, replicas: int) -> None:
+        """Start or stop api replicas until ``replicas`` run healthy; Nginx is left running."""
+        self.compose("up", "-d", "--no-build", "--no-recreate", "--wait", "--wait-timeout", "120", "--scale", f"api={replicas}")
+
+    def containers(self, service: str) -> list[Container]:
+        """The service's running containers."""
+        labels = [f"com.docker.compose.project={self.project}", f"com.docker.compose.service={service}"]
+        return self.client.containers.list(filters={"label": labels})
+
+    def nginx(self) -> Container:
+        (container,) = self.containers("nginx")
+        return container
+
+    def api_addresses(self) -> set[str]:
+        """``ip:port`` of every running api replica, as Nginx's X-Upstream-Addr names them."""
+        network = f"{self.project}_default"
+        return {f"{c.attrs['NetworkSettings']['Networks'][network]['IPAddress']}:{API_PORT}" for c in self.containers("api")}
+
+    def predict(self, session: requests.Session, **kwargs) -> requests.Response:
+        return session.post(f"{self.url}/predict", json=SEED_REQUEST, timeout=REQUEST_TIMEOUT_S, **kwargs)
+
+    def settle(self, session: requests.Session) -> float:
+        """Wait until the replicas answering through Nginx are exactly the running ones; seconds taken."""
+        started = time.monotonic()
+        expected = self.api_addresses()
+        seen: set[str] = set()
+        while time.monotonic() - started < SETTLE_TIMEOUT_S:
+            responses = [self.predict(session) for _ in range(3 * len(expected))]
+            seen = {r.headers.get("X-Upstream-Addr", "") for r in responses}
+            if seen == expected and all(r.status_code == 200 for r in responses):
+                return time.monotonic() - started
+            time.sleep(0.5)
+        raise AssertionError(f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are {sorted(expected)}")
+
+
+@contextmanager
+def compose_stack(image: str, client: docker.DockerClient, *services: str, **settings: str) -> Iterator[Stack]:
+    """Run compose.yaml (all services, or only ``services``) under a new project until healthy; remove it on exit.
+
+    ``settings`` are compose.yaml's variables (API_REPLICAS, API_CPUS, API_MEMORY,
+    WEB_CONCURRENCY); the image is ``image``, the published port a free one.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+    env.update({"IMAGE": image, "PORT": str(free_port()), "API_REPLICAS": str(REPLICAS), "API_CPUS": API_CPUS, "API_MEMORY": API_MEMORY})
+    env.update(settings)
+    stack = Stack(project=f"api-inference-e2e-{uuid.uuid4().hex[:8]}", port=int(env["PORT"]), env=env, client=client)
+    try:
+        stack.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "120", *services)
+        yield stack
+    finally:
+        stack.compose("down", "--volumes", "--remove-orphans", "--timeout", "5")
+
+
+@pytest.fixture(scope="session")
+def docker_client(docker_engine: None) -> Iterator[docker.DockerClient]:
+    client = docker.from_env()
+    yield client
+    client.close()
+
+
+@pytest.fixture(scope="session")
+def stack_image(docker_engine: None) -> Iterator[str]:
+    """The api image, built once per session by ``make build`` under a tag of its own, removed at the end."""
+    tag = f"api-inference:e2e-{uuid.uuid4().hex[:8]}"
+    run(["make", "build", f"IMAGE={tag}"], timeout_s=900)
+    yield tag
+    subprocess.run(["docker", "image", "rm", tag], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def stack(stack_image: str, docker_client: docker.DockerClient) -> Iterator[Stack]:
+    """Nginx and three api replicas (0.5 CPU, 256 MiB each), shared by this module's tests."""
+    with compose_stack(stack_image, docker_client) as running:
+        yield running
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as http:
+        yield http
+
+
+@pytest.fixture
+def three_replicas(stack: Stack, session: requests.Session) -> Stack:
+    """The shared stack back at three healthy replicas, all of them answering through Nginx."""
+    stack.scale(REPLICAS)
+    stack.settle(session)
+    return stack
+
+
+def last_tried(upstream_addr: str) -> str:
+    """The replica that answered, from X-Upstream-Addr ("a, b" after a retry, "a : b" after a second pass)."""
+    return re.split(r", | : ", upstream_addr)[-1]
+
+
+@dataclass
+class Outcome:
+    """One request of a stream: when it ended, its status (None: no HTTP answer) and who answered."""
+
+    ended_s: float
+    status: int | None
+    upstream: str
+    error: str = ""
+
+
+@dataclass
+class StreamReport:
+    outcomes: list[Outcome] = field(default_factory=list)
+
+    def after(self, moment_s: float) -> list[Outcome]:
+        return [o for o in self.outcomes if o.ended_s >= moment_s]
+
+    def failures(self) -> list[Outcome]:
+        return [o for o in self.outcomes if o.status != 200]
+
+
+def stream_during(stack: Stack, action: Callable[[], None], *, trailing_s: float = 6.0, concurrency: int = 4,
+                  max_requests: int = 3000, max_seconds: float = 90.0) -> tuple[StreamReport, float, float]:
+    """Send the seed request from ``concurrency`` clients while ``action`` runs and ``trailing_s`` after it.
+
+    Stops at ``max_requests`` or ``max_seconds``, whichever comes first. Returns
+    the outcomes and the moments (time.monotonic()) the action started and returned.
+    """
+    report = StreamReport()
+    stop = threading.Event()
+    lock = threading.Lock()
+    deadline = time.monotonic() + max_seconds
+    warmed_up = threading.Event()
+
+    def client() -> None:
+        with requests.Session() as http:
+            while not stop.is_set() and time.monotonic() < deadline:
+                with lock:
+                    if len(report.outcomes) >= max_requests:
+                        return
+                try:
+                    response = stack.predict(http)
+                    outcome = Outcome(time.monotonic(), response.status_code, response.headers.get("X-Upstream-Addr", ""),
+                                      "" if response.ok else response.text[:300])
+                except requests.RequestException as exc:
+                    outcome = Outcome(time.monotonic(), None, "", repr(exc))
+                with lock:
+                    report.outcomes.append(outcome)
+                    if len(report.outcomes) >= 20:
+                        warmed_up.set()
+                # Paced, so the stream measures failover rather than saturating the host.
+                time.sleep(0.01)
+
+    with ThreadPoolExecutor(concurrency) as pool:
+        futures = [pool.submit(client) for _ in range(concurrency)]
+        try:
+            assert warmed_up.wait(30), "the request stream did not get going"
+            action_started = time.monotonic()
+            action()
+            action_returned = time.monotonic()
+            stop.wait(trailing_s)
+        finally:
+            stop.set()
+            for future in futures:
+                future.result()
+    return report, action_started, action_returned
+
+
+def test_requests_are_spread_evenly_over_three_replicas(three_replicas: Stack, session: requests.Session) -> None:
+    stack = three_replicas
+    responses = [stack.predict(session) for _ in range(30)]
+
+    assert [r.status_code for r in responses] == [200] * 30
+    assert all(r.json()["prediction"] == "setosa" for r in responses)
+    answered = Counter(r.headers["X-Upstream-Addr"] for r in responses)
+    assert set(answered) == stack.api_addresses()
+    assert sorted(answered.values()) == [10, 10, 10]
+
+
+def test_scaling_up_and_down_needs_no_nginx_restart_and_loses_no_request(three_replicas: Stack, session: requests.Session) -> None:
+    stack = three_replicas
+    nginx_before = stack.nginx().attrs
+
+    run(["make", "scale", "N=5", f"IMAGE={stack.env['IMAGE']}", f"COMPOSE={' '.join(stack.compose_command)}"], env=stack.env)
+    assert len(stack.api_addresses()) == 5
+    stack.settle(session)  # all five answer, within SETTLE_TIMEOUT_S
+
+    report, scaled_at, _ = stream_during(stack, lambda: stack.scale(2))
+
+    assert len(report.after(scaled_at)) >= 100, "too few requests while scaling down to show anything"
+    assert report.failures() == []
+    assert len(stack.api_addresses()) == 2
+    stack.settle(session)
+    nginx_after = stack.nginx().attrs
+    assert nginx_after["Id"] == nginx_before["Id"]
+    assert nginx_after["State"]["StartedAt"] == nginx_before["State"]["StartedAt"]
+    assert nginx_after["RestartCount"] == nginx_before["RestartCount"] == 0
+
+
+def test_killing_a_replica_loses_no_request(three_replicas: Stack, session: requests.Session) -> None:
+    stack = three_replicas
+    victim = stack.containers("api")[0]
+    victim_address = f"{victim.attrs['NetworkSettings']['Networks'][f'{stack.project}_default']['IPAddress']}:{API_PORT}"
+
+    report, kill_sent, killed = stream_during(stack, victim.kill)
+
+    assert len(report.after(kill_sent)) >= 100, "too few requests after the kill to show anything"
+    assert report.failures() == []
+    survivors = stack.api_addresses()
+    assert victim_address not in survivors and len(survivors) == REPLICAS - 1
+    # Once the kill took effect, survivors answered everything (the last address
+    # Nginx tried), and by the end the dead replica had left the pool.
+    assert {last_tried(o.upstream) for o in report.after(killed + 0.5)} <= survivors
+    assert not any(victim_address in o.upstream for o in report.outcomes[-20:])
+
+
+def test_request_id_is_passed_through_and_logged_as_json(three_replicas: Stack, session: requests.Session) -> None:
+    stack = three_replicas
+    response = session.post(f"{stack.url}/predict", json={"sepal_length": 5.1}, headers={"X-Request-ID": "e2e-trace-42"},
+                            timeout=REQUEST_TIMEOUT_S)
+
+    assert response.status_code == 400
+    assert response.headers["X-Request-ID"] == "e2e-trace-42"
+    assert response.json()["request_id"] == "e2e-trace-42"
+    assert response.json()["error"]["code"] == "validation_error"  # the replica's own answer, untouched
+
+    # Without a caller's id, the one Nginx made (and logged) is the one the replica used.
+    nginx_made = stack.predict(session).headers["X-Request-ID"]
+
+    log = [json.loads(line) for line in stack.nginx().logs(stdout=True, stderr=False).decode().splitlines() if line.startswith("{")]
+    (traced,) = [entry for entry in log if entry["request_id"] == "e2e-trace-42"]
+    assert traced["status"] == 400
+    assert traced["request"].startswith("POST /predict ")
+    assert traced["upstream_addr"] == response.headers["X-Upstream-Addr"]
+    assert float(traced["upstream_response_time_s"]) >= 0
+    assert [entry["status"] for entry in log if entry["request_id"] == nginx_made] == [200]
+
+
+def test_body_limit_matches_the_service_and_nginx_refuses_larger_bodies_as_json(stack: Stack, session: requests.Session,
+                                                                                   model_dir: Path) -> None:
+    at_limit = json.dumps(SEED_REQUEST).encode().ljust(DEFAULT_MAX_BODY_BYTES)
+    accepted = session.post(f"{stack.url}/predict", data=at_limit, headers={"Content-Type": "application/json"},
+                            timeout=REQUEST_TIMEOUT_S)
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.headers["X-Upstream-Addr"]
+
+    too_large = at_limit + b" "
+    refused = session.post(f"{stack.url}/predict", data=too_large, headers={"Content-Type": "application/json", "X-Request-ID": "e2e-big-1"},
+                           timeout=REQUEST_TIMEOUT_S)
+    assert refused.status_code == 413
+    assert refused.headers["Content-Type"] == "application/json"
+    assert "X-Upstream-Addr" not in refused.headers, "Nginx refused it; no replica saw it"
+    assert refused.headers["X-Request-ID"] == "e2e-big-1"
+    # The same error a replica gives for a body over the limit, so clients see one shape.
+    app = create_app({"TESTING": True, "MODEL_DIR": str(model_dir), "MAX_CONTENT_LENGTH": DEFAULT_MAX_BODY_BYTES})
+    from_service = app.test_client().post("/predict", data=too_large, headers={"Content-Type": "application/json"})
+    assert from_service.status_code == 413
+    assert refused.json() == {"error": from_service.get_json()["error"], "request_id": "e2e-big-1"}
+
+
+def test_with_every_replica_stopped_nginx_answers_json_errors(stack: Stack, session: requests.Session) -> None:
+    try:
+        stack.compose("stop", "--timeout", "10", "api")
+        assert stack.api_addresses() == set()
+        response = stack.predict(session, headers={"X-Request-ID": "e2e-down-1"})
+
+        assert response.status_code in NGINX_ERROR_CODES, response.text
+        assert response.headers["Content-Type"] == "application/json"
+        assert response.headers["X-Request-ID"] == "e2e-down-1"
+        body = response.json()
+        assert body["request_id"] == "e2e-down-1"
+        assert body["error"]["status"] == response.status_code
+        assert body["error"]["code"] == NGINX_ERROR_CODES[response.status_code]
+        assert body["error"]["message"]
+        assert body["error"]["fields"] == {}
+        assert stack.nginx().status == "running"
+    finally:
+        stack.scale(REPLICAS)
+
+
+@pytest.mark.parametrize(
+    ("settings", "nano_cpus", "memory_bytes", "workers"),
+    [
+        ({"API_CPUS": "0.5", "API_MEMORY": "256M"}, 500_000_000, 256 * MIB, 1),
+        ({"API_CPUS": "1.5", "API_MEMORY": "320M"}, 1_500_000_000, 320 * MIB, 2),
+        ({"API_CPUS": "0.25", "API_MEMORY": "300M", "WEB_CONCURRENCY": "3"}, 250_000_000, 300 * MIB, 3),
+    ],
+    ids=["0.5-cpu", "1.5-cpus", "web-concurrency-override"],
+)
+def test_limits_reach_the_replicas_and_size_their_workers(stack_image: str, docker_client: docker.DockerClient, settings: dict[str, str],
+                                                          nano_cpus: int, memory_bytes: int, workers: int) -> None:
+    with compose_stack(stack_image, docker_client, "api", API_REPLICAS="2", **settings) as stack:
+        replicas = stack.containers("api")
+        assert len(replicas) == 2
+        for replica in replicas:
+            host_config = replica.attrs["HostConfig"]
+            assert host_config["NanoCpus"] == nano_cpus
+            assert host_config["Memory"] == memory_bytes
+            assert "PortBindings" not in host_config or not host_config["PortBindings"], "replicas publish no host port"
+            assert replica.attrs["Config"]["StopTimeout"] > GUNICORN_GRACEFUL_TIMEOUT_S
+            assert replica.attrs["State"]["Health"]["Status"] == "healthy"
+
+            match = STARTING.search(replica.logs().decode())
+            assert match and int(match.group(1)) == workers
+            processes = replica.top()["Processes"]
+            command = replica.top()["Titles"].index("CMD")
+            assert sum("gunicorn" in p[command] for p in processes) == 1 + workers  # the master and its workers
+
+
+def test_image_runs_as_non_root_with_oci_labels(stack_image: str, docker_client: docker.DockerClient) -> None:
+    config = docker_client.images.get(stack_image).attrs["Config"]
+
+    assert config["User"].split(":")[0] not in ("", "0", "root")
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.revision"] == run(["git", "rev-parse", "HEAD"]).strip()
+    assert labels["org.opencontainers.image.version"]
+    assert "/ready" in " ".join(config["Healthcheck"]["Test"])
+    assert config["Cmd"][:3] == ["gunicorn", "-c", "service/gunicorn.conf.py"]
+
+
+def registry_reachable() -> bool:
+    try:
+        return requests.get(f"http://{REGISTRY}/v2/", timeout=3).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@pytest.fixture
+def registry(docker_engine: None) -> str:
+    """The local registry on 127.0.0.1:5000; skips without it, fails instead when REQUIRE_DOCKER=1."""
+    if registry_reachable():
+        return REGISTRY
+    message = f"no registry answers on {REGISTRY} (start one: docker run -d -p 127.0.0.1:5000:5000 registry:2)"
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail(f"REQUIRE_DOCKER=1 but {message}")
+    pytest.skip(message)
+
+
+def test_pushed_image_can_be_pulled_back_and_served(registry: str, stack_image: str, docker_client: docker.DockerClient) -> None:
+    container: Container | None = None
+    try:
+        run(["make", "push", f"IMAGE={PUSHED_IMAGE}"], timeout_s=900)
+        manifest = requests.get(f"http://{registry}/v2/api-inference/manifests/test", timeout=10,
+                                headers={"Accept": "application/vnd.docker.distribution.manifest.v2+json"})
+        assert manifest.status_code == 200
+
+        docker_client.images.remove(PUSHED_IMAGE)
+        with pytest.raises(docker.errors.ImageNotFound):
+            docker_client.images.get(PUSHED_IMAGE)
+        pulled = docker_client.images.pull(PUSHED_IMAGE)
+        assert pulled.attrs["RepoDigests"]
+
+        container = docker_client.containers.run(PUSHED_IMAGE, detach=True, ports={f"{API_PORT}/tcp": ("127.0.0.1", None)},
+                                                 nano_cpus=500_000_000, mem_limit="256m")
+        container.reload()
+        host_port = container.attrs["NetworkSettings"]["Ports"][f"{API_PORT}/tcp"][0]["HostPort"]
+        deadline = time.monotonic() + 60
+        ready = None
+        while time.monotonic() < deadline:
+            try:
+                ready = requests.get(f"http://127.0.0.1:{host_port}/ready", timeout=2)
+                if ready.status_code == 200:
+                    break
+            except requests.RequestException:
+                pass
+            time.sleep(0.5)
+        assert ready is not None and ready.status_code == 200, container.logs().decode()[-2000:]
+        assert ready.json()["status"] == "ready"
+    finally:
+        if container is not None:
+            container.remove(force=True)
+        subprocess.run(["docker", "image", "rm", PUSHED_IMAGE], capture_output=True, timeout=60)
