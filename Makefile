@@ -105,5 +105,13 @@ loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST U
 	  $(if $(SHAPE),--shape $(SHAPE)) $(LOADTEST_ARGS) || rc=$$?; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
 
+# Scale experiments: deploy/ (README "Scale experiments").
+MATRIX ?= deploy/matrices/reference.toml
+EXPERIMENT_ARGS ?=
+.PHONY: experiments
+
+experiments: $(BIN)/.installed ## Run the scale-experiment MATRIX (default: the reference) into reports/experiments/; EXPERIMENT_ARGS=--resume etc.
+	$(BIN)/python -m deploy run $(MATRIX) $(EXPERIMENT_ARGS)
+
 clean: ## Remove the virtual environment, tools, trained models and reports
 	rm -rf $(VENV) $(TOOLS) models reports .pytest_cache

@@ -21,7 +21,7 @@ from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, write_reports
 from deploy.results import load_results
-from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, latest_unfinished, read_plan
+from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, is_finished, latest_unfinished, read_plan
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
@@ -101,12 +101,16 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
                          ready_timeout_s=args.ready_timeout, build=not args.no_build)
+    # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)))
     except KeyboardInterrupt:
         print(f"\ninterrupted; the stack is down. Resume with: python -m deploy run {args.matrix} --resume {run_dir}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     return _finish(run_dir, matrix, plan, results)
 
 
@@ -138,11 +142,15 @@ def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None) -> None:
     print(f"load: {load.users} users spawned at {load.spawn_rate:g}/s for {load.duration_s} s, shape {load.shape}")
     print(f"SLO: failed ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms, "
           f"≥ {slo.min_rps:g} req/s")
+    todo = 0
     for configuration in selected:
         workers = f"WEB_CONCURRENCY={configuration.workers}" if configuration.workers else "workers from the CPU quota"
+        done = run_dir is not None and is_finished(run_dir, configuration.index, configuration.name)
+        todo += not done
         print(f"  {configuration.index:>2}  {configuration.name:<22} {configuration.label:<26} "
-              f"total {configuration.total_cpus:g} CPU, {format_bytes(configuration.total_memory_bytes)}; {workers}")
-    minutes = len(selected) * (load.duration_s + OVERHEAD_PER_CONFIGURATION_S) / 60
+              f"total {configuration.total_cpus:g} CPU, {format_bytes(configuration.total_memory_bytes)}; {workers}"
+              + ("  [done, kept]" if done else ""))
+    minutes = todo * (load.duration_s + OVERHEAD_PER_CONFIGURATION_S) / 60
     print(f"about {minutes:.0f} min ({load.duration_s} s of load + ~{OVERHEAD_PER_CONFIGURATION_S} s start and "
           f"teardown each, plus the image build)")
     print(f"would write into {run_dir or 'reports/experiments/<timestamp>/'}; dry run: nothing started, nothing written")
@@ -154,7 +162,6 @@ def _interrupt(signum: int, frame: object) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the command; the exit code (2 for a bad matrix or arguments, 130 when interrupted)."""
-    signal.signal(signal.SIGTERM, _interrupt)
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)

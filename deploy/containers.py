@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 
 import docker
 from docker.models.containers import Container
@@ -18,6 +19,8 @@ API_SERVICE = "api"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
+# Enough to see how a run ended without keeping every access-log line of a minute's load.
+LOG_TAIL_LINES = 400
 # The line service/gunicorn.conf.py logs when Gunicorn starts.
 WORKERS_PATTERN = re.compile(r"starting (\d+) (\S+) worker\(s\) x (\d+) thread\(s\)")
 
@@ -70,6 +73,21 @@ def oom_kills(client: docker.DockerClient, project: str, since_epoch_s: int, unt
         filters={"type": "container", "event": "oom", "label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]},
     )
     return sum(1 for _ in events)
+
+
+def save_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> list[Path]:
+    """Write the last ``tail`` log lines of every container of ``project`` (API replicas and Nginx) into ``directory``.
+
+    Kept beside the Locust files so a failed configuration can be read after its stack is gone.
+    """
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for container in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
+        service = container.labels.get(SERVICE_LABEL, "container")
+        path = directory / f"{service}-{container.labels.get(NUMBER_LABEL, '1')}.log"
+        path.write_bytes(container.logs(stdout=True, stderr=True, tail=tail))
+        written.append(path)
+    return written
 
 
 def restart_count(container: Container) -> int:

@@ -9,7 +9,6 @@ configuration has its result.
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -22,16 +21,16 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import oom_kills, restart_count, service_containers, workers_started
-from deploy.loadgen import locust_command, run_locust
+from deploy.containers import oom_kills, restart_count, save_logs, service_containers, workers_started
+from deploy.loadgen import LiveStats, locust_command, run_locust
 from deploy.matrix import Configuration, Matrix
+from deploy.outcome import measured_result, unmeasured_result
 from deploy.progress import Progress
 from deploy.readiness import wait_ready
-from deploy.results import COMPLETED, ERROR, FAIL, NOT_READY, ConfigurationResult, ContainerFigures, load_results, save_result
+from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
-from deploy.sampling import StatsSampler, summarize, write_samples
+from deploy.sampling import StatsSampler, write_samples
 from deploy.stack import ComposeStack, StackError
-from deploy.verdict import judge_not_ready, judge_run
 from loadtest.slo import read_stats_csv
 
 DEFAULT_READY_TIMEOUT_S = 120.0
@@ -94,7 +93,6 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
     """Measure one configuration and tear its stack down; failures to start or to measure become results."""
     directory = configuration_dir(run_dir, configuration.index, configuration.name)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    base = _base(configuration, started_at, directory.name)
     since_epoch_s = int(time.time())
     try:
         up = stack.start(configuration, directory / "compose.log")
@@ -104,26 +102,26 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             on_wait=lambda elapsed_s, state: progress.status(position, f"starting {elapsed_s:.0f}s: {state}"),
         )
         if not readiness.ready:
-            judgement = judge_not_ready(readiness.reason)
-            return ConfigurationResult(**base, status=NOT_READY, verdict=judgement.verdict, reason=judgement.reason,
-                                       ready_s=round(readiness.elapsed_s, 1))
-        return _measure(configuration, matrix, directory, stack, client, progress, position, base, since_epoch_s,
-                        readiness.elapsed_s)
-    except (DockerException, StackError, OSError) as error:
-        return ConfigurationResult(**base, status=ERROR, verdict=FAIL, reason=f"the run failed: {error}")
+            return unmeasured_result(configuration, NOT_READY, readiness.reason, started_at, directory.name,
+                                     readiness.elapsed_s)
+        return _measure(configuration, matrix, directory, stack, client, progress, position, started_at,
+                        since_epoch_s, readiness.elapsed_s)
+    except (DockerException, StackError, OSError, ValueError) as error:
+        return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
         with _shielded():
+            _keep_logs(client, stack.project, directory / "logs")
             stack.down()
 
 
 def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
-             client: docker.DockerClient, progress: Progress, position: int, base: dict, since_epoch_s: int,
+             client: docker.DockerClient, progress: Progress, position: int, started_at: str, since_epoch_s: int,
              ready_s: float) -> ConfigurationResult:
     containers = service_containers(client, stack.project)
     restarts_before = sum(restart_count(container) for container in containers)
     duration_s = matrix.load.duration_s
 
-    def on_tick(elapsed_s: float, live) -> None:
+    def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
         figures = (f"{live.users} users, {live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms, "
                    f"{live.failures} failed" if live else "waiting for the first statistics")
         progress.status(position, f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
@@ -136,42 +134,24 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
         samples = sampler.stop()
     write_samples(samples, directory / "samples.csv")
     if not locust.stats_csv.exists():
-        return ConfigurationResult(**base, status=ERROR, verdict=FAIL, ready_s=round(ready_s, 1),
-                                   reason=f"Locust wrote no statistics (exit {locust.exit_code}); see {locust.log.name}")
-    stats = read_stats_csv(locust.stats_csv)
-    summary = summarize(samples)
-    figures = ContainerFigures(
+        return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}); "
+                                 f"see {locust.log.name}", started_at, directory.name, ready_s)
+    return measured_result(
+        configuration, matrix.slo, read_stats_csv(locust.stats_csv), samples,
         workers_per_replica=tuple(workers_started(container) for container in containers),
-        cpu_percent_mean=round(summary.cpu_percent_mean, 1),
-        cpu_percent_peak=round(summary.cpu_percent_peak, 1),
-        throttled_ratio=round(summary.throttled_ratio, 4),
-        memory_peak_bytes=summary.memory_peak_bytes,
         oom_kills=oom_kills(client, stack.project, since_epoch_s, int(time.time()) + 1),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
-        samples=summary.samples,
-    )
-    judgement = judge_run(configuration, stats, figures, matrix.slo, locust.generator_saturated)
-    return ConfigurationResult(
-        **base, status=COMPLETED, verdict=judgement.verdict, reason=judgement.reason,
-        requests=stats.requests, failures=stats.failures, failure_ratio=round(stats.failure_ratio, 6),
-        requests_per_s=round(stats.requests_per_s, 2), p50_ms=_ms(stats.p50_ms), p95_ms=_ms(stats.p95_ms),
-        p99_ms=_ms(stats.p99_ms),
-        generator_saturated=locust.generator_saturated, containers=figures, ready_s=round(ready_s, 1),
+        generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
+        ready_s=ready_s,
     )
 
 
-def _ms(value: float) -> float | None:
-    """A Locust percentile, None for the NaN of a run without requests (JSON has no NaN)."""
-    return None if math.isnan(value) else value
-
-
-def _base(configuration: Configuration, started_at: str, artifacts: str) -> dict:
-    return dict(
-        index=configuration.index, name=configuration.name, replicas=configuration.replicas, cpus=configuration.cpus,
-        memory=configuration.memory, memory_limit_bytes=configuration.memory_limit_bytes,
-        workers=configuration.workers, total_cpus=configuration.total_cpus,
-        total_memory_bytes=configuration.total_memory_bytes, started_at=started_at, artifacts=artifacts,
-    )
+def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
+    """Save the containers' last log lines before teardown; losing them must not lose the result."""
+    try:
+        save_logs(client, project, directory)
+    except (DockerException, OSError):
+        pass
 
 
 @contextmanager

@@ -1,0 +1,103 @@
+"""`python -m deploy`: the plan of a dry run, --only, refusals of bad input, finding a run to resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from deploy.__main__ import main
+from deploy.matrix import load_matrix
+from deploy.results import RESULT_FILE, artifacts_dirname
+from deploy.rundir import DONE_FILE, Host, Plan, create_run_dir, is_finished, latest_unfinished
+
+MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
+HOST = Host(cpus=2, memory_bytes=8 * 1024**3, docker_version="27.0", cgroup_version="2", os="Debian")
+
+
+def test_dry_run_prints_every_row_and_the_time_and_writes_nothing(tmp_path, capsys):
+    assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "7 of 7 configuration(s)" in printed
+    assert "load: 50 users spawned at 10/s for 60 s, shape constant" in printed
+    assert "3 × 1 CPU / 500M" in printed and "total 3 CPU, 1500M" in printed
+    assert "about 10 min" in printed
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_picks_rows_by_index_and_name(tmp_path, capsys):
+    assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--only", "2,3x1cpu-500M", "--only", "1"]) == 0
+    printed = capsys.readouterr().out
+    assert "3 of 7 configuration(s)" in printed
+    listed = [line.split()[0] for line in printed.splitlines() if line.startswith("   ")]
+    assert listed == ["1", "2", "6"]
+
+
+def test_a_bad_matrix_exits_2_naming_the_row_and_key(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_text((MATRICES / "smoke.toml").read_text().replace("replicas = 2", "replicas = 0"), encoding="utf-8")
+    assert main(["run", str(bad), "--dry-run"]) == 2
+    assert "configuration 2: replicas must be greater than 0, got 0" in capsys.readouterr().err
+
+
+def test_resume_without_an_unfinished_run_says_so(tmp_path, capsys):
+    assert main(["run", str(MATRICES / "smoke.toml"), "--resume", "--out", str(tmp_path)]) == 2
+    assert "no unfinished run of" in capsys.readouterr().err
+
+
+def make_run(root: Path, matrix_path: Path, started_at: str) -> Path:
+    matrix = load_matrix(matrix_path)
+    plan = Plan(matrix=str(matrix_path), selected=tuple(c.index for c in matrix.configurations), started_at=started_at,
+                host=HOST)
+    return create_run_dir(root, matrix, plan)
+
+
+def finish(run_dir: Path, index: int, name: str, status: str = "completed") -> None:
+    directory = run_dir / artifacts_dirname(index, name)
+    directory.mkdir(exist_ok=True)
+    (directory / RESULT_FILE).write_text(json.dumps({"status": status}), encoding="utf-8")
+
+
+def test_resume_finds_the_newest_unfinished_run_of_the_same_matrix(tmp_path):
+    smoke = tmp_path / "smoke.toml"
+    shutil.copyfile(MATRICES / "smoke.toml", smoke)
+    older = make_run(tmp_path / "runs", smoke, "2026-01-01T00:00:00+00:00")
+    newer = make_run(tmp_path / "runs", smoke, "2026-01-01T00:05:00+00:00")
+    other = make_run(tmp_path / "runs", MATRICES / "reference.toml", "2026-01-01T00:10:00+00:00")
+    assert latest_unfinished(tmp_path / "runs", smoke) == max(older, newer, key=lambda p: p.name)
+    (max(older, newer, key=lambda p: p.name) / DONE_FILE).write_text("{}", encoding="utf-8")
+    assert latest_unfinished(tmp_path / "runs", smoke) == min(older, newer, key=lambda p: p.name)
+    assert latest_unfinished(tmp_path / "runs", MATRICES / "reference.toml") == other
+
+
+def test_resume_keeps_finished_rows_and_redoes_rows_the_runner_failed_around(tmp_path, capsys):
+    run_dir = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    matrix = load_matrix(MATRICES / "smoke.toml")
+    first, second = matrix.configurations
+    finish(run_dir, first.index, first.name)
+    finish(run_dir, second.index, second.name, status="error")
+    assert is_finished(run_dir, first.index, first.name)
+    assert not is_finished(run_dir, second.index, second.name)
+    assert main(["run", "--resume", str(run_dir), "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   ")]
+    assert lines[0].endswith("[done, kept]") and not lines[1].endswith("[done, kept]")
+
+
+def test_resume_cannot_change_the_rows(tmp_path, capsys):
+    run_dir = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    assert main(["run", "--resume", str(run_dir), "--only", "1"]) == 2
+    assert "--only cannot change what a resumed run covers" in capsys.readouterr().err
+
+
+def test_run_dirs_of_the_same_second_do_not_collide(tmp_path):
+    first = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    second = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    assert first != second and (second / "matrix.toml").read_text() == (MATRICES / "smoke.toml").read_text()
+
+
+def test_a_command_is_required(capsys):
+    with pytest.raises(SystemExit) as raised:
+        main([])
+    assert raised.value.code == 2

@@ -1,0 +1,108 @@
+"""`python -m deploy run` on a real Docker engine: the smoke matrix end to end, and a configuration that cannot start.
+
+Each run uses a Compose project of its own (``api-inference-exp-test-<random>``),
+a free localhost port and an image tag of its own, and is torn down (project and
+tag) even when a test fails. The smoke matrix asks for at most 0.5 CPU per
+replica and runs 12 s of load per configuration: about a minute and a half.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import docker
+import pytest
+
+from deploy.containers import PROJECT_LABEL
+from tests.servers import ROOT, free_port
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SMOKE = ROOT / "deploy" / "matrices" / "smoke.toml"
+RUN_TIMEOUT_S = 420
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+LOCUST_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
+                "locust.html", "locust_verdict.json", "locust.log")
+
+
+@pytest.fixture
+def project(docker_engine) -> str:
+    """A Compose project name and image tag for one test; removes whatever is left of both afterwards."""
+    name = f"api-inference-exp-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["docker", "compose", "--project-name", name, "down", "--volumes", "--remove-orphans"],
+                   cwd=ROOT, capture_output=True, timeout=120)
+    subprocess.run(["docker", "image", "rm", f"api-inference:{name}"], capture_output=True, timeout=60)
+
+
+def run_deploy(project: str, matrix: Path, out: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy", "run", str(matrix), "--out", str(out), "--project", project,
+         "--port", str(free_port()), "--image", f"api-inference:{project}", "--ready-timeout", "90"],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL,
+    )
+
+
+def left_behind(project: str) -> list[str]:
+    client = docker.from_env()
+    return [c.name for c in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})]
+
+
+def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
+    completed = run_deploy(project, SMOKE, tmp_path)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "[1/2" in completed.stdout and "[2/2" in completed.stdout  # progress: configuration k of n
+    (run_dir,) = list(tmp_path.iterdir())
+
+    document = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    first, second = document["configurations"]
+    assert (first["replicas"], first["cpus"], second["replicas"], second["workers"]) == (1, 0.5, 2, 1)
+    for row in (first, second):
+        assert row["status"] == "completed", row["reason"]
+        assert row["requests"] > 0 and row["requests_per_s"] > 0 and row["p95_ms"] > 0
+        figures = row["containers"]
+        assert figures["samples"] > 0
+        assert 0 < figures["memory_peak_bytes"] < row["memory_limit_bytes"]
+        assert figures["cpu_percent_peak"] > 0
+        assert 0 <= figures["throttled_ratio"] <= 1
+        assert (figures["oom_kills"], figures["restarts"]) == (0, 0)
+        assert row["verdict"] in ("pass", "marginal", "fail") and row["reason"]
+        directory = run_dir / row["artifacts"]
+        for name in (*LOCUST_FILES, "samples.csv", "result.json"):
+            assert (directory / name).is_file(), f"{directory.name}/{name} missing"
+    # 0.5 CPU rounds up to one worker; the second row asked for one with WEB_CONCURRENCY.
+    assert first["containers"]["workers_per_replica"] == [1]
+    assert second["containers"]["workers_per_replica"] == [1, 1]
+    samples = (run_dir / second["artifacts"] / "samples.csv").read_text(encoding="utf-8")
+    assert "api-1," in samples and "api-2," in samples
+
+    csv_lines = (run_dir / "results.csv").read_text(encoding="utf-8").splitlines()
+    assert len(csv_lines) == 3 and "requests_per_s" in csv_lines[0] and "throttled_ratio" in csv_lines[0]
+    markdown = (run_dir / "results.md").read_text(encoding="utf-8")
+    assert "| 1 | 1 × 0.5 CPU / 256M |" in markdown and "| 2 | 2 × 0.25 CPU / 192M / 1 worker |" in markdown
+    assert "## Recommendation" in markdown
+    assert "Single instance against replicated" in markdown
+    for png in ("throughput_latency.png", "memory.png"):
+        assert (run_dir / png).read_bytes().startswith(PNG_SIGNATURE)
+    assert "Recommended:" in completed.stdout or "No configuration passed" in completed.stdout
+    assert left_behind(project) == []
+
+
+def test_a_configuration_that_cannot_start_is_a_failed_row_not_a_crash(project, tmp_path):
+    matrix = tmp_path / "starved.toml"
+    # 24 MiB cannot hold Python with scikit-learn: the replica is OOM-killed or exits while starting.
+    matrix.write_text(SMOKE.read_text(encoding="utf-8").split("[[configuration]]")[0]
+                      + '[[configuration]]\nreplicas = 1\ncpus = 0.25\nmemory = "24M"\n', encoding="utf-8")
+    completed = run_deploy(project, matrix, tmp_path / "out")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    (row,) = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"]
+    assert (row["status"], row["verdict"]) == ("not_ready", "fail")
+    assert "OOM-killed" in row["reason"] or "exited with code" in row["reason"], row["reason"]
+    assert "❌" in (run_dir / "results.md").read_text(encoding="utf-8")
+    assert "No configuration passed the SLO" in completed.stdout
+    assert left_behind(project) == []

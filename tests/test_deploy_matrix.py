@@ -1,0 +1,128 @@
+"""Matrix files: the shipped ones parse, and every mistake names its row and key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from deploy.matrix import MatrixError, load_matrix, parse_memory
+
+MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
+
+GOOD = """
+[load]
+users = 5
+spawn_rate = 5
+duration_s = 10
+shape = "constant"
+
+[slo]
+max_failure_ratio = 0.01
+p95_ms = 300
+p99_ms = 1000
+min_rps = 10
+
+[[configuration]]
+replicas = 1
+cpus = 0.5
+memory = "250M"
+
+[[configuration]]
+name = "small"
+replicas = 3
+cpus = 0.25
+memory = "128m"
+workers = 2
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "matrix.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_reference_matrix_has_the_seven_seed_rows():
+    matrix = load_matrix(MATRICES / "reference.toml")
+    rows = [(c.replicas, c.cpus, c.memory) for c in matrix.configurations]
+    assert rows == [(1, 2.0, "1000M"), (1, 0.25, "128M"), (1, 0.35, "192M"), (1, 0.5, "250M"),
+                    (3, 0.5, "250M"), (3, 1.0, "500M"), (3, 2.0, "1000M")]
+    assert (matrix.load.users, matrix.load.spawn_rate, matrix.load.duration_s, matrix.load.shape) == (50, 10, 60, "constant")
+    assert (matrix.slo.max_failure_ratio, matrix.slo.p95_ms, matrix.slo.p99_ms) == (0.01, 300, 1000)
+    assert matrix.slo.min_rps > 0
+
+
+def test_smoke_matrix_is_two_short_small_rows():
+    matrix = load_matrix(MATRICES / "smoke.toml")
+    assert len(matrix.configurations) == 2
+    assert matrix.load.duration_s <= 15
+    assert all(c.cpus <= 0.5 and c.memory_limit_bytes <= 256 * 1024**2 for c in matrix.configurations)
+
+
+def test_rows_get_totals_names_and_optional_workers(tmp_path):
+    matrix = load_matrix(write(tmp_path, GOOD))
+    first, second = matrix.configurations
+    assert (first.index, first.name, first.workers) == (1, "1x0.5cpu-250M", None)
+    assert (second.index, second.name, second.workers) == (2, "small", 2)
+    assert second.total_cpus == 0.75
+    assert second.total_memory_bytes == 3 * 128 * 1024**2
+    assert second.label == "3 × 0.25 CPU / 128m / 2 workers"
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("250M", 250 * 1024**2), ("1G", 1024**3), ("512m", 512 * 1024**2), ("1.5GiB", int(1.5 * 1024**3)),
+    ("100MB", 100 * 1024**2), ("65536k", 64 * 1024**2), ("8388608b", 8 * 1024**2),
+])
+def test_memory_sizes_use_dockers_binary_units(text, value):
+    assert parse_memory(text) == value
+
+
+@pytest.mark.parametrize("text", ["128", 128, "250 MiBs", "M", "-1G", "4M"])
+def test_memory_without_a_unit_or_under_dockers_minimum_is_refused(text):
+    with pytest.raises(ValueError):
+        parse_memory(text)
+
+
+def replace_row(old: str, new: str) -> str:
+    assert old in GOOD
+    return GOOD.replace(old, new, 1)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    (replace_row("replicas = 1", "replicas = 0"), "configuration 1: replicas must be greater than 0, got 0"),
+    (replace_row("cpus = 0.25", "cpus = -0.5"), "configuration 2 (small): cpus must be greater than 0, got -0.5"),
+    (replace_row('memory = "250M"', "memory = 250"), "configuration 1: memory must be a string with a unit"),
+    (replace_row('memory = "250M"', 'memory = "250"'), "configuration 1: memory '250' is not a memory size with a unit"),
+    (replace_row("workers = 2", "workers = 2\nthreads = 4"), "configuration 2 (small): unknown key 'threads'"),
+    (replace_row("replicas = 1", "replica = 1"), "configuration 1: unknown key 'replica'"),
+    (replace_row("replicas = 1", "replicas = 1.5"), "configuration 1: replicas must be an integer, got 1.5"),
+    (replace_row("replicas = 1", "replicas = true"), "configuration 1: replicas must be an integer, got True"),
+    (replace_row("cpus = 0.5\n", ""), "configuration 1: missing key 'cpus'"),
+    (replace_row("workers = 2", "workers = 0"), "configuration 2 (small): workers must be greater than 0"),
+    (replace_row('name = "small"', 'name = "1x0.5cpu-250M"'),
+     "configuration 2: name '1x0.5cpu-250M' is already used by configuration 1"),
+    (replace_row('name = "small"', 'name = "a b"'), "name must be letters, digits"),
+    (replace_row("users = 5", "users = 5\nthink_time = 1"), "[load]: unknown key 'think_time'"),
+    (replace_row('shape = "constant"', 'shape = "ramp"'), "[load]: shape must be one of none, constant, step, spike, got 'ramp'"),
+    (replace_row("p95_ms = 300", "p95_ms = 0"), "[slo]: p95_ms must be greater than 0"),
+    (replace_row("max_failure_ratio = 0.01", "max_failure_ratio = 2"), "[slo]: max_failure_ratio is a ratio between 0 and 1"),
+    (replace_row("[slo]", "[slos]"), "the top level: unknown key 'slos'"),
+    (GOOD.split("[[configuration]]")[0], "needs at least one [[configuration]] table"),
+    ("[load\n", "not valid TOML"),
+])
+def test_bad_matrices_are_refused_naming_the_row_and_key(tmp_path, text, message):
+    path = write(tmp_path, text)
+    with pytest.raises(MatrixError) as raised:
+        load_matrix(path)
+    assert message in str(raised.value)
+    assert str(path) in str(raised.value)
+
+
+def test_only_selects_rows_by_index_or_name_in_matrix_order(tmp_path):
+    matrix = load_matrix(write(tmp_path, GOOD))
+    assert [c.index for c in matrix.select(["small", "1"])] == [1, 2]
+    assert [c.index for c in matrix.select(["2"])] == [2]
+    assert [c.index for c in matrix.select([])] == [1, 2]
+    with pytest.raises(MatrixError, match="'3' matches no configuration; known: 1 \\(1x0.5cpu-250M\\), 2 \\(small\\)"):
+        matrix.select(["3"])
