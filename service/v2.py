@@ -17,13 +17,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from service.body import decode_json, json_body
 from service.errors import ApiError, UnsupportedMediaType
-from service.metrics import PREDICTIONS
+from service.metrics import count_predictions
+from service.predict import json_response
 from service.model import Model
 from service.openapi import API_TITLE, API_VERSION
 from service.v2_schemas import load_inference_request
@@ -115,15 +115,13 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"])
     names = requested_outputs(inference_request.get("outputs"))
     predictions = model.predict(X)
-    for class_name, count in zip(model.class_names, np.bincount(predictions.class_ids, minlength=len(model.class_names))):
-        if count:
-            PREDICTIONS.labels(class_name).inc(int(count))
+    count_predictions(predictions.class_ids, model.class_names)
     response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if "id" in inference_request:
         response["id"] = inference_request["id"]
     datatype = inference_request.get("parameters", {}).get("probabilities_datatype", "FP64")
     response["outputs"] = output_tensors(predictions, model.class_names, names, datatype)
-    return jsonify(response)
+    return json_response(response)
 
 
 def _is_protocol_path(path: str) -> bool:
