@@ -19,10 +19,10 @@ from pathlib import Path
 from deploy.matrix import Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
-from deploy.report import RESULTS_MD, write_reports
+from deploy.report import RESULTS_MD, table, write_reports
 from deploy.results import load_results
 from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, is_finished, latest_unfinished, read_plan
-from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
+from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
@@ -101,16 +101,22 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
                          ready_timeout_s=args.ready_timeout, build=not args.no_build)
-    # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does.
-    previous = signal.signal(signal.SIGTERM, _interrupt)
+    # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does; SIGINT is
+    # restored too, since a shell starts background jobs with it ignored.
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
         results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)))
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print(f"\ninterrupted; the stack is down. Resume with: python -m deploy run {args.matrix} --resume {run_dir}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for number, handler in previous.items():
+            signal.signal(number, handler)
     return _finish(run_dir, matrix, plan, results)
 
 
@@ -127,6 +133,8 @@ def report_command(args: argparse.Namespace) -> int:
 def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
     recommendation = write_reports(run_dir, matrix, plan, results)
     missing = len(plan.selected) - len(results)
+    print()
+    print(table(results))
     print()
     print("\n".join(describe(recommendation)))
     print(f"\nreports: {run_dir / RESULTS_MD} (and results.csv, results.json, *.png)")

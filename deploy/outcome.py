@@ -28,7 +28,7 @@ def identity(configuration: Configuration, started_at: str, artifacts: str) -> d
 def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, samples: list[StatsSample],
                     workers_per_replica: tuple[int | None, ...], oom_kills: int, restarts: int,
                     generator_saturated: bool, started_at: str, artifacts: str,
-                    ready_s: float | None) -> ConfigurationResult:
+                    ready_s: float | None, host_load_1m: float | None = None) -> ConfigurationResult:
     """The result of a configuration that ran the load: Locust's totals, the sampled figures, the verdict."""
     summary = summarize(samples)
     figures = ContainerFigures(
@@ -49,6 +49,7 @@ def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, sam
         p50_ms=_ms(stats.p50_ms), p95_ms=_ms(stats.p95_ms), p99_ms=_ms(stats.p99_ms),
         generator_saturated=generator_saturated, containers=figures,
         ready_s=None if ready_s is None else round(ready_s, 1),
+        host_load_1m=None if host_load_1m is None else round(host_load_1m, 2),
     )
 
 

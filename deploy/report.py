@@ -66,6 +66,7 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         "through Nginx.",
         f"SLO: failed requests ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms, "
         f"throughput ≥ {slo.min_rps:g} req/s.",
+        *_host_load(results, host.cpus),
         "",
         table(results),
         "",
@@ -84,6 +85,14 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         "",
     ]
     return "\n".join(lines)
+
+
+def _host_load(results: list[ConfigurationResult], host_cpus: int) -> list[str]:
+    loads = [result.host_load_1m for result in results if result.host_load_1m is not None]
+    if not loads:
+        return []
+    return [f"Host load average (1 min) as each run ended: {min(loads):.1f} to {max(loads):.1f} on {host_cpus} CPUs "
+            "(the stack and Locust themselves account for part of it)."]
 
 
 def table(results: list[ConfigurationResult]) -> str:

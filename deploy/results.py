@@ -8,7 +8,7 @@ run's ``results.json``/``results.csv`` hold every row. A configuration without
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from deploy.matrix import configuration_label
@@ -74,7 +74,7 @@ class ConfigurationResult:
     ready_s: float | None = None  # seconds from `compose up` until every replica and Nginx were ready
     started_at: str = ""  # ISO 8601, UTC
     artifacts: str = ""  # subdirectory of the run directory with Locust's CSVs, its HTML and logs
-    notes: tuple[str, ...] = field(default_factory=tuple)
+    host_load_1m: float | None = None  # the tool's host's 1-minute load average as the load ended (os.getloadavg)
 
     @property
     def label(self) -> str:
@@ -101,7 +101,7 @@ class ConfigurationResult:
 
     def flat(self) -> dict[str, object]:
         """One flat row for CSV: container figures inlined, lists joined with ';'."""
-        data = {key: value for key, value in asdict(self).items() if key not in ("containers", "notes")}
+        data = {key: value for key, value in asdict(self).items() if key != "containers"}
         figures = self.containers
         for spec in fields(ContainerFigures):
             value = getattr(figures, spec.name) if figures else None
@@ -109,7 +109,6 @@ class ConfigurationResult:
                 value = ";".join("" if workers is None else str(workers) for workers in value)
             data[spec.name] = value
         data["memory_peak_ratio"] = self.memory_peak_ratio
-        data["notes"] = " | ".join(self.notes)
         return data
 
     @classmethod
@@ -121,7 +120,6 @@ class ConfigurationResult:
             figures = dict(values["containers"])
             figures["workers_per_replica"] = tuple(figures["workers_per_replica"])
             values["containers"] = ContainerFigures(**figures)
-        values["notes"] = tuple(values.get("notes", ()))
         return cls(**values)
 
 

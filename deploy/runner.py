@@ -9,7 +9,9 @@ configuration has its result.
 
 from __future__ import annotations
 
+import os
 import signal
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -72,6 +74,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
         try:
             with _shielded():
                 stack.down()  # a stack left behind by a run that was killed outright
+            _require_free_port(options.port)
             if options.build:
                 progress.line(f"building the image once ({' '.join(stack.command('build', 'api'))})")
                 stack.build(todo[0])
@@ -132,6 +135,8 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
                             stack.root, on_tick)
     finally:
         samples = sampler.stop()
+    # Other work on the host skews every figure; the load average says how busy it was.
+    load_1m = os.getloadavg()[0]
     write_samples(samples, directory / "samples.csv")
     if not locust.stats_csv.exists():
         return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}); "
@@ -142,8 +147,17 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
         oom_kills=oom_kills(client, stack.project, since_epoch_s, int(time.time()) + 1),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
-        ready_s=ready_s,
+        ready_s=ready_s, host_load_1m=load_1m,
     )
+
+
+def _require_free_port(port: int) -> None:
+    """Raise StackError when something already listens on ``port``: every configuration would fail to start."""
+    with socket.socket() as probe:
+        try:
+            probe.bind(("0.0.0.0", port))
+        except OSError as error:
+            raise StackError(f"port {port} is in use ({error.strerror}); choose another with --port") from None
 
 
 def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:

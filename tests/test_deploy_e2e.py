@@ -71,6 +71,7 @@ def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
         assert 0 <= figures["throttled_ratio"] <= 1
         assert (figures["oom_kills"], figures["restarts"]) == (0, 0)
         assert row["verdict"] in ("pass", "marginal", "fail") and row["reason"]
+        assert row["ready_s"] > 0 and row["host_load_1m"] >= 0
         directory = run_dir / row["artifacts"]
         for name in (*LOCUST_FILES, "samples.csv", "result.json"):
             assert (directory / name).is_file(), f"{directory.name}/{name} missing"
@@ -89,6 +90,7 @@ def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
     for png in ("throughput_latency.png", "memory.png"):
         assert (run_dir / png).read_bytes().startswith(PNG_SIGNATURE)
     assert "Recommended:" in completed.stdout or "No configuration passed" in completed.stdout
+    assert "| 2 | 2 × 0.25 CPU / 192M / 1 worker |" in completed.stdout  # the table, printed at the end
     assert left_behind(project) == []
 
 
