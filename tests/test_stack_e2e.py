@@ -99,6 +99,17 @@ class Stack:
         network = f"{self.project}_default"
         return {f"{c.attrs['NetworkSettings']['Networks'][network]['IPAddress']}:{API_PORT}" for c in self.containers("api")}
 
+    def access_log(self, request_id: str) -> list[dict]:
+        """Nginx's JSON access-log entries for ``request_id``; waits up to 10 s for the first to arrive."""
+        deadline = time.monotonic() + 10
+        while True:
+            lines = self.nginx().logs(stdout=True, stderr=False).decode().splitlines()
+            entries = [entry for entry in map(json.loads, (line for line in lines if line.startswith("{")))
+                       if entry["request_id"] == request_id]
+            if entries or time.monotonic() > deadline:
+                return entries
+            time.sleep(0.2)
+
     def predict(self, session: requests.Session, **kwargs) -> requests.Response:
         return session.post(f"{self.url}/predict", json=SEED_REQUEST, timeout=REQUEST_TIMEOUT_S, **kwargs)
 
@@ -305,13 +316,12 @@ def test_request_id_is_passed_through_and_logged_as_json(three_replicas: Stack, 
     # Without a caller's id, the one Nginx made (and logged) is the one the replica used.
     nginx_made = stack.predict(session).headers["X-Request-ID"]
 
-    log = [json.loads(line) for line in stack.nginx().logs(stdout=True, stderr=False).decode().splitlines() if line.startswith("{")]
-    (traced,) = [entry for entry in log if entry["request_id"] == "e2e-trace-42"]
+    (traced,) = stack.access_log("e2e-trace-42")
     assert traced["status"] == 400
     assert traced["request"].startswith("POST /predict ")
     assert traced["upstream_addr"] == response.headers["X-Upstream-Addr"]
     assert float(traced["upstream_response_time_s"]) >= 0
-    assert [entry["status"] for entry in log if entry["request_id"] == nginx_made] == [200]
+    assert [entry["status"] for entry in stack.access_log(nginx_made)] == [200]
 
 
 def test_body_limit_matches_the_service_and_nginx_refuses_larger_bodies_as_json(stack: Stack, session: requests.Session,
@@ -390,7 +400,8 @@ def test_image_runs_as_non_root_with_oci_labels(stack_image: str, docker_client:
 
     assert config["User"].split(":")[0] not in ("", "0", "root")
     labels = config["Labels"]
-    assert labels["org.opencontainers.image.revision"] == run(["git", "rev-parse", "HEAD"]).strip()
+    # The commit checked out when it was built: HEAD or, if work was committed since, an ancestor.
+    run(["git", "merge-base", "--is-ancestor", labels["org.opencontainers.image.revision"], "HEAD"])
     assert labels["org.opencontainers.image.version"]
     assert "/ready" in " ".join(config["Healthcheck"]["Test"])
     assert config["Cmd"][:3] == ["gunicorn", "-c", "service/gunicorn.conf.py"]
