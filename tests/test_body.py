@@ -1,0 +1,57 @@
+"""Reading the request body: with a Content-Length or without one (chunked), within the limit or past it."""
+
+from __future__ import annotations
+
+import io
+import json
+
+from tests.conftest import SEED_REQUEST
+
+
+def chunked_post(client, raw: bytes):
+    """POST ``raw`` with no Content-Length, as a server hands over a chunked body it has terminated."""
+    return client.post(
+        "/predict",
+        input_stream=io.BytesIO(raw),
+        content_type="application/json",
+        headers={"Transfer-Encoding": "chunked"},
+        environ_overrides={"wsgi.input_terminated": True},
+    )
+
+
+def test_a_body_with_its_length_is_predicted(client) -> None:
+    raw = json.dumps(SEED_REQUEST).encode()
+    response = client.post("/predict", data=raw, content_type="application/json")
+    assert response.status_code == 200 and response.get_json()["prediction"] == "setosa"
+
+
+def test_a_body_without_a_length_is_predicted(client, monkeypatch) -> None:
+    from flask import Request
+
+    lengths = []
+    original = Request.get_data
+    monkeypatch.setattr(Request, "get_data", lambda self, **kw: lengths.append(self.content_length) or original(self, **kw))
+    response = chunked_post(client, json.dumps(SEED_REQUEST).encode())
+    assert lengths == [None], "the body was not read as a body of unknown length"
+    assert response.status_code == 200 and response.get_json()["prediction"] == "setosa"
+
+
+def test_a_body_without_a_length_exactly_at_the_limit_is_read_whole(client, app) -> None:
+    row = json.dumps(SEED_REQUEST)
+    padding = app.config["MAX_CONTENT_LENGTH"] - len(row)
+    raw = row.encode() + b" " * padding
+    assert len(raw) == app.config["MAX_CONTENT_LENGTH"]
+    assert chunked_post(client, raw).status_code == 200
+
+
+def test_a_body_without_a_length_past_the_limit_is_413(client, app) -> None:
+    raw = json.dumps({"instances": [SEED_REQUEST] * 500}).encode()
+    assert len(raw) > app.config["MAX_CONTENT_LENGTH"]
+    response = chunked_post(client, raw)
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_a_declared_length_past_the_limit_is_413_before_reading(client, app) -> None:
+    raw = json.dumps({"instances": [SEED_REQUEST] * 500}).encode()
+    response = client.post("/predict", data=raw, content_type="application/json")
+    assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
