@@ -113,5 +113,14 @@ EXPERIMENT_ARGS ?=
 experiments: $(BIN)/.installed ## Run the scale-experiment MATRIX (default: the reference) into reports/experiments/; EXPERIMENT_ARGS=--resume etc.
 	$(BIN)/python -m deploy run $(MATRIX) $(EXPERIMENT_ARGS)
 
+# Benchmark: bench/ (README "Performance"). wrk drives the full-speed runs when
+# installed (Debian/Ubuntu: apt-get install wrk); otherwise Locust does, and the
+# report says whether it saturated. BENCH_ARGS: e.g. --skip-nginx --repeats 5.
+BENCH_ARGS ?=
+.PHONY: bench
+
+bench: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Benchmark /predict against the model's own cost and the framework's ceiling (~3 min); reports in reports/bench/
+	MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m bench $(BENCH_ARGS)
+
 clean: ## Remove the virtual environment, tools, trained models and reports
 	rm -rf $(VENV) $(TOOLS) models reports .pytest_cache

@@ -1,0 +1,162 @@
+"""``python -m bench`` (``make bench``): the service against the model's own cost and the framework's ceiling.
+
+Prints a table in which every figure stands beside the ratio it belongs to, and
+writes ``bench.json``, ``bench.md`` and ``bench.png`` into
+``reports/bench/<timestamp>/``. Bounded: about three minutes with the defaults.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench import direct, inprocess, memory, nginx, workers
+from bench.load import WRK_INSTALL_HINT, wrk_available
+from bench.plot import plot
+from bench.report import render_markdown, render_text, rows, summarise
+from bench.server import gunicorn
+from training.artifact import model_dir_from_env
+
+DEFAULT_OUT_DIR = Path("reports/bench")
+PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "flask": "flask", "gunicorn": "gunicorn", "locust": "locust"}
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--model-dir", type=Path, default=None, help="artifact to serve (default: $MODEL_DIR or models/iris)")
+    parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="reports go in OUT_DIR/<timestamp>/")
+    parser.add_argument("--run-s", type=float, default=4.0, help="seconds per maximum-rate run")
+    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
+    parser.add_argument("--latency-s", type=float, default=10.0, help="seconds of the rate-limited latency run")
+    parser.add_argument("--skip-nginx", action="store_true", help="leave out the compose stack")
+    parser.add_argument("--skip-workers", action="store_true", help="leave out the worker-class comparison")
+    parser.add_argument("--skip-memory", action="store_true", help="leave out memory per worker count")
+    return parser.parse_args(argv)
+
+
+def cpu_model() -> str:
+    """The processor's name from /proc/cpuinfo, or what the platform module knows."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def versions() -> dict[str, str]:
+    """Python and the libraries whose speed the figures depend on (and wrk's when present)."""
+    found = {"python": platform.python_version()}
+    found.update({name: metadata.version(package) for name, package in PACKAGES.items()})
+    if wrk_available():
+        banner = subprocess.run(["wrk", "--version"], capture_output=True, text=True).stdout.split()
+        found["wrk"] = banner[1] if len(banner) > 1 else "unknown"
+    return found
+
+
+def cpu_plan() -> tuple[int | None, str | None, dict[int, str]]:
+    """(generator CPU, server CPU list, CPU lists for 1 and 2 CPUs): the generator on the first
+    CPU this process may use, the server on the second; unpinned when there is only one or no taskset."""
+    allowed = sorted(os.sched_getaffinity(0))
+    if len(allowed) < 2 or shutil.which("taskset") is None:
+        return None, None, {1: None} if allowed else {}
+    return allowed[0], str(allowed[1]), {1: str(allowed[1]), 2: f"{allowed[0]},{allowed[1]}"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    model_dir = args.model_dir or model_dir_from_env()
+    if not (model_dir / "model.joblib").is_file():
+        print(f"error: no model in {model_dir}; run `make model` first", file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    started_at = datetime.now(timezone.utc)
+
+    def progress(message: str) -> None:
+        print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
+
+    generator_cpu, server_cpus, cpu_sets = cpu_plan()
+    settings = direct.Settings(run_s=args.run_s, repeats=args.repeats, latency_s=args.latency_s, generator_cpu=generator_cpu)
+    generator = "wrk" if wrk_available() else "locust"
+    if generator == "locust":
+        progress(f"wrk not found: {WRK_INSTALL_HINT}. Maximum-rate runs fall back to Locust, "
+                 "which will likely saturate before the server; the report will say so.")
+    if server_cpus is None:
+        progress("fewer than 2 CPUs or no taskset: server and generator share CPUs; figures are not comparable")
+    header: dict[str, Any] = {
+        "started_at": started_at.isoformat(timespec="seconds"),
+        "cpu_model": cpu_model(),
+        "cpus": os.cpu_count(),
+        "load_average_at_start": list(os.getloadavg()),
+        "versions": versions(),
+        "generator": generator,
+        "server_cpus": server_cpus,
+        "generator_cpu": generator_cpu,
+        "settings": vars(args) | {"model_dir": str(model_dir), "out_dir": str(args.out_dir)},
+    }
+    measurements: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
+        scratch = Path(scratch_name)
+        bodies = {"single": scratch / "single.json"}
+        bodies["single"].write_text(json.dumps(inprocess.SINGLE_ROW))
+        for size in inprocess.BATCH_SIZES:
+            bodies[f"batch{size}"] = scratch / f"batch{size}.json"
+            bodies[f"batch{size}"].write_text(json.dumps(inprocess.batch_body(size)))
+
+        progress("1/6 the model alone: scikit-learn predict_proba, 1 row and batches (timeit)")
+        measurements["model"] = inprocess.model_costs(model_dir)
+        progress(f"  {measurements['model']['predict_proba_1_row_us']:.1f} µs per 1-row call")
+        progress("2/6 one request in process: Flask test client, /predict and /bench/ceiling")
+        measurements["in_process"] = inprocess.request_costs(model_dir)
+        progress(f"  /predict {measurements['in_process']['test_client_predict_us']:.1f} µs, "
+                 f"ceiling {measurements['in_process']['test_client_ceiling_us']:.1f} µs")
+
+        progress(f"3/6 Gunicorn (1 gthread worker x 4 threads) on CPU {server_cpus}, {generator} on CPU {generator_cpu}")
+        with gunicorn(scratch / "direct.log", cpus=server_cpus, workers=1, model_dir=model_dir) as server:
+            measurements["direct"] = direct.measure(server, bodies, settings, progress)
+
+        if args.skip_nginx:
+            measurements["nginx"] = {"skipped": "--skip-nginx"}
+        else:
+            progress("4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU")
+            measurements["nginx"] = nginx.measure(bodies["single"], settings, progress)
+            if "skipped" in measurements["nginx"]:
+                progress(f"  skipped: {measurements['nginx']['skipped']}")
+
+        if not args.skip_memory:
+            progress("5/6 memory of one replica (PSS, master + workers) for 1, 2, 4 workers")
+            measurements["memory"] = memory.measure(bodies["single"], bodies["batch1000"], settings, scratch, progress)
+
+        if not args.skip_workers:
+            progress(f"6/6 worker classes at 1 and 2 CPUs ({', '.join(f'{c} CPU: {s}' for c, s in cpu_sets.items())})")
+            measurements["worker_classes"] = workers.measure(cpu_sets, bodies["single"], settings, scratch, progress)
+
+    summary = summarise(measurements)
+    table = rows(summary, measurements)
+    header["duration_s"] = round(time.perf_counter() - started, 1)
+    out_dir = args.out_dir / started_at.strftime("%Y%m%dT%H%M%SZ")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = {**summary, **header, "measurements": measurements}
+    (out_dir / "bench.json").write_text(json.dumps(document, indent=2) + "\n")
+    (out_dir / "bench.md").write_text(render_markdown(table, summary, header))
+    plot(summary, out_dir / "bench.png")
+    print()
+    print(render_text(table, summary))
+    print(f"\nreports: {out_dir}/bench.json, bench.md, bench.png ({header['duration_s']:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Load runs against Gunicorn directly: one worker on one core, the generator on another.
+
+``/predict`` and ``/bench/ceiling`` are served by the same server and driven
+alternately, so each pair of runs sees the same machine; then batches of 100
+and 1000 rows; then ``/predict`` at 70% of its measured maximum for latency.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from bench.load import LoadRun, run_locust, run_max
+from bench.report import LATENCY_LOAD_FRACTION, rps
+from bench.server import Server, busy_s
+from bench.wsgi import CEILING_ROUTE
+
+Progress = Callable[[str], None]
+# Two requests in flight per Gunicorn thread (4): the worker never waits for the
+# network, and the queue stays short enough to keep closed-loop latency readable.
+CONNECTIONS = 8
+# Rate-limited runs spread the rate over this many Locust users, so one slow
+# response delays one user's next request, not the whole offered load.
+LATENCY_USERS = 20
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How long and how often to run, and on which CPU the generator runs."""
+
+    run_s: float
+    repeats: int
+    latency_s: float
+    generator_cpu: int | None
+
+
+def watched(server: Server, start: Callable[[], LoadRun]) -> LoadRun:
+    """Run ``start()`` and record how much of the server's cores the server used,
+    and how much everything else did, over the run's wall time."""
+    server_before, busy_before, started = server.cpu_s(), busy_s(server.cores), time.perf_counter()
+    run = start()
+    wall_s = time.perf_counter() - started
+    server_s = server.cpu_s() - server_before
+    others_s = max(0.0, busy_s(server.cores) - busy_before - server_s)
+    return replace(run, server_cpu_fraction=server_s / wall_s, others_cpu_fraction=others_s / wall_s / len(server.cores))
+
+
+def max_rate_run(server: Server, path: str, body: Path | None, settings: Settings, connections: int = CONNECTIONS) -> LoadRun:
+    """One run as fast as the server answers (wrk, or Locust when wrk is missing), watched."""
+    return watched(server, lambda: run_max(server.url, path, body_file=body, duration_s=settings.run_s,
+                                           connections=connections, cpu=settings.generator_cpu))
+
+
+def _describe(run: LoadRun) -> str:
+    return (f"{run.requests_per_s:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, "
+            f"server CPU {run.server_cpu_fraction or 0:.0%}, others on its core {run.others_cpu_fraction or 0:.0%}, "
+            f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", {run.errors} errors" if run.errors else ""))
+
+
+def measure(server: Server, bodies: dict[str, Path], settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Run every direct measurement; return lists of run dicts under ``predict``,
+    ``ceiling``, ``batch100``, ``batch1000`` and ``latency`` (rate-limited)."""
+    max_rate_run(server, "/predict", bodies["single"], replace(settings, run_s=1.0))  # warm-up, discarded
+    results: dict[str, Any] = {"predict": [], "ceiling": []}
+    for repeat in range(1, settings.repeats + 1):
+        for name, path in (("predict", "/predict"), ("ceiling", CEILING_ROUTE)):
+            run = max_rate_run(server, path, bodies["single"], settings)
+            results[name].append(run.as_dict())
+            progress(f"  {path} run {repeat}/{settings.repeats}: {_describe(run)}")
+    for size in (100, 1000):
+        results[f"batch{size}"] = []
+        for repeat in range(1, settings.repeats + 1):
+            run = max_rate_run(server, "/predict", bodies[f"batch{size}"], settings)
+            results[f"batch{size}"].append(run.as_dict())
+            progress(f"  batch of {size} run {repeat}/{settings.repeats}: {_describe(run)} "
+                     f"= {run.requests_per_s * size:,.0f} predictions/s")
+    target_rps = LATENCY_LOAD_FRACTION * rps(results["predict"])
+    results["latency"] = []
+    for repeat in range(1, settings.repeats + 1):
+        run = watched(server, lambda: run_locust(
+            server.url, "/predict", body_file=bodies["single"], duration_s=settings.latency_s, users=LATENCY_USERS,
+            rate_rps=target_rps, max_requests=int(settings.latency_s * target_rps * 1.5), cpu=settings.generator_cpu))
+        results["latency"].append(run.as_dict())
+        progress(f"  /predict offered {target_rps:,.0f} req/s ({LATENCY_LOAD_FRACTION:.0%} of max), "
+                 f"run {repeat}/{settings.repeats} (Locust): {_describe(run)}")
+    return results

@@ -1,0 +1,125 @@
+"""The proxy's cost: ``/predict`` through the compose stack, Nginx in front of one api replica at 1.0 CPU.
+
+Starts ``compose.yaml`` under a project name and image tag of its own, so it
+never touches a stack or image anyone else runs, and removes both afterwards,
+whatever happened. Returns ``{"skipped": reason}`` when Docker, Compose or
+``compose.yaml`` is missing, or the stack does not come up.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.direct import Settings
+from bench.load import run_max
+from bench.server import ROOT, free_port
+
+Progress = Callable[[str], None]
+COMPOSE_FILE = ROOT / "compose.yaml"
+# Building the image from scratch downloads the wheels; with Docker's layer cache it takes seconds.
+UP_TIMEOUT_S = 240.0
+READY_TIMEOUT_S = 30.0
+DOWN_TIMEOUT_S = 120.0
+CONNECTIONS = 8
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A compose project of our own: its name, image tag and published URL."""
+
+    project: str
+    image: str
+    url: str
+
+    def command(self, *args: str) -> list[str]:
+        return ["docker", "compose", "--project-name", self.project, "--file", str(COMPOSE_FILE), *args]
+
+    def environment(self) -> dict[str, str]:
+        port = self.url.rsplit(":", 1)[1]
+        return {**os.environ, "PORT": port, "IMAGE": self.image, "API_REPLICAS": "1", "API_CPUS": "1.0"}
+
+
+def unavailable_reason() -> str | None:
+    """Why the stack cannot run here, or None when it can."""
+    if not COMPOSE_FILE.is_file():
+        return f"{COMPOSE_FILE.name} not found"
+    if shutil.which("docker") is None:
+        return "the docker CLI is not installed"
+    for probe, what in ((["docker", "info", "--format", "{{.ServerVersion}}"], "no Docker engine answers"),
+                        (["docker", "compose", "version"], "Docker Compose v2 is not installed")):
+        try:
+            if subprocess.run(probe, capture_output=True, timeout=20).returncode != 0:
+                return what
+        except subprocess.TimeoutExpired:
+            return f"{what} (`{' '.join(probe[:2])}` timed out)"
+    return None
+
+
+def _tail(process_error: subprocess.CalledProcessError) -> str:
+    output = (process_error.stderr or b"").decode(errors="replace").strip().splitlines()
+    return " | ".join(output[-3:]) or f"exit status {process_error.returncode}"
+
+
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
+
+
+def _run(stack: Stack, path: str, body: Path | None, settings: Settings) -> dict[str, Any]:
+    return run_max(stack.url, path, body_file=body, duration_s=settings.run_s, connections=CONNECTIONS,
+                   cpu=settings.generator_cpu).as_dict()
+
+
+def measure(body: Path, settings: Settings, progress: Progress) -> dict[str, Any]:
+    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately.
+
+    Returns run dicts under ``predict`` and ``health``, or ``{"skipped": reason}``.
+    """
+    reason = unavailable_reason()
+    if reason:
+        return {"skipped": reason}
+    suffix = f"{os.getpid()}-{int(time.time())}"
+    stack = Stack(project=f"api-inference-bench-{suffix}", image=f"api-inference:bench-{suffix}",
+                  url=f"http://127.0.0.1:{free_port()}")
+    environment = stack.environment()
+    try:
+        progress(f"  docker compose up --build --wait (project {stack.project}; at most {UP_TIMEOUT_S:.0f} s)")
+        try:
+            subprocess.run(stack.command("up", "--detach", "--build", "--wait", "nginx"), cwd=ROOT, env=environment,
+                           capture_output=True, timeout=UP_TIMEOUT_S, check=True)
+            _wait_ready(stack.url)
+        except subprocess.TimeoutExpired:
+            return {"skipped": f"the stack was not up within {UP_TIMEOUT_S:.0f} s (build the image once with `make build`)"}
+        except subprocess.CalledProcessError as exc:
+            return {"skipped": f"docker compose up failed: {_tail(exc)}"}
+        except OSError as exc:
+            return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s: {exc}"}
+        _run(stack, "/predict", body, Settings(1.0, 1, 0.0, settings.generator_cpu))  # warm-up, discarded
+        results: dict[str, Any] = {"predict": [], "health": []}
+        for repeat in range(1, settings.repeats + 1):
+            for name, path, request_body in (("predict", "/predict", body), ("health", "/health", None)):
+                run = _run(stack, path, request_body, settings)
+                results[name].append(run)
+                progress(f"  Nginx {path} run {repeat}/{settings.repeats}: {run['requests_per_s']:,.0f} req/s, "
+                         f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}")
+        return results
+    finally:
+        subprocess.run(stack.command("down", "--volumes", "--remove-orphans", "--timeout", "5"), cwd=ROOT,
+                       env=environment, capture_output=True, timeout=DOWN_TIMEOUT_S)
+        subprocess.run(["docker", "image", "rm", "--force", stack.image], capture_output=True, timeout=DOWN_TIMEOUT_S)

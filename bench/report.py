@@ -1,0 +1,351 @@
+"""Turn raw measurements into the summary, the target verdicts and the printed table.
+
+Pure functions only: nothing here times or starts anything, so the arithmetic
+that decides a verdict can be tested on made-up numbers.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# A generator using this much of its core may be the limit instead of the
+# server; Locust warns at the same threshold (locust.runners.CPU_WARNING_THRESHOLD = 90).
+SATURATION_CPU_FRACTION = 0.9
+# The share of the measured maximum at which latency percentiles are taken.
+LATENCY_LOAD_FRACTION = 0.7
+# A rate-limited run that answered less than this share of the offered rate
+# measured a server that could not keep up, not latency at that rate.
+KEPT_UP_FRACTION = 0.95
+# Other processes using more than this share of the server's core disturbed the run.
+DISTURBED_OTHERS_FRACTION = 0.1
+MIB = 1024 * 1024
+
+PREDICT_TO_CEILING_MIN = 0.8
+BATCH1000_PREDICTIONS_PER_S_MIN = 50_000
+P99_TO_P50_MAX = 5.0
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the table: a figure, its unit, and the ratio that gives it meaning."""
+
+    measure: str
+    value: float | None
+    unit: str
+    ratio: float | None
+    ratio_of: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """One performance target and whether this run met it (None: not measured)."""
+
+    name: str
+    value: float | None
+    limit: str
+    met: bool | None
+
+
+def ratio(numerator: float | None, denominator: float | None) -> float | None:
+    """``numerator / denominator``, or None when either is missing or the denominator is 0."""
+    if numerator is None or not denominator:
+        return None
+    return numerator / denominator
+
+
+def median(values: Sequence[float]) -> float | None:
+    """The median, or None for no values."""
+    return statistics.median(values) if values else None
+
+
+def saturated(generator_cpu_fraction: float) -> bool:
+    """Whether a generator this busy (CPU s per wall s, 1.0 = its whole core) may have been the limit."""
+    return generator_cpu_fraction >= SATURATION_CPU_FRACTION
+
+
+def rps(runs: Sequence[dict[str, Any]]) -> float | None:
+    """Median requests per second over repeated runs."""
+    return median([run["requests_per_s"] for run in runs])
+
+
+def cpu_us_per_request(runs: Sequence[dict[str, Any]]) -> float | None:
+    """Median server CPU µs per request over runs that measured it.
+
+    Other processes on the server's core cut its requests per second but
+    hardly its CPU time per request, so this is the steadier figure on a shared machine.
+    """
+    return median([run["server_cpu_fraction"] * 1e6 / run["requests_per_s"]
+                   for run in runs if run.get("server_cpu_fraction") and run["requests_per_s"]])
+
+
+def paired_ratio(numerators: Sequence[dict[str, Any]], denominators: Sequence[dict[str, Any]]) -> dict[str, float | None]:
+    """Median, lowest and highest of the run-by-run ratios of requests per second.
+
+    Run i of each list ran back to back, so each pair saw the same interference
+    from the rest of the machine; the median of the pairs' ratios is steadier
+    than the ratio of the two medians.
+    """
+    pairs = [n["requests_per_s"] / d["requests_per_s"] for n, d in zip(numerators, denominators) if d["requests_per_s"]]
+    return {
+        "median": median(pairs),
+        "min": min(pairs) if pairs else None,
+        "max": max(pairs) if pairs else None,
+    }
+
+
+def all_runs(measurements: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every load run in the measurements, wherever it sits."""
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "requests_per_s" in node and "generator_cpu_fraction" in node:
+                found.append(node)
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(measurements)
+    return found
+
+
+def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
+    """The headline figures, each with the ratio it belongs to.
+
+    ``measurements`` holds ``model`` and ``in_process`` (µs costs), ``direct``
+    (lists of run dicts under ``predict``, ``ceiling``, ``batch100``,
+    ``batch1000`` and the rate-limited ``latency``), ``nginx`` (runs under
+    ``predict`` and ``health``, or ``skipped``), ``memory`` (``workers``,
+    ``pss_bytes``) and ``worker_classes``.
+    """
+    model = measurements["model"]
+    in_process = measurements["in_process"]
+    direct = measurements["direct"]
+    limit_rps = ratio(1e6, model["predict_proba_1_row_us"])
+    predict_rps = rps(direct["predict"])
+    ceiling_rps = rps(direct["ceiling"])
+    pairs = paired_ratio(direct["predict"], direct["ceiling"])
+    batch = {}
+    for size in (100, 1000):
+        runs = direct.get(f"batch{size}", [])
+        per_s = rps(runs) * size if runs else None
+        batch[size] = {
+            "predictions_per_s": per_s,
+            "to_single_row_ratio": ratio(per_s, predict_rps),
+            "to_model_ratio": ratio(per_s, ratio(1e6, model[f"predict_proba_batch{size}_per_row_us"])),
+        }
+    latency = direct.get("latency", [])
+    max_runs = [run for name in ("predict", "ceiling", "batch100", "batch1000") for run in direct.get(name, [])]
+    disturbed = [run for run in max_runs + latency if (run.get("others_cpu_fraction") or 0.0) > DISTURBED_OTHERS_FRACTION]
+    kept_up = [ratio(run["requests_per_s"], run["target_rps"]) for run in latency]
+    runs = all_runs(measurements)
+    generator_saturated = any(saturated(run["generator_cpu_fraction"]) for run in runs)
+    errors = sum(run["errors"] for run in runs)
+    summary: dict[str, Any] = {
+        "limit_rps": limit_rps,
+        "predict_rps": predict_rps,
+        "ceiling_rps": ceiling_rps,
+        "predict_to_ceiling_ratio": pairs["median"],
+        "predict_to_ceiling_ratio_range": [pairs["min"], pairs["max"]],
+        "predict_to_limit_ratio": ratio(predict_rps, limit_rps),
+        "predict_cpu_us_per_request": cpu_us_per_request(direct["predict"]),
+        "ceiling_cpu_us_per_request": cpu_us_per_request(direct["ceiling"]),
+        "predict_to_ceiling_cpu_ratio": ratio(cpu_us_per_request(direct["ceiling"]), cpu_us_per_request(direct["predict"])),
+        "in_process_predict_to_model_ratio": ratio(in_process["test_client_predict_us"], model["predict_proba_1_row_us"]),
+        "in_process_predict_to_ceiling_ratio": ratio(in_process["test_client_ceiling_us"], in_process["test_client_predict_us"]),
+        "batch100_predictions_per_s": batch[100]["predictions_per_s"],
+        "batch1000_predictions_per_s": batch[1000]["predictions_per_s"],
+        "batch": {str(size): figures for size, figures in batch.items()},
+        "p50_ms": median([run["p50_ms"] for run in latency]),
+        "p99_ms": median([run["p99_ms"] for run in latency]),
+        "p99_to_p50_ratio": median([run["p99_ms"] / run["p50_ms"] for run in latency if run["p50_ms"]]),
+        "latency_target_rps": latency[0]["target_rps"] if latency else None,
+        "latency_achieved_to_target_ratio": min(kept_up) if kept_up else None,
+        "server_cpu_fraction": median([r["server_cpu_fraction"] for r in direct["predict"] if r.get("server_cpu_fraction") is not None]),
+        "others_cpu_fraction": median([r["others_cpu_fraction"] for r in max_runs + latency if r.get("others_cpu_fraction") is not None]),
+        "disturbed_runs": len(disturbed),
+        "direct_runs": len(max_runs) + len(latency),
+        "generator_saturated": generator_saturated,
+        "errors": errors,
+        "valid": not generator_saturated and errors == 0,
+    }
+    nginx = measurements.get("nginx", {})
+    if "skipped" in nginx:
+        summary["nginx"] = {"skipped": nginx["skipped"]}
+    else:
+        nginx_predict = rps(nginx.get("predict", []))
+        nginx_health = rps(nginx.get("health", []))
+        summary["nginx"] = {
+            "predict_rps": nginx_predict,
+            "health_rps": nginx_health,
+            "predict_to_direct_ratio": ratio(nginx_predict, predict_rps),
+            "predict_to_health_ratio": ratio(nginx_predict, nginx_health),
+        }
+    memory = measurements.get("memory", [])
+    one_worker = next((m["pss_bytes"] for m in memory if m["workers"] == 1), None)
+    summary["memory"] = [
+        {"workers": m["workers"], "pss_mib": m["pss_bytes"] / MIB, "to_one_worker_ratio": ratio(m["pss_bytes"], one_worker)}
+        for m in memory
+    ]
+    summary["worker_classes"] = _worker_class_ratios(measurements.get("worker_classes", []))
+    summary["targets"] = [t.__dict__ for t in targets(summary)]
+    return summary
+
+
+def _worker_class_ratios(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    best: dict[int, float] = {}
+    for config in configs:
+        best[config["cpus"]] = max(best.get(config["cpus"], 0.0), rps(config["runs"]) or 0.0)
+    rows = []
+    for config in configs:
+        value = rps(config["runs"])
+        rows.append({
+            "cpus": config["cpus"],
+            "worker_class": config["worker_class"],
+            "workers": config["workers"],
+            "threads": config["threads"],
+            "predict_rps": value,
+            "p99_ms": median([r["p99_ms"] for r in config["runs"]]),
+            "to_best_ratio": ratio(value, best[config["cpus"]]),
+        })
+    return rows
+
+
+def targets(summary: dict[str, Any]) -> list[Target]:
+    """The performance targets and whether the summary meets each."""
+
+    def check(value: float | None, ok: bool) -> bool | None:
+        return None if value is None else ok
+
+    predict_ratio = summary["predict_to_ceiling_ratio"]
+    batch1000 = summary["batch1000_predictions_per_s"]
+    tail = summary["p99_to_p50_ratio"]
+    return [
+        Target("/predict RPS / ceiling RPS", predict_ratio, f">= {PREDICT_TO_CEILING_MIN}",
+               check(predict_ratio, predict_ratio is not None and predict_ratio >= PREDICT_TO_CEILING_MIN)),
+        Target("batch of 1000: predictions/s on one worker core", batch1000, f">= {BATCH1000_PREDICTIONS_PER_S_MIN:,}",
+               check(batch1000, batch1000 is not None and batch1000 >= BATCH1000_PREDICTIONS_PER_S_MIN)),
+        Target(f"p99 / p50 at {LATENCY_LOAD_FRACTION:.0%} of max RPS", tail, f"<= {P99_TO_P50_MAX:g}",
+               check(tail, tail is not None and tail <= P99_TO_P50_MAX)),
+    ]
+
+
+def rows(summary: dict[str, Any], measurements: dict[str, Any]) -> list[Row]:
+    """The table: every figure beside its ratio."""
+    model = measurements["model"]
+    in_process = measurements["in_process"]
+    one_row_us = model["predict_proba_1_row_us"]
+    table = [
+        Row("predict_proba, 1 row (the limit)", one_row_us, "µs/call", 1.0, "itself"),
+        Row("predict_proba, batch of 100", model["predict_proba_batch100_per_row_us"], "µs/row",
+            ratio(model["predict_proba_batch100_per_row_us"], one_row_us), "x 1-row call"),
+        Row("predict_proba, batch of 1000", model["predict_proba_batch1000_per_row_us"], "µs/row",
+            ratio(model["predict_proba_batch1000_per_row_us"], one_row_us), "x 1-row call"),
+        Row("service Model.predict, 1 row", in_process["service_model_predict_us"], "µs/call",
+            ratio(in_process["service_model_predict_us"], one_row_us), "x predict_proba"),
+        Row("test client POST /predict", in_process["test_client_predict_us"], "µs/req",
+            summary["in_process_predict_to_model_ratio"], "x predict_proba"),
+        Row("test client POST /bench/ceiling", in_process["test_client_ceiling_us"], "µs/req",
+            summary["in_process_predict_to_ceiling_ratio"], "= ceiling µs / predict µs"),
+        Row("Gunicorn /bench/ceiling", summary["ceiling_rps"], "req/s", 1.0, "the ceiling"),
+        Row("Gunicorn /predict", summary["predict_rps"], "req/s", summary["predict_to_ceiling_ratio"], "x ceiling (target >= 0.8)"),
+        Row("model limit, 1 row/call", summary["limit_rps"], "calls/s", summary["predict_to_limit_ratio"], "= /predict RPS / limit"),
+        Row("server CPU per /bench/ceiling request", summary["ceiling_cpu_us_per_request"], "µs/req", 1.0, "itself"),
+        Row("server CPU per /predict request", summary["predict_cpu_us_per_request"], "µs/req",
+            summary["predict_to_ceiling_cpu_ratio"], "= ceiling CPU / predict CPU"),
+    ]
+    nginx = summary["nginx"]
+    if "skipped" not in nginx:
+        table += [
+            Row("Nginx -> api (1.0 CPU) GET /health", nginx["health_rps"], "req/s", None, ""),
+            Row("Nginx -> api (1.0 CPU) /predict", nginx["predict_rps"], "req/s", nginx["predict_to_direct_ratio"], "x direct /predict"),
+        ]
+    batch = summary["batch"]
+    for size in ("100", "1000"):
+        table.append(Row(f"batch of {size} over HTTP", batch[size]["predictions_per_s"], "pred/s",
+                         batch[size]["to_single_row_ratio"], "x single-row /predict"))
+    table.append(Row("batch of 1000 vs model alone", batch["1000"]["predictions_per_s"], "pred/s",
+                     batch["1000"]["to_model_ratio"], "x predict_proba batch limit"))
+    if summary["p50_ms"] is not None:
+        offered = f"{summary['latency_target_rps']:,.0f} req/s offered"
+        table += [
+            Row(f"p50 at {offered}", summary["p50_ms"], "ms", summary["latency_achieved_to_target_ratio"], "answered / offered (lowest)"),
+            Row(f"p99 at {offered}", summary["p99_ms"], "ms", summary["p99_to_p50_ratio"], "x p50 (target <= 5)"),
+        ]
+    for entry in summary["memory"]:
+        table.append(Row(f"PSS, {entry['workers']} worker(s)", entry["pss_mib"], "MiB", entry["to_one_worker_ratio"], "x 1 worker"))
+    for entry in summary["worker_classes"]:
+        name = f"{entry['cpus']} CPU: {entry['workers']} {entry['worker_class']}"
+        if entry["worker_class"] == "gthread":
+            name += f" x{entry['threads']} threads"
+        table.append(Row(name, entry["predict_rps"], "req/s", entry["to_best_ratio"], f"x best at {entry['cpus']} CPU"))
+    return table
+
+
+def _number(value: float | None) -> str:
+    if value is None:
+        return "-"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:.2f}"
+    return f"{value:.3f}"
+
+
+def render_text(table: list[Row], summary: dict[str, Any]) -> str:
+    """The table and the verdicts as fixed-width text for the terminal."""
+    width = max(len(row.measure) for row in table)
+    lines = [f"{'measure':<{width}}  {'value':>10}  {'unit':<8} {'ratio':>7}  of"]
+    lines.append("-" * len(lines[0]) + "-" * 24)
+    for row in table:
+        lines.append(f"{row.measure:<{width}}  {_number(row.value):>10}  {row.unit:<8} {_number(row.ratio):>7}  {row.ratio_of}")
+    lines.append("")
+    lines.extend(_verdict_lines(summary))
+    return "\n".join(lines)
+
+
+def render_markdown(table: list[Row], summary: dict[str, Any], header: dict[str, Any]) -> str:
+    """``bench.md``: where it ran, the table, and the verdicts."""
+    versions = ", ".join(f"{name} {version}" for name, version in header["versions"].items())
+    lines = [
+        f"# Benchmark {header['started_at']}",
+        "",
+        f"CPU: {header['cpu_model']} ({header['cpus']} CPUs); {versions}; generator: {header['generator']}.",
+        "",
+        "| measure | value | unit | ratio | of |",
+        "|---|---:|---|---:|---|",
+    ]
+    lines += [f"| {r.measure} | {_number(r.value)} | {r.unit} | {_number(r.ratio)} | {r.ratio_of} |" for r in table]
+    lines += ["", *[f"- {line}" for line in _verdict_lines(summary)], ""]
+    return "\n".join(lines)
+
+
+def _verdict_lines(summary: dict[str, Any]) -> list[str]:
+    lines = []
+    for target in summary["targets"]:
+        verdict = {True: "MET", False: "MISSED", None: "NOT MEASURED"}[target["met"]]
+        lines.append(f"{verdict:<12} {target['name']}: {_number(target['value'])} (target {target['limit']})")
+    if "skipped" in summary["nginx"]:
+        lines.append(f"Nginx step skipped: {summary['nginx']['skipped']}")
+    if summary["generator_saturated"]:
+        lines.append(f"INVALID: a load generator used >= {SATURATION_CPU_FRACTION:.0%} of its core; "
+                     "it, not the server, may have set the rate")
+    if summary["errors"]:
+        lines.append(f"INVALID: {summary['errors']} request(s) failed during the load runs")
+    kept_up = summary["latency_achieved_to_target_ratio"]
+    if kept_up is not None and kept_up < KEPT_UP_FRACTION:
+        lines.append(f"WARNING: a rate-limited run answered only {kept_up:.0%} of the offered rate: "
+                     "its percentiles describe an overloaded server")
+    if summary["disturbed_runs"]:
+        lines.append(f"NOISE: in {summary['disturbed_runs']} of {summary['direct_runs']} direct runs other processes used "
+                     f"over {DISTURBED_OTHERS_FRACTION:.0%} of the server's core (median {summary['others_cpu_fraction']:.0%}); "
+                     "ratios of runs made back to back are the figures to trust")
+    if summary["valid"]:
+        lines.append("VALID: no generator saturated, no failed request")
+    return lines

@@ -1,0 +1,142 @@
+"""Run the benchmark app under the production Gunicorn settings, pinned to chosen CPUs.
+
+The server is ``gunicorn -c service/gunicorn.conf.py "bench.wsgi:create_bench_app()"``:
+the production configuration file, with the app that adds ``/bench/ceiling``.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+GUNICORN = Path(sys.executable).with_name("gunicorn")
+BENCH_APP = "bench.wsgi:create_bench_app()"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
+
+
+class ServerError(RuntimeError):
+    """Gunicorn did not come up; the message carries the end of its log."""
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def busy_s(cores: list[int]) -> float:
+    """Seconds the kernel counts ``cores`` as busy since boot, whoever ran: user, nice,
+    system, interrupts, and steal (time the hypervisor gave to another machine)."""
+    per_cpu = psutil.cpu_times(percpu=True)
+    return sum(
+        t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0)
+        for t in (per_cpu[core] for core in cores)
+    )
+
+
+@dataclass
+class Server:
+    """A running Gunicorn: its URL, master process, and the cores it may run on."""
+
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+    cores: list[int]
+
+    def processes(self) -> list[psutil.Process]:
+        """The master and its workers."""
+        master = psutil.Process(self.process.pid)
+        return [master, *master.children(recursive=True)]
+
+    def cpu_s(self) -> float:
+        """CPU seconds (user + system) used so far by the master and its workers."""
+        total = 0.0
+        for process in self.processes():
+            try:
+                times = process.cpu_times()
+            except psutil.NoSuchProcess:
+                continue
+            total += times.user + times.system
+        return total
+
+    def pss_bytes(self) -> int:
+        """Proportional set size of master plus workers: pages shared after the fork count once in all."""
+        return sum(process.memory_full_info().pss for process in self.processes())
+
+
+def _ready(url: str, workers: int, process: subprocess.Popen) -> bool:
+    if len(psutil.Process(process.pid).children()) != workers:
+        return False
+    try:
+        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextmanager
+def gunicorn(
+    log_path: Path, *, cpus: str | None, workers: int, worker_class: str = "gthread", threads: int = 4,
+    model_dir: Path | None = None,
+) -> Iterator[Server]:
+    """Start Gunicorn on a free 127.0.0.1 port, on the CPUs ``cpus`` (``taskset -c`` syntax;
+    None: anywhere), wait until every worker runs and ``/ready`` answers 200, yield it,
+    then stop it (SIGTERM, SIGKILL after 15 s).
+
+    Raises ``ServerError`` with the log's tail when it is not ready within 60 s.
+    """
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
+    env = {
+        **os.environ,
+        "HOST": "127.0.0.1",
+        "PORT": str(port),
+        "WEB_CONCURRENCY": str(workers),
+        "GUNICORN_WORKER_CLASS": worker_class,
+        "GUNICORN_THREADS": str(threads),
+        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+    }
+    if model_dir is not None:
+        env["MODEL_DIR"] = str(model_dir)
+    command = [str(GUNICORN), "-c", "service/gunicorn.conf.py", BENCH_APP]
+    if cpus is not None:
+        command = ["taskset", "-c", cpus, *command]
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT_S
+        while not _ready(url, workers, process):
+            if process.poll() is not None or time.monotonic() > deadline:
+                tail = "\n".join(log_path.read_text().splitlines()[-15:])
+                raise ServerError(f"Gunicorn ({worker_class}, {workers} worker(s)) did not become ready:\n{tail}")
+            time.sleep(0.2)
+        cores = sorted(psutil.Process(process.pid).cpu_affinity())
+        yield Server(url=url, process=process, log_path=log_path, cores=cores)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for name in os.listdir(metrics_dir):
+            os.remove(os.path.join(metrics_dir, name))
+        os.rmdir(metrics_dir)

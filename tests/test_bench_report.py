@@ -1,0 +1,154 @@
+"""The benchmark's arithmetic: ratios, verdicts, saturation and the table, on made-up measurements."""
+
+from __future__ import annotations
+
+import pytest
+
+from bench.report import (
+    SATURATION_CPU_FRACTION, median, paired_ratio, ratio, render_markdown, render_text, rows, saturated, summarise,
+)
+
+
+def run(requests_per_s: float, *, generator: float = 0.05, server: float = 1.0, others: float = 0.0,
+        p50_ms: float = 1.0, p99_ms: float = 3.0, errors: int = 0, target_rps: float | None = None) -> dict:
+    return {"tool": "wrk", "path": "/", "requests": int(requests_per_s * 4), "errors": errors, "duration_s": 4.0,
+            "p50_ms": p50_ms, "p99_ms": p99_ms, "generator_cpu_fraction": generator, "target_rps": target_rps,
+            "server_cpu_fraction": server, "others_cpu_fraction": others, "requests_per_s": requests_per_s}
+
+
+def measurements(**overrides) -> dict:
+    base = {
+        "model": {"predict_proba_1_row_us": 100.0, "predict_proba_batch100_per_row_us": 2.0,
+                  "predict_proba_batch1000_per_row_us": 0.25},
+        "in_process": {"service_model_predict_us": 8.0, "test_client_predict_us": 200.0, "test_client_ceiling_us": 150.0},
+        "direct": {
+            "predict": [run(2400), run(2000)],
+            "ceiling": [run(3000), run(2600)],
+            "batch100": [run(1500)],
+            "batch1000": [run(200)],
+            "latency": [run(1540, target_rps=1540, p50_ms=2.0, p99_ms=6.0), run(1540, target_rps=1540, p50_ms=2.0, p99_ms=12.0)],
+        },
+        "nginx": {"predict": [run(1200)], "health": [run(1600)]},
+        "memory": [{"workers": 1, "pss_bytes": 100 * 2**20}, {"workers": 2, "pss_bytes": 150 * 2**20}],
+        "worker_classes": [
+            {"cpus": 1, "worker_class": "sync", "workers": 1, "threads": 1, "runs": [run(1000)]},
+            {"cpus": 1, "worker_class": "gthread", "workers": 1, "threads": 4, "runs": [run(2000)]},
+        ],
+    }
+    base.update(overrides)
+    return base
+
+
+def test_ratio_is_none_without_a_denominator() -> None:
+    assert ratio(3.0, 2.0) == 1.5
+    assert ratio(None, 2.0) is None and ratio(3.0, 0.0) is None and ratio(3.0, None) is None
+    assert median([]) is None
+
+
+def test_the_predict_to_ceiling_ratio_pairs_runs_made_back_to_back() -> None:
+    pairs = paired_ratio([run(2400), run(1000)], [run(3000), run(2000)])
+    assert pairs == {"median": pytest.approx(0.65), "min": pytest.approx(0.5), "max": pytest.approx(0.8)}
+
+
+def test_headline_figures_and_their_ratios() -> None:
+    summary = summarise(measurements())
+    assert summary["predict_rps"] == 2200 and summary["ceiling_rps"] == 2800
+    assert summary["predict_to_ceiling_ratio"] == pytest.approx((0.8 + 2000 / 2600) / 2)
+    assert summary["limit_rps"] == pytest.approx(10_000)
+    assert summary["predict_to_limit_ratio"] == pytest.approx(0.22)
+    assert summary["batch1000_predictions_per_s"] == 200_000
+    assert summary["batch"]["1000"]["to_model_ratio"] == pytest.approx(200_000 / 4_000_000)
+    assert summary["batch100_predictions_per_s"] == 150_000
+    assert summary["p50_ms"] == 2.0 and summary["p99_ms"] == 9.0
+    assert summary["p99_to_p50_ratio"] == pytest.approx(4.5)
+    assert summary["nginx"]["predict_to_direct_ratio"] == pytest.approx(1200 / 2200)
+    assert [m["to_one_worker_ratio"] for m in summary["memory"]] == [1.0, 1.5]
+    assert [w["to_best_ratio"] for w in summary["worker_classes"]] == [0.5, 1.0]
+
+
+def test_cpu_per_request_gives_the_ratio_a_core_of_its_own_would() -> None:
+    summary = summarise(measurements(direct={
+        **measurements()["direct"],
+        "predict": [run(2000, server=0.8)], "ceiling": [run(2000, server=0.6)],
+    }))
+    assert summary["predict_cpu_us_per_request"] == pytest.approx(400)
+    assert summary["ceiling_cpu_us_per_request"] == pytest.approx(300)
+    assert summary["predict_to_ceiling_cpu_ratio"] == pytest.approx(0.75)
+
+
+@pytest.mark.parametrize(("predict", "ceiling", "met"), [(2400, 3000, True), (2300, 3000, False)])
+def test_the_ratio_target_is_met_at_eighty_percent(predict, ceiling, met) -> None:
+    summary = summarise(measurements(direct={**measurements()["direct"], "predict": [run(predict)], "ceiling": [run(ceiling)]}))
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("/predict"))
+    assert verdict["met"] is met
+
+
+def test_the_tail_target_fails_past_five_times_the_median() -> None:
+    latency = [run(1540, target_rps=1540, p50_ms=2.0, p99_ms=10.5)]
+    summary = summarise(measurements(direct={**measurements()["direct"], "latency": latency}))
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("p99"))
+    assert verdict["met"] is False and verdict["value"] == pytest.approx(5.25)
+
+
+def test_missing_measurements_are_not_measured_rather_than_met() -> None:
+    direct = {**measurements()["direct"], "batch1000": [], "latency": []}
+    summary = summarise(measurements(direct=direct))
+    verdicts = {t["name"]: t["met"] for t in summary["targets"]}
+    assert verdicts["batch of 1000: predictions/s on one worker core"] is None
+    assert [met for name, met in verdicts.items() if name.startswith("p99")] == [None]
+
+
+@pytest.mark.parametrize(("fraction", "expected"), [(SATURATION_CPU_FRACTION - 0.01, False), (SATURATION_CPU_FRACTION, True), (1.0, True)])
+def test_saturation_threshold(fraction, expected) -> None:
+    assert saturated(fraction) is expected
+
+
+def test_a_saturated_generator_anywhere_makes_the_result_invalid() -> None:
+    nginx = {"predict": [run(1200, generator=0.97)], "health": [run(1600)]}
+    summary = summarise(measurements(nginx=nginx))
+    assert summary["generator_saturated"] and not summary["valid"]
+    assert "INVALID" in render_text(rows(summary, measurements(nginx=nginx)), summary)
+
+
+def test_failed_requests_make_the_result_invalid() -> None:
+    direct = {**measurements()["direct"], "batch100": [run(1500, errors=3)]}
+    summary = summarise(measurements(direct=direct))
+    assert summary["errors"] == 3 and not summary["valid"]
+
+
+def test_a_clean_run_is_valid() -> None:
+    summary = summarise(measurements())
+    assert summary["valid"] and "VALID: no generator saturated" in render_text(rows(summary, measurements()), summary)
+
+
+def test_an_overloaded_latency_run_and_a_noisy_core_are_called_out() -> None:
+    direct = {**measurements()["direct"], "latency": [run(1000, target_rps=1540, others=0.4)]}
+    summary = summarise(measurements(direct=direct))
+    text = render_text(rows(summary, measurements(direct=direct)), summary)
+    assert "answered only 65% of the offered rate" in text
+    assert "NOISE: in 1 of" in text
+
+
+def test_a_skipped_nginx_step_says_why() -> None:
+    data = measurements(nginx={"skipped": "compose.yaml not found"})
+    summary = summarise(data)
+    table = rows(summary, data)
+    assert not any(row.measure.startswith("Nginx") for row in table)
+    assert "Nginx step skipped: compose.yaml not found" in render_text(table, summary)
+
+
+def test_every_figure_in_the_table_has_a_ratio() -> None:
+    data = measurements()
+    table = rows(summarise(data), data)
+    missing = [row.measure for row in table if row.ratio is None and not row.measure.startswith("Nginx -> api (1.0 CPU) GET")]
+    assert missing == []
+
+
+def test_markdown_has_the_machine_and_versions() -> None:
+    data = measurements()
+    summary = summarise(data)
+    header = {"started_at": "2026-01-01T00:00:00+00:00", "cpu_model": "Test CPU", "cpus": 2, "generator": "wrk",
+              "versions": {"python": "3.11.7", "sklearn": "1.9.1"}}
+    text = render_markdown(rows(summary, data), summary, header)
+    assert "Test CPU (2 CPUs)" in text and "sklearn 1.9.1" in text
+    assert "| Gunicorn /predict | 2,200 | req/s |" in text
