@@ -81,7 +81,8 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
             for configuration in todo:
                 position = selected.index(configuration) + 1
                 progress.line(f"{progress.prefix(position)} {configuration.name}: {configuration.label}")
-                result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress, position)
+                result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress, position,
+                                           plan.host.cpus)
                 save_result(result, configuration_dir(run_dir, configuration.index, configuration.name))
                 progress.line(f"{progress.prefix(position)} {result.mark} {configuration.name}: {result.reason}")
         finally:
@@ -92,7 +93,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
 
 def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Path, stack: ComposeStack,
                       options: RunOptions, client: docker.DockerClient, progress: Progress,
-                      position: int) -> ConfigurationResult:
+                      position: int, host_cpus: int) -> ConfigurationResult:
     """Measure one configuration and tear its stack down; failures to start or to measure become results."""
     directory = configuration_dir(run_dir, configuration.index, configuration.name)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -108,7 +109,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             return unmeasured_result(configuration, NOT_READY, readiness.reason, started_at, directory.name,
                                      readiness.elapsed_s)
         return _measure(configuration, matrix, directory, stack, client, progress, position, started_at,
-                        since_epoch_s, readiness.elapsed_s)
+                        since_epoch_s, readiness.elapsed_s, host_cpus)
     except (DockerException, StackError, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
@@ -119,7 +120,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
 
 def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
              client: docker.DockerClient, progress: Progress, position: int, started_at: str, since_epoch_s: int,
-             ready_s: float) -> ConfigurationResult:
+             ready_s: float, host_cpus: int) -> ConfigurationResult:
     containers = service_containers(client, stack.project)
     restarts_before = sum(restart_count(container) for container in containers)
     duration_s = matrix.load.duration_s
@@ -147,7 +148,7 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
         oom_kills=oom_kills(client, stack.project, since_epoch_s, int(time.time()) + 1),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
-        ready_s=ready_s, host_load_1m=load_1m,
+        ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
     )
 
 

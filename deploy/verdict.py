@@ -8,9 +8,14 @@
   80 % or more of its threshold, failures at 80 % or more of the allowed ratio,
   throughput within 20 % above ``min_rps``, the replicas CPU-throttled in half
   or more of their scheduling periods, or memory at 90 % or more of the limit —
-  or the load generator saturated its CPU, so the figures may describe the
-  generator rather than the service.
+  or the load generator ran out of CPU (the locustfile's own verdict says
+  so), so the figures may describe the generator rather than the service.
 - **pass** (✅): the SLO holds with all of that headroom.
+
+A busy host is named as well: a 1-minute load average over two runnable tasks
+per CPU means other work competed with the stack and the generator, so a pass
+becomes marginal and a failure says so — as does a failure whose replicas sat
+mostly idle, since the time was then lost outside them.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ HEAVY_THROTTLING = 0.5
 MEMORY_HEADROOM = 0.9
 # Throttling worth naming beside a latency or throughput failure.
 NOTABLE_THROTTLING = 0.2
+# Runnable tasks per CPU (1-minute load average / CPUs) past which other work
+# on the host, not the configuration, may set the pace.
+BUSY_HOST_LOAD_PER_CPU = 2.0
+# A replica under half its CPU limit on average was not what made requests wait.
+IDLE_CPU_SHARE = 0.5
 MIB = 1024**2
 
 
@@ -52,24 +62,36 @@ def judge_not_ready(why: str) -> Judgement:
 
 
 def judge_run(configuration: Configuration, stats: RunStats, containers: ContainerFigures, slo: Slo,
-              generator_saturated: bool) -> Judgement:
-    """Judge a configuration that ran the load, from Locust's statistics and the containers' figures."""
+              generator_saturated: bool, host_load_1m: float | None = None, host_cpus: int | None = None) -> Judgement:
+    """Judge a configuration that ran the load, from Locust's statistics, the containers' figures and the host's load.
+
+    ``host_load_1m`` is the 1-minute load average as the load ended, ``host_cpus`` the host's CPUs (None: unknown).
+    """
     failures: list[str] = []
     if containers.oom_kills:
         failures.append(_oom_reason(configuration, containers))
     if containers.restarts:
         failures.append(f"containers restarted {containers.restarts} time(s) during the load")
     failures.extend(judge(stats, slo).reasons)
+    busy_host = _busy_host(host_load_1m, host_cpus)
     if failures:
         throttled = containers.throttled_ratio
         if throttled >= NOTABLE_THROTTLING:
             failures.append(f"CPU throttled {throttled:.0%} of periods")
+        elif _slow(stats, slo) and containers.samples and \
+                containers.cpu_percent_mean < IDLE_CPU_SHARE * 100 * configuration.cpus:
+            failures.append(f"replicas averaged {containers.cpu_percent_mean:.0f}% CPU of a {100 * configuration.cpus:.0f}% "
+                            "limit: the wait was outside them")
         if generator_saturated:
-            failures.append("load generator saturated (Locust CPU over 90%)")
+            failures.append("load generator saturated")
+        if busy_host:
+            failures.append(busy_host)
         return Judgement(FAIL, tuple(failures))
     close = _close_calls(stats, slo) + _resource_pressure(configuration, containers)
     if generator_saturated:
-        close.append("load generator saturated (Locust CPU over 90%): the figures may understate the service")
+        close.append("load generator saturated: the figures may understate the service")
+    if busy_host:
+        close.append(f"{busy_host}: the figures may understate the service")
     if close:
         return Judgement(MARGINAL, tuple(close))
     return Judgement(PASS, (
@@ -110,3 +132,13 @@ def _resource_pressure(configuration: Configuration, containers: ContainerFigure
         )
     return reasons
 
+
+def _slow(stats: RunStats, slo: Slo) -> bool:
+    """True when latency or throughput, rather than failures alone, broke the SLO."""
+    return stats.p95_ms > slo.p95_ms or stats.p99_ms > slo.p99_ms or stats.requests_per_s < slo.min_rps
+
+
+def _busy_host(host_load_1m: float | None, host_cpus: int | None) -> str | None:
+    if host_load_1m is None or not host_cpus or host_load_1m <= BUSY_HOST_LOAD_PER_CPU * host_cpus:
+        return None
+    return f"host busy (load average {host_load_1m:.1f} on {host_cpus} CPUs)"

@@ -98,7 +98,8 @@ def test_verdicts_carry_their_marks_and_reasons(written):
     rows = table_rows((written / "results.md").read_text(encoding="utf-8"))
     assert rows[2][12].startswith("❌ OOM-killed 1 time(s): 1 worker(s) + master per replica")
     assert rows[2][11].endswith("/ 128M (91%)")
-    assert rows[1][12] == "❌ p95 630 ms > 300 ms; p99 1500 ms > 1000 ms; 114.0 requests/s < 120 requests/s"
+    assert rows[1][12] == ("❌ p95 630 ms > 300 ms; p99 1500 ms > 1000 ms; 114.0 requests/s < 120 requests/s; "
+                           "replicas averaged 17% CPU of a 200% limit: the wait was outside them")
     assert rows[5][12] == "❌ 64.3% failed requests > 1.0%"
     assert rows[6][12].startswith("⚠️ p95 300 ms is within 20% of 300 ms")
     assert rows[3][12].startswith("✅ p95 99 ms, p99 240 ms")

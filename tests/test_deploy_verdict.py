@@ -87,6 +87,21 @@ def test_just_outside_the_margin_still_passes():
     assert judgement.verdict == PASS
 
 
+def test_a_slow_run_whose_replicas_sat_idle_says_the_wait_was_elsewhere():
+    judgement = judge_run(SMALL, stats(p95_ms=900), containers(cpu_percent_mean=6.0, throttled_ratio=0.0), SLO, False)
+    assert judgement.reasons == ("p95 900 ms > 300 ms", "replicas averaged 6% CPU of a 25% limit: the wait was outside them")
+
+
+def test_a_busy_host_turns_a_pass_marginal_and_is_named_in_a_failure():
+    busy = judge_run(SMALL, HEALTHY_STATS, HEALTHY_CONTAINERS, SLO, False, host_load_1m=9.5, host_cpus=2)
+    assert busy.verdict == MARGINAL
+    assert busy.reason == "host busy (load average 9.5 on 2 CPUs): the figures may understate the service"
+    failed = judge_run(SMALL, stats(failures=500), HEALTHY_CONTAINERS, SLO, False, host_load_1m=9.5, host_cpus=2)
+    assert failed.reasons[-1] == "host busy (load average 9.5 on 2 CPUs)"
+    calm = judge_run(SMALL, HEALTHY_STATS, HEALTHY_CONTAINERS, SLO, False, host_load_1m=3.9, host_cpus=2)
+    assert calm.verdict == PASS
+
+
 def test_a_configuration_that_never_started_fails_with_its_reason():
     judgement = judge_not_ready("OOM-killed 2 time(s) while starting (128M limit per replica)")
     assert (judgement.verdict, judgement.reason) == (FAIL, "OOM-killed 2 time(s) while starting (128M limit per replica)")
