@@ -35,14 +35,14 @@ def plot_throughput_latency(results: list[ConfigurationResult], slo: Slo, path: 
     top.bar_label(throughput, fmt="%.0f", fontsize="small")
     top.axhline(slo.min_rps, color="black", linestyle="--", linewidth=1, label=f"SLO floor {slo.min_rps:g} req/s")
     top.set_ylabel("throughput (req/s)")
-    top.margins(y=0.15)
-    top.legend(loc="lower right", fontsize="small", framealpha=0.9)
+    top.margins(y=0.3)
+    top.legend(loc="upper center", fontsize="small", framealpha=0.9)
     latency = bottom.bar(positions, [(r.p95_ms or 0) if r.status == COMPLETED else 0 for r in results], color=colours)
     bottom.bar_label(latency, fmt="%.0f", fontsize="small")
     bottom.axhline(slo.p95_ms, color="black", linestyle="--", linewidth=1, label=f"SLO p95 {slo.p95_ms:g} ms")
     bottom.set_ylabel("p95 latency (ms)")
-    bottom.margins(y=0.15)
-    bottom.legend(loc="upper right", fontsize="small", framealpha=0.9)
+    bottom.margins(y=0.3)
+    bottom.legend(loc="upper center", fontsize="small", framealpha=0.9)
     for axis in (top, bottom):
         for position, result in zip(positions, results):
             if result.status != COMPLETED:
@@ -63,17 +63,18 @@ def plot_memory(results: list[ConfigurationResult], path: Path) -> None:
     limits = [r.memory_limit_bytes / MIB for r in results]
     figure, axis = plt.subplots(figsize=(max(6.0, 1.3 * len(results)), 4.5))
     axis.bar([p - width / 2 for p in positions], limits, width, color="#b0bec5", label="limit per replica")
-    axis.bar([p + width / 2 for p in positions], peaks, width,
-             color=[VERDICT_COLOURS[r.verdict] for r in results], label="peak per replica (verdict colour)")
-    for position, result, peak in zip(positions, results, peaks):
-        if result.containers and result.containers.oom_kills:
-            axis.text(position + width / 2, peak, f"OOM ×{result.containers.oom_kills}", ha="center", va="bottom",
-                      fontsize="x-small", color=VERDICT_COLOURS[FAIL])
+    bars = axis.bar([p + width / 2 for p in positions], peaks, width,
+                    color=[VERDICT_COLOURS[r.verdict] for r in results], label="peak per replica (verdict colour)")
+    labels_on_bars = [
+        f"{peak:.0f}" + (f"\nOOM ×{r.containers.oom_kills}" if r.containers and r.containers.oom_kills else "")
+        for r, peak in zip(results, peaks)
+    ]
+    axis.bar_label(bars, labels_on_bars, fontsize="x-small")
     axis.set_ylabel("memory (MiB)")
     axis.set_xticks(positions, labels, fontsize="small")
     axis.set_title("Memory per replica: peak working set against the limit", fontsize="medium")
-    axis.margins(y=0.15)
-    axis.legend(loc="upper right", fontsize="small", framealpha=0.9)
+    axis.margins(y=0.3)
+    axis.legend(loc="upper center", ncol=2, fontsize="small", framealpha=0.9)
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
