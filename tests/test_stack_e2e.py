@@ -35,7 +35,6 @@ from tests.servers import ROOT, STARTING, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-COMPOSE_FILE = ROOT / "compose.yaml"
 API_PORT = 8000
 # Small asks: the test machine may have 2 cores shared with other work.
 REPLICAS = 3
@@ -76,7 +75,9 @@ class Stack:
 
     @property
     def compose_command(self) -> list[str]:
-        return ["docker", "compose", "-f", str(COMPOSE_FILE), "-p", self.project]
+        # No -f: run in the repository, Compose reads the files a user's
+        # `docker compose up` reads (compose.yaml, and compose.override.yaml if present).
+        return ["docker", "compose", "-p", self.project]
 
     def compose(self, *args: str) -> str:
         return run([*self.compose_command, *args], env=self.env)
