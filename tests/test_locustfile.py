@@ -41,6 +41,12 @@ def parse_options(args: list[str], env: dict[str, str] | None = None, config: Pa
     return parser.parse_args(args, env_vars=env or {})
 
 
+@pytest.fixture(autouse=True)
+def _target(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Locust gives User classes the --host when it starts; nothing here sends a request.
+    monkeypatch.setattr(PredictApiUser, "host", "http://127.0.0.1:9")
+
+
 # --- the per-class statistics shipped with the load test ---------------------
 
 def test_shipped_iris_statistics_match_scikit_learns_copy_of_the_data() -> None:
@@ -191,12 +197,6 @@ def test_the_request_mix_splits_valid_requests_into_singles_and_batches() -> Non
     mix = request_mix(batch_share=0.25, invalid_share=0.2)
     assert mix == pytest.approx({"predict_one": 0.6, "predict_batch": 0.2, "send_invalid": 0.2})
     assert sum(request_mix(0.1, 0.02).values()) == pytest.approx(1.0)
-
-
-@pytest.fixture(autouse=True)
-def _target(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Locust gives User classes the --host when it starts; nothing here sends a request.
-    monkeypatch.setattr(PredictApiUser, "host", "http://127.0.0.1:9")
 
 
 def _user(options: argparse.Namespace) -> PredictApiUser:
