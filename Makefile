@@ -86,6 +86,18 @@ scale: ## Change the api replicas live, Nginx keeps running: make scale N=5
 ps: ## List the stack's containers and their health
 	$(COMPOSE) ps
 
+# Docker Swarm: the same compose.yaml as a stack (README "Beyond one machine").
+# Swarm does not build: `make build` first on a single node, `make push` with a
+# registry's IMAGE for several nodes.
+STACK ?= api-inference
+.PHONY: stack-deploy stack-rm
+
+stack-deploy: ## Deploy compose.yaml as the Swarm stack STACK with IMAGE; run again with a new IMAGE for a rolling update
+	IMAGE=$(IMAGE) docker stack deploy --with-registry-auth -c compose.yaml $(STACK)
+
+stack-rm: ## Remove the Swarm stack STACK (its network goes a few seconds later)
+	docker stack rm $(STACK)
+
 # Load test: loadtest/ and locust.conf (README "Load testing"). HOST is also the
 # address `make serve` binds, so only a URL counts as the target; otherwise, like
 # USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's value applies
