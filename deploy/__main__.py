@@ -4,6 +4,8 @@
   the reports (``--dry-run`` prints the plan, ``--only`` picks rows,
   ``--resume [DIR]`` finishes an interrupted run).
 - ``report DIR``: write the reports of a run directory again from its results.
+- ``recommend [RESULTS] [--k8s DIR]``: a run's cheapest passing configuration;
+  ``--k8s`` writes it as a kustomize overlay of deploy/k8s/base.
 
 Each command is one ``add_*_command`` function registering a subparser and its handler.
 """
@@ -16,6 +18,7 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
+from deploy.k8s_overlay import NoRecommendation, find_results, recommended_configuration, write_overlay
 from deploy.matrix import Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
@@ -57,12 +60,23 @@ def add_report_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=report_command)
 
 
+def add_recommend_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``recommend``."""
+    parser = commands.add_parser("recommend", help="print a run's recommendation; --k8s writes it as a Kubernetes overlay")
+    parser.add_argument("results", nargs="?", type=Path, metavar="RESULTS",
+                        help=f"a results.json or its run directory (default: the newest under {DEFAULT_ROOT})")
+    parser.add_argument("--k8s", type=Path, metavar="DIR",
+                        help="write the recommended configuration into DIR as a kustomize overlay of deploy/k8s/base")
+    parser.set_defaults(handler=recommend_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m deploy`` parser with every command."""
     parser = argparse.ArgumentParser(prog="python -m deploy", description="Scale experiments for the inference service.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_command(commands)
     add_report_command(commands)
+    add_recommend_command(commands)
     return parser
 
 
@@ -128,6 +142,23 @@ def report_command(args: argparse.Namespace) -> int:
         print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
         return 1
     return _finish(args.run_dir, matrix, plan, results)
+
+
+def recommend_command(args: argparse.Namespace) -> int:
+    """``recommend``: print the cheapest passing configuration of a run; with ``--k8s``, write its overlay."""
+    try:
+        results_json = find_results(args.results)
+        best = recommended_configuration(results_json)
+    except (FileNotFoundError, NoRecommendation) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"{results_json}: recommended {best.label} ({best.requests_per_s:.0f} req/s, "
+          f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed)")
+    if args.k8s is not None:
+        for path in write_overlay(best, args.k8s, source=results_json):
+            print(f"wrote {path}")
+        print(f"apply with: kubectl apply -k {args.k8s}")
+    return 0
 
 
 def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deploy.__main__ import main
 from deploy.k8s_overlay import (
     NoRecommendation,
     cpu_quantity,
@@ -109,3 +110,28 @@ def test_cpu_quantities(cpus: float, quantity: str) -> None:
 @pytest.mark.parametrize(("size_bytes", "quantity"), [(256 * MIB, "256Mi"), (1536 * MIB, "1536Mi"), (1000 * 1024, "1000Ki"), (1000, "1000")])
 def test_memory_quantities(size_bytes: int, quantity: str) -> None:
     assert memory_quantity(size_bytes) == quantity
+
+
+def test_recommend_command_writes_the_newest_runs_overlay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    run_dir = tmp_path / "reports" / "experiments" / "20261130T053953Z"
+    run_dir.mkdir(parents=True)
+    (run_dir / "results.json").write_text(RECORDED_RESULTS.read_text(encoding="utf-8"), encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+
+    assert main(["recommend", "--k8s", "k8s/recommended"]) == 0
+
+    out = capsys.readouterr().out
+    assert "recommended 1 × 0.5 CPU / 256M" in out
+    assert "kubectl apply -k k8s/recommended" in out
+    rendered = by_kind(render(tmp_path / "k8s" / "recommended"))
+    assert api_container(rendered)["resources"]["limits"] == {"cpu": "500m", "memory": "256Mi"}
+
+
+def test_recommend_command_fails_when_nothing_passed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    results = with_verdicts(tmp_path, "fail", "marginal")
+
+    assert main(["recommend", str(results), "--k8s", str(tmp_path / "overlay")]) == 1
+
+    assert "passed the SLO" in capsys.readouterr().err
+    assert not (tmp_path / "overlay").exists()
