@@ -4,6 +4,7 @@ Every value comes from an environment variable with the default the README
 documents. Gunicorn's settings reference: https://docs.gunicorn.org/en/stable/settings.html
 """
 
+import gc
 import os
 import tempfile
 
@@ -59,6 +60,19 @@ def on_starting(server):
     server.log.info(
         "starting %d %s worker(s) x %d thread(s) on %s", workers, worker_class, threads, bind
     )
+
+
+def pre_fork(server, worker):
+    """Freeze the preloaded app's objects out of the garbage collector's reach before forking.
+
+    A collection in a worker writes to the header of every object it scans,
+    which copies the page holding it out of the memory shared with the master.
+    Frozen objects are never scanned, so they stay shared: measured with
+    ``make bench``'s method (PSS of master plus workers), 1 worker 148 -> 117
+    MiB, 2 workers 193 -> 130 MiB, 4 workers 217-241 -> 154-157 MiB. Python's
+    ``gc.freeze`` documentation recommends it before a fork without exec.
+    """
+    gc.freeze()
 
 
 def post_fork(server, worker):
