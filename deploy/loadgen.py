@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -30,6 +31,8 @@ CSV_PREFIX = "locust"
 SATURATION_REASON = "generator CPU saturated"
 # Past its --run-time, Locust gets this long to stop users and write its files.
 GRACE_S = 30
+# How Locust writes a failure the locustfile marked: CatchResponseError('message') or ("message").
+CATCH_RESPONSE_ERROR = re.compile(r"""CatchResponseError\((['"])(.*)\1\)""")
 POLL_INTERVAL_S = 1.0
 
 
@@ -124,6 +127,23 @@ def run_locust(command: list[str], directory: Path, duration_s: int, cwd: Path,
             raise
     return LocustRun(exit_code=process.returncode, stats_csv=directory / f"{CSV_PREFIX}_stats.csv",
                      history_csv=history, log=log, generator_saturated=generator_saturated(directory))
+
+
+def main_failure(failures_csv: Path) -> str | None:
+    """The most frequent failure in Locust's ``PREFIX_failures.csv`` with its share of all failures,
+    e.g. "HTTP 502 bad_gateway (88% of failures)"; None when nothing failed or the file is missing."""
+    try:
+        with failures_csv.open(newline="", encoding="utf-8") as handle:
+            rows = [(int(row["Occurrences"]), row["Error"]) for row in csv.DictReader(handle)]
+    except (OSError, KeyError, ValueError):
+        return None
+    total = sum(count for count, _ in rows)
+    if not total:
+        return None
+    count, error = max(rows)
+    # The locustfile reports its checks as CatchResponseError('...'); the message inside is what matters.
+    match = CATCH_RESPONSE_ERROR.fullmatch(error)
+    return f"{match.group(2) if match else error} ({count / total:.0%} of failures)"
 
 
 def generator_saturated(directory: Path) -> bool:

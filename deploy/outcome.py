@@ -29,7 +29,7 @@ def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, sam
                     workers_per_replica: tuple[int | None, ...], oom_kills: int, restarts: int,
                     generator_saturated: bool, started_at: str, artifacts: str,
                     ready_s: float | None, host_load_1m: float | None = None,
-                    host_cpus: int | None = None) -> ConfigurationResult:
+                    host_cpus: int | None = None, main_failure: str | None = None) -> ConfigurationResult:
     """The result of a configuration that ran the load: Locust's totals, the sampled figures, the verdict."""
     summary = summarize(samples)
     figures = ContainerFigures(
@@ -42,7 +42,7 @@ def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, sam
         restarts=restarts,
         samples=summary.samples,
     )
-    judgement = judge_run(configuration, stats, figures, slo, generator_saturated, host_load_1m, host_cpus)
+    judgement = judge_run(configuration, stats, figures, slo, generator_saturated, host_load_1m, host_cpus, main_failure)
     return ConfigurationResult(
         **identity(configuration, started_at, artifacts), status=COMPLETED, verdict=judgement.verdict,
         reason=judgement.reason, requests=stats.requests, failures=stats.failures,

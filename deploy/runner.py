@@ -24,7 +24,7 @@ import docker
 from docker.errors import DockerException
 
 from deploy.containers import oom_kills, restart_count, save_logs, service_containers, workers_started
-from deploy.loadgen import LiveStats, locust_command, run_locust
+from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import measured_result, unmeasured_result
 from deploy.progress import Progress
@@ -149,6 +149,7 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
         ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
+        main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
 
 

@@ -62,10 +62,12 @@ def judge_not_ready(why: str) -> Judgement:
 
 
 def judge_run(configuration: Configuration, stats: RunStats, containers: ContainerFigures, slo: Slo,
-              generator_saturated: bool, host_load_1m: float | None = None, host_cpus: int | None = None) -> Judgement:
+              generator_saturated: bool, host_load_1m: float | None = None, host_cpus: int | None = None,
+              main_failure: str | None = None) -> Judgement:
     """Judge a configuration that ran the load, from Locust's statistics, the containers' figures and the host's load.
 
-    ``host_load_1m`` is the 1-minute load average as the load ended, ``host_cpus`` the host's CPUs (None: unknown).
+    ``host_load_1m`` is the 1-minute load average as the load ended, ``host_cpus`` the host's CPUs (None: unknown),
+    ``main_failure`` the most frequent failure (``deploy.loadgen.main_failure``), named when failures break the SLO.
     """
     failures: list[str] = []
     if containers.oom_kills:
@@ -73,6 +75,8 @@ def judge_run(configuration: Configuration, stats: RunStats, containers: Contain
     if containers.restarts:
         failures.append(f"containers restarted {containers.restarts} time(s) during the load")
     failures.extend(judge(stats, slo).reasons)
+    if main_failure and stats.failure_ratio > slo.max_failure_ratio:
+        failures.append(f"mostly {main_failure}")
     busy_host = _busy_host(host_load_1m, host_cpus)
     if failures:
         throttled = containers.throttled_ratio

@@ -1,7 +1,7 @@
 """Reports from a recorded run: results.md, results.csv, results.json, the plots and the recommendation.
 
-The fixtures are the Locust statistics (``locust_stats.csv``) and the Docker
-stats samples (``samples.csv``) that ``python -m deploy run`` recorded for the
+The fixtures are the Locust statistics (``locust_stats.csv``, ``locust_failures.csv``)
+and the Docker stats samples (``samples.csv``) that ``python -m deploy run`` recorded for the
 reference matrix on a 2-CPU host shared with other work. What the engine said
 besides (workers, OOM events, restarts) is in RECORDED, copied from that run.
 """
@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from deploy.__main__ import main
+from deploy.loadgen import main_failure
 from deploy.matrix import load_matrix
 from deploy.outcome import measured_result
 from deploy.report import write_reports
@@ -61,6 +62,7 @@ def run_dir(tmp_path: Path) -> Path:
             configuration, matrix.slo, read_stats_csv(target / "locust_stats.csv"), read_samples(target / "samples.csv"),
             workers_per_replica=workers, oom_kills=oom_kills, restarts=restarts, generator_saturated=saturated,
             started_at=plan.started_at, artifacts=name, ready_s=8.0,
+            main_failure=main_failure(target / "locust_failures.csv"),
         )
         save_result(result, target)
     return directory
@@ -100,7 +102,7 @@ def test_verdicts_carry_their_marks_and_reasons(written):
     assert rows[2][11].endswith("/ 128M (91%)")
     assert rows[1][12] == ("❌ p95 630 ms > 300 ms; p99 1500 ms > 1000 ms; 114.0 requests/s < 120 requests/s; "
                            "replicas averaged 17% CPU of a 200% limit: the wait was outside them")
-    assert rows[5][12] == "❌ 64.3% failed requests > 1.0%"
+    assert rows[5][12] == "❌ 64.3% failed requests > 1.0%; mostly HTTP 502 bad_gateway (88% of failures)"
     assert rows[6][12].startswith("⚠️ p95 300 ms is within 20% of 300 ms")
     assert rows[3][12].startswith("✅ p95 99 ms, p99 240 ms")
 

@@ -48,6 +48,14 @@ def test_failed_requests_over_the_slo_fail():
     assert judgement.reason == "12.0% failed requests > 1.0%"
 
 
+def test_the_main_failure_is_named_when_failures_break_the_slo():
+    judgement = judge_run(SMALL, stats(failures=1080), HEALTHY_CONTAINERS, SLO, False,
+                          main_failure="HTTP 502 bad_gateway (88% of failures)")
+    assert judgement.reason == "12.0% failed requests > 1.0%; mostly HTTP 502 bad_gateway (88% of failures)"
+    few = judge_run(SMALL, stats(failures=9), HEALTHY_CONTAINERS, SLO, False, main_failure="HTTP 502 bad_gateway")
+    assert "mostly" not in few.reason
+
+
 def test_an_oom_kill_fails_even_when_the_slo_held():
     judgement = judge_run(SMALL, HEALTHY_STATS, containers(oom_kills=3, memory_peak_bytes=127 * 1024**2), SLO, False)
     assert judgement.verdict == FAIL
