@@ -3,7 +3,8 @@
 - ``run [MATRIX]``: run a matrix of configurations under Locust load and write
   the reports (``--dry-run`` prints the plan, ``--only`` picks rows,
   ``--resume [DIR]`` finishes an interrupted run).
-- ``report DIR``: write the reports of a run directory again from its results.
+- ``report DIR``: judge a run directory's configurations again from the files
+  they kept (after a change of the rules or the matrix's SLO) and rewrite its reports.
 - ``recommend [RESULTS] [--k8s DIR]``: a run's cheapest passing configuration;
   ``--k8s`` writes it as a kustomize overlay of deploy/k8s/base.
 
@@ -23,7 +24,8 @@ from deploy.matrix import Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, table, write_reports
-from deploy.results import load_results
+from deploy.outcome import rejudge
+from deploy.results import load_results, save_result
 from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, is_finished, latest_unfinished, read_plan
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError
 
@@ -55,7 +57,7 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
     """Register ``report``."""
-    parser = commands.add_parser("report", help="write the reports of a run directory again from its results")
+    parser = commands.add_parser("report", help="judge a run directory's results again and rewrite its reports")
     parser.add_argument("run_dir", type=Path, metavar="DIR", help="a run directory, e.g. reports/experiments/<timestamp>")
     parser.set_defaults(handler=report_command)
 
@@ -135,9 +137,16 @@ def run_command(args: argparse.Namespace) -> int:
 
 
 def report_command(args: argparse.Namespace) -> int:
-    """``report``: rewrite results.*, the plots and the recommendation of a run directory."""
+    """``report``: judge a run directory's results again from their files, rewrite results.*, the plots, the recommendation."""
     matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), read_plan(args.run_dir)
-    results = [result for result in load_results(args.run_dir) if result.index in plan.selected]
+    by_index = {configuration.index: configuration for configuration in matrix.configurations}
+    results = []
+    for result in load_results(args.run_dir):
+        if result.index in plan.selected:
+            directory = args.run_dir / result.artifacts
+            result = rejudge(result, by_index[result.index], matrix.slo, directory, plan.host.cpus)
+            save_result(result, directory)
+            results.append(result)
     if not results:
         print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
         return 1

@@ -1,18 +1,20 @@
 """Turn one configuration's raw measurements into its result row with a verdict.
 
-The runner feeds it what it measured live; the tests feed it Locust CSVs and
-stats samples recorded from a real run.
+The runner feeds it what it measured live; ``python -m deploy report`` and the
+tests feed it the Locust CSVs and stats samples a run kept.
 """
 
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+from deploy.loadgen import CSV_PREFIX, generator_saturated, main_failure
 from deploy.matrix import Configuration
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, ContainerFigures
-from deploy.sampling import StatsSample, summarize
+from deploy.sampling import SAMPLES_FILE, StatsSample, read_samples, summarize
 from deploy.verdict import judge_not_ready, judge_run
-from loadtest.slo import RunStats, Slo
+from loadtest.slo import RunStats, Slo, read_stats_csv
 
 
 def identity(configuration: Configuration, started_at: str, artifacts: str) -> dict[str, object]:
@@ -51,6 +53,22 @@ def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, sam
         generator_saturated=generator_saturated, containers=figures,
         ready_s=None if ready_s is None else round(ready_s, 1),
         host_load_1m=None if host_load_1m is None else round(host_load_1m, 2),
+    )
+
+
+def rejudge(result: ConfigurationResult, configuration: Configuration, slo: Slo, directory: Path,
+            host_cpus: int | None) -> ConfigurationResult:
+    """``result`` judged again from the files its run kept in ``directory`` (Locust's CSVs, the stats samples)
+    under the current rules and ``slo``; a configuration that never ran the load is returned as it was."""
+    if result.status != COMPLETED or result.containers is None:
+        return result
+    return measured_result(
+        configuration, slo, read_stats_csv(directory / f"{CSV_PREFIX}_stats.csv"), read_samples(directory / SAMPLES_FILE),
+        workers_per_replica=result.containers.workers_per_replica, oom_kills=result.containers.oom_kills,
+        restarts=result.containers.restarts, generator_saturated=generator_saturated(directory),
+        started_at=result.started_at, artifacts=result.artifacts, ready_s=result.ready_s,
+        host_load_1m=result.host_load_1m, host_cpus=host_cpus,
+        main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
 
 

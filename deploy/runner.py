@@ -31,7 +31,7 @@ from deploy.progress import Progress
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
-from deploy.sampling import StatsSampler, write_samples
+from deploy.sampling import SAMPLES_FILE, StatsSampler, write_samples
 from deploy.stack import ComposeStack, StackError
 from loadtest.slo import read_stats_csv
 
@@ -138,7 +138,7 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
         samples = sampler.stop()
     # Other work on the host skews every figure; the load average says how busy it was.
     load_1m = os.getloadavg()[0]
-    write_samples(samples, directory / "samples.csv")
+    write_samples(samples, directory / SAMPLES_FILE)
     if not locust.stats_csv.exists():
         return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}); "
                                  f"see {locust.log.name}", started_at, directory.name, ready_s)

@@ -23,6 +23,7 @@ from requests.exceptions import RequestException
 from deploy.containers import replica_name
 
 JOIN_TIMEOUT_S = 5.0
+SAMPLES_FILE = "samples.csv"
 
 
 @dataclass(frozen=True)

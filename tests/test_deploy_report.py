@@ -148,6 +148,17 @@ def test_the_report_command_rewrites_the_reports_from_the_results(run_dir, capsy
     assert (run_dir / "results.md").read_text(encoding="utf-8").count("\n| ") == 8  # header and seven rows
 
 
+def test_the_report_command_judges_again_under_an_edited_slo(run_dir, capsys):
+    matrix_copy = run_dir / "matrix.toml"
+    matrix_copy.write_text(matrix_copy.read_text(encoding="utf-8").replace("p95_ms = 300", "p95_ms = 50"), encoding="utf-8")
+    assert main(["report", str(run_dir)]) == 0
+    rows = table_rows((run_dir / "results.md").read_text(encoding="utf-8"))
+    assert rows[3][12].startswith("❌ p95 99 ms > 50 ms")
+    assert rows[5][12].startswith("❌ 64.3% failed requests > 1.0%")
+    assert json.loads((run_dir / "03-1x0.35cpu-192M" / RESULT_FILE).read_text(encoding="utf-8"))["verdict"] == "fail"
+    assert "**No configuration passed the SLO.**" in capsys.readouterr().out
+
+
 def test_the_report_of_a_partly_finished_run_says_what_is_missing(run_dir, capsys):
     shutil.rmtree(run_dir / artifacts_dirname(7, "3x2cpu-1000M"))
     assert not list(run_dir.glob(f"07-*/{RESULT_FILE}"))
