@@ -21,10 +21,10 @@ from pathlib import Path
 
 from deploy.k8s_overlay import NoRecommendation, find_results, recommended_configuration, write_overlay
 from deploy.matrix import Matrix, MatrixError, load_matrix
+from deploy.outcome import rejudge
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, table, write_reports
-from deploy.outcome import rejudge
 from deploy.results import load_results, save_result
 from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, is_finished, latest_unfinished, read_plan
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError
