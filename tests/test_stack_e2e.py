@@ -125,7 +125,18 @@ class Stack:
             if seen == expected and all(r.status_code == 200 for r in responses):
                 return time.monotonic() - started
             time.sleep(0.5)
-        raise AssertionError(f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are {sorted(expected)}")
+        raise AssertionError(f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are "
+                             f"{sorted(expected)}, Docker's DNS answers {self.dns_answer()} for `api`")
+
+    def dns_answer(self) -> list[str]:
+        """What Docker's embedded DNS answers for `api` inside the Nginx container.
+
+        On a Docker 20.10 engine, `docker swarm leave` wipes every container's
+        DNS records, on every network, until the container restarts: another
+        program leaving a swarm during a test shows here.
+        """
+        _, output = self.nginx().exec_run(["getent", "ahostsv4", "api"])
+        return sorted({f"{line.split()[0]}:{API_PORT}" for line in output.decode().splitlines() if line.strip()})
 
 
 @contextmanager
