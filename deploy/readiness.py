@@ -8,6 +8,7 @@ with the reason in words.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import time
 import urllib.error
@@ -60,7 +61,8 @@ def wait_ready(client: docker.DockerClient, project: str, configuration: Configu
                 return Readiness(True, "", elapsed_s)
             if elapsed_s > timeout_s:
                 detail = ", ".join(f"{replica_name(c)} {s}" for c, s in zip(containers, states)) or "no API container"
-                return Readiness(False, f"not ready after {timeout_s:.0f} s ({detail})", elapsed_s)
+                return Readiness(False, f"not ready after {timeout_s:.0f} s ({detail}; {_nginx_answer(ready_url)})",
+                                 elapsed_s)
             on_wait(elapsed_s, f"{healthy}/{configuration.replicas} replicas healthy")
             time.sleep(POLL_INTERVAL_S)
     finally:
@@ -114,6 +116,21 @@ def _answers(url: str) -> bool:
             return response.status == 200
     except (urllib.error.URLError, OSError):
         return False
+
+
+def _nginx_answer(url: str) -> str:
+    """What Nginx says to ``url``, for a failure reason: "Nginx answered /ready with HTTP 502 bad_gateway"."""
+    try:
+        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
+            return f"Nginx answered /ready with HTTP {response.status}"
+    except urllib.error.HTTPError as error:
+        try:
+            code = json.loads(error.read()).get("error", {}).get("code", "")
+        except (ValueError, AttributeError, OSError):
+            code = ""
+        return f"Nginx answered /ready with HTTP {error.code} {code}".rstrip()
+    except (urllib.error.URLError, OSError) as error:
+        return f"Nginx did not answer /ready: {getattr(error, 'reason', error)}"
 
 
 def _log_tail(path: Path, lines: int = 3) -> str:
