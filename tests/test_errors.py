@@ -110,6 +110,7 @@ def test_an_unexpected_failure_is_a_json_500_not_a_crash(client, app, monkeypatc
     def explode(X):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(app.extensions["model"], "predict_proba", explode)
+    for way in ("predict_proba", "predict_proba_row"):  # a batch, and a single row
+        monkeypatch.setattr(app.extensions["model"], way, explode)
     error = assert_error_shape(client.post("/predict", json=SEED_REQUEST), 500, "internal_error")
     assert "boom" not in error["message"]

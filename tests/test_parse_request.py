@@ -1,4 +1,4 @@
-"""The fast path of ``parse_request`` accepts exactly what the schemas accept, with the same matrix.
+"""The fast paths accept exactly what the schemas and range checks accept, with the same numbers.
 
 Every body goes through ``parse_request`` twice: as served, and with the fast
 path switched off so the marshmallow schemas judge it alone. The outcomes,
@@ -59,6 +59,16 @@ def test_the_fast_path_changes_no_outcome(body, monkeypatch) -> None:
     served = outcome(body)
     monkeypatch.setattr(predict, "well_typed_matrix", lambda rows: None)
     assert served == outcome(body)
+
+
+@pytest.mark.parametrize("body", [b for b in bodies() if "instances" not in b], ids=lambda body: repr(body)[:60])
+def test_the_single_row_path_takes_exactly_the_valid_bodies(body) -> None:
+    served = outcome(body)
+    row = predict.valid_row(body)
+    if served[0] == "matrix":
+        assert row == served[2][0]
+    else:
+        assert row is None
 
 
 def test_a_well_typed_batch_never_reaches_marshmallow(monkeypatch) -> None:

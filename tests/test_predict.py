@@ -30,9 +30,12 @@ def test_probabilities_match_the_model(client, model_dir) -> None:
 
 
 def test_probabilities_read_back_as_exactly_the_models_floats(client, app) -> None:
-    expected = app.extensions["model"].predict_proba(np.array([list(VIRGINICA.values())]))[0].tolist()
-    body = client.post("/predict", json=VIRGINICA).get_json()
-    assert list(body["probabilities"].values()) == expected
+    model = app.extensions["model"]
+    single = client.post("/predict", json=VIRGINICA).get_json()
+    assert list(single["probabilities"].values()) == model.predict_proba_row(list(VIRGINICA.values()))
+    batch = client.post("/predict", json={"instances": [VIRGINICA, VERSICOLOR]}).get_json()
+    expected = model.predict_proba(np.array([list(VIRGINICA.values()), list(VERSICOLOR.values())])).tolist()
+    assert [list(p["probabilities"].values()) for p in batch["predictions"]] == expected
 
 
 def test_integers_are_accepted_as_lengths(client) -> None:

@@ -27,6 +27,14 @@ def test_probabilities_match_scikit_learn_on_the_whole_data_set(name) -> None:
     np.testing.assert_allclose(compiled.predict_proba(IRIS.X), estimator.predict_proba(IRIS.X), rtol=0, atol=1e-6)
 
 
+@pytest.mark.parametrize("name", sorted(ESTIMATORS))
+def test_one_row_at_a_time_matches_scikit_learn_on_the_whole_data_set(name) -> None:
+    estimator = fitted(build_estimator(name, seed=42))
+    compiled = compile_predict_proba(estimator)
+    by_row = np.array([compiled.predict_proba_row(row) for row in IRIS.X.tolist()])
+    np.testing.assert_allclose(by_row, estimator.predict_proba(IRIS.X), rtol=0, atol=1e-6)
+
+
 def test_the_default_pipeline_is_computed_from_its_parameters() -> None:
     estimator = fitted(build_estimator("logistic_regression", seed=42))
     assert compile_predict_proba(estimator).method == DIRECT
