@@ -9,12 +9,14 @@ arithmetic being under 5 µs). The service has already checked every value
   ``LogisticRegression`` (more than two classes) directly from the fitted
   parameters, with the same numpy operations in the same order as
   ``StandardScaler.transform``, ``LinearClassifierMixin.decision_function``
-  and ``sklearn.utils.extmath.softmax`` (scikit-learn 1.9);
+  and ``sklearn.utils.extmath.softmax`` (scikit-learn 1.9), and for a
+  single row the same arithmetic on Python floats, since numpy's per-call
+  overhead on a (1, 4) array outweighs the arithmetic;
 - any other estimator with its own ``predict_proba`` inside
   ``sklearn.config_context(assume_finite=True, skip_parameter_validation=True)``,
   which skips the finiteness scan and the parameter checks but nothing else.
 
-A compiled function is used only after it reproduced scikit-learn's
+Compiled functions are used only after they reproduced scikit-learn's
 probabilities on ``PROBE_ROWS`` to ``PROBE_TOLERANCE``; otherwise the fallback is.
 """
 
