@@ -52,6 +52,12 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--ready-timeout", type=float, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
+    parser.add_argument("--target", metavar="URL",
+                        help="where Locust's users send requests (default http://127.0.0.1:PORT); this host's address "
+                             "when Locust workers on other machines make the load")
+    parser.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
+                        help="one more Locust argument, repeatable: --locust-arg=--master "
+                             "--locust-arg=--expect-workers=4")
     parser.set_defaults(handler=run_command)
 
 
@@ -116,7 +122,8 @@ def run_command(args: argparse.Namespace) -> int:
         run_dir = create_run_dir(args.out, matrix, plan)
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
-                         ready_timeout_s=args.ready_timeout, build=not args.no_build)
+                         ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
+                         locust_args=tuple(args.locust_arg))
     # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does; SIGINT is
     # restored too, since a shell starts background jobs with it ignored.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),

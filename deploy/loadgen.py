@@ -64,11 +64,13 @@ def locust_executable() -> str:
     return str(beside) if beside.exists() else (shutil.which("locust") or "locust")
 
 
-def locust_command(load: Load, slo: Slo, host_url: str, directory: Path, locustfile: Path = LOCUSTFILE) -> list[str]:
+def locust_command(load: Load, slo: Slo, host_url: str, directory: Path, extra_args: tuple[str, ...] = (),
+                   locustfile: Path = LOCUSTFILE) -> list[str]:
     """The headless Locust command for ``load`` against ``host_url``, writing into ``directory``.
 
     The SLO goes to the locustfile too, so its own verdict (logged, and in
-    ``locust_verdict.json``) is the matrix's.
+    ``locust_verdict.json``) is the matrix's. ``extra_args`` come last, e.g.
+    ``("--master", "--expect-workers", "4")`` to let workers on other machines make the load.
     """
     return [
         locust_executable(), "-f", str(locustfile), "--headless",
@@ -80,6 +82,7 @@ def locust_command(load: Load, slo: Slo, host_url: str, directory: Path, locustf
         "--only-summary",
         "--slo-max-failure-ratio", f"{slo.max_failure_ratio:g}", "--slo-p95-ms", f"{slo.p95_ms:g}",
         "--slo-p99-ms", f"{slo.p99_ms:g}", "--slo-min-rps", f"{slo.min_rps:g}",
+        *extra_args,
     ]
 
 

@@ -40,7 +40,7 @@ DEFAULT_READY_TIMEOUT_S = 120.0
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Where and how to run: the repository root, Compose project, host port, image, readiness timeout."""
+    """Where and how to run: the repository root, Compose project, host port, image, readiness timeout, Locust's target."""
 
     root: Path
     project: str
@@ -48,6 +48,8 @@ class RunOptions:
     image: str | None = None
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
     build: bool = True
+    target_url: str | None = None  # where Locust's users send requests; None: Nginx on 127.0.0.1:port
+    locust_args: tuple[str, ...] = ()  # appended to the Locust command line
 
 
 def describe_host(client: docker.DockerClient) -> Host:
@@ -108,7 +110,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         if not readiness.ready:
             return unmeasured_result(configuration, NOT_READY, readiness.reason, started_at, directory.name,
                                      readiness.elapsed_s)
-        return _measure(configuration, matrix, directory, stack, client, progress, position, started_at,
+        return _measure(configuration, matrix, directory, stack, options, client, progress, position, started_at,
                         since_epoch_s, readiness.elapsed_s, host_cpus)
     except (DockerException, StackError, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
@@ -118,7 +120,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             stack.down()
 
 
-def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
+def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
              client: docker.DockerClient, progress: Progress, position: int, started_at: str, since_epoch_s: int,
              ready_s: float, host_cpus: int) -> ConfigurationResult:
     containers = service_containers(client, stack.project)
@@ -132,8 +134,8 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
 
     sampler = StatsSampler(containers).start()
     try:
-        locust = run_locust(locust_command(matrix.load, matrix.slo, stack.url, directory), directory, duration_s,
-                            stack.root, on_tick)
+        command = locust_command(matrix.load, matrix.slo, options.target_url or stack.url, directory, options.locust_args)
+        locust = run_locust(command, directory, duration_s, stack.root, on_tick)
     finally:
         samples = sampler.stop()
     # Other work on the host skews every figure; the load average says how busy it was.

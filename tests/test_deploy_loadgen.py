@@ -25,6 +25,13 @@ def test_the_command_runs_the_locustfile_headless_with_the_load_and_the_slo(tmp_
         assert part in text
 
 
+def test_extra_arguments_come_last_so_they_can_make_locust_a_master(tmp_path):
+    command = locust_command(Load(users=400, spawn_rate=20, duration_s=300, shape="constant"), Slo(), "http://10.0.0.5:18000",
+                             tmp_path, ("--master", "--expect-workers", "8"))
+    assert command[-3:] == ["--master", "--expect-workers", "8"]
+    assert "http://10.0.0.5:18000" in command
+
+
 def test_live_figures_are_the_newest_aggregated_row_of_the_history():
     live = read_live(RECORDED_RUN / "04-1x0.5cpu-250M" / "locust_stats_history.csv")
     assert (live.users, live.requests_per_s, live.requests, live.failures, live.p95_ms) == (50, 165.3, 9135, 0, 25.0)
