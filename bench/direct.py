@@ -57,7 +57,7 @@ def max_rate_run(server: Server, path: str, body: Path | None, settings: Setting
 def _describe(run: LoadRun) -> str:
     return (f"{run.requests_per_s:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, "
             f"server CPU {run.server_cpu_fraction or 0:.0%}, others on its core {run.others_cpu_fraction or 0:.0%}, "
-            f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", {run.errors} errors" if run.errors else ""))
+            f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", errors {run.error_kinds or run.errors}" if run.errors else ""))
 
 
 def measure(server: Server, bodies: dict[str, Path], settings: Settings, progress: Progress) -> dict[str, Any]:

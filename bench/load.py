@@ -62,6 +62,7 @@ class LoadRun:
     target_rps: float | None = None
     server_cpu_fraction: float | None = None
     others_cpu_fraction: float | None = None
+    error_kinds: dict[str, int] | None = None
 
     @property
     def requests_per_s(self) -> float:
@@ -123,6 +124,7 @@ def parse_wrk_output(text: str, path: str, cpu_s: float, wall_s: float) -> LoadR
         p50_ms=summary["latency_us"]["p50"] / 1000,
         p99_ms=summary["latency_us"]["p99"] / 1000,
         generator_cpu_fraction=cpu_s / wall_s if wall_s > 0 else 0.0,
+        error_kinds={kind: count for kind, count in summary["errors"].items() if count},
     )
 
 

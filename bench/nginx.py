@@ -117,7 +117,8 @@ def measure(body: Path, settings: Settings, progress: Progress) -> dict[str, Any
                 run = _run(stack, path, request_body, settings)
                 results[name].append(run)
                 progress(f"  Nginx {path} run {repeat}/{settings.repeats}: {run['requests_per_s']:,.0f} req/s, "
-                         f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}")
+                         f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}"
+                         + (f", errors {run['error_kinds'] or run['errors']}" if run["errors"] else ""))
         return results
     finally:
         subprocess.run(stack.command("down", "--volumes", "--remove-orphans", "--timeout", "5"), cwd=ROOT,

@@ -143,7 +143,10 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
     latency = direct.get("latency", [])
     max_runs = [run for name in ("predict", "ceiling", "batch100", "batch1000") for run in direct.get(name, [])]
     disturbed = [run for run in max_runs + latency if (run.get("others_cpu_fraction") or 0.0) > DISTURBED_OTHERS_FRACTION]
-    kept_up = [ratio(run["requests_per_s"], run["target_rps"]) for run in latency]
+    answered = [ratio(run["requests_per_s"], run["target_rps"]) or 0.0 for run in latency]
+    # Percentiles of a run that fell behind the offered rate describe an overloaded
+    # server, not the latency at that rate: only runs that kept up are judged.
+    kept_up = [run for run, share in zip(latency, answered) if share >= KEPT_UP_FRACTION]
     runs = all_runs(measurements)
     generator_saturated = any(saturated(run["generator_cpu_fraction"]) for run in runs)
     errors = sum(run["errors"] for run in runs)
@@ -162,11 +165,13 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
         "batch100_predictions_per_s": batch[100]["predictions_per_s"],
         "batch1000_predictions_per_s": batch[1000]["predictions_per_s"],
         "batch": {str(size): figures for size, figures in batch.items()},
-        "p50_ms": median([run["p50_ms"] for run in latency]),
-        "p99_ms": median([run["p99_ms"] for run in latency]),
-        "p99_to_p50_ratio": median([run["p99_ms"] / run["p50_ms"] for run in latency if run["p50_ms"]]),
+        "p50_ms": median([run["p50_ms"] for run in kept_up or latency]),
+        "p99_ms": median([run["p99_ms"] for run in kept_up or latency]),
+        "p99_to_p50_ratio": median([run["p99_ms"] / run["p50_ms"] for run in kept_up or latency if run["p50_ms"]]),
         "latency_target_rps": latency[0]["target_rps"] if latency else None,
-        "latency_achieved_to_target_ratio": min(kept_up) if kept_up else None,
+        "latency_achieved_to_target_ratio": min(answered) if answered else None,
+        "latency_runs_kept_up": len(kept_up),
+        "latency_runs": len(latency),
         "server_cpu_fraction": median([r["server_cpu_fraction"] for r in direct["predict"] if r.get("server_cpu_fraction") is not None]),
         "others_cpu_fraction": median([r["others_cpu_fraction"] for r in max_runs + latency if r.get("others_cpu_fraction") is not None]),
         "disturbed_runs": len(disturbed),
@@ -199,22 +204,46 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
 
 
 def _worker_class_ratios(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    best: dict[int, float] = {}
+    """Per configuration: median req/s and its ratio to the best at the same CPU count, and
+    server CPU µs per request (the steadier figure, see ``cpu_us_per_request``) and its ratio to the lowest."""
+    best_rps: dict[int, float] = {}
+    lowest_cpu: dict[int, float] = {}
     for config in configs:
-        best[config["cpus"]] = max(best.get(config["cpus"], 0.0), rps(config["runs"]) or 0.0)
-    rows = []
+        best_rps[config["cpus"]] = max(best_rps.get(config["cpus"], 0.0), rps(config["runs"]) or 0.0)
+        cost = cpu_us_per_request(config["runs"])
+        if cost is not None:
+            lowest_cpu[config["cpus"]] = min(lowest_cpu.get(config["cpus"], cost), cost)
+    entries = []
     for config in configs:
         value = rps(config["runs"])
-        rows.append({
+        cost = cpu_us_per_request(config["runs"])
+        entries.append({
             "cpus": config["cpus"],
             "worker_class": config["worker_class"],
             "workers": config["workers"],
             "threads": config["threads"],
             "predict_rps": value,
+            "to_best_ratio": ratio(value, best_rps[config["cpus"]]),
+            "cpu_us_per_request": cost,
+            "cpu_to_lowest_ratio": ratio(cost, lowest_cpu.get(config["cpus"])),
             "p99_ms": median([r["p99_ms"] for r in config["runs"]]),
-            "to_best_ratio": ratio(value, best[config["cpus"]]),
+            "others_cpu_fraction": median([r["others_cpu_fraction"] for r in config["runs"] if r.get("others_cpu_fraction") is not None]),
         })
-    return rows
+    return entries
+
+
+def worker_class_table(summary: dict[str, Any]) -> list[list[str]]:
+    """The worker-class comparison as rows of cells, a header first."""
+    table = [["CPUs", "workers x class", "req/s", "x best", "server CPU µs/req", "x lowest", "p99 ms (full speed)", "others on its cores"]]
+    for entry in summary["worker_classes"]:
+        name = f"{entry['workers']} {entry['worker_class']}"
+        if entry["worker_class"] == "gthread":
+            name += f" x{entry['threads']} threads"
+        others = entry["others_cpu_fraction"]
+        table.append([str(entry["cpus"]), name, _number(entry["predict_rps"]), _number(entry["to_best_ratio"]),
+                      _number(entry["cpu_us_per_request"]), _number(entry["cpu_to_lowest_ratio"]),
+                      _number(entry["p99_ms"]), "-" if others is None else f"{others:.0%}"])
+    return table
 
 
 def targets(summary: dict[str, Any]) -> list[Target]:
@@ -225,7 +254,7 @@ def targets(summary: dict[str, Any]) -> list[Target]:
 
     predict_ratio = summary["predict_to_ceiling_ratio"]
     batch1000 = summary["batch1000_predictions_per_s"]
-    tail = summary["p99_to_p50_ratio"]
+    tail = summary["p99_to_p50_ratio"] if summary["latency_runs_kept_up"] else None
     return [
         Target("/predict RPS / ceiling RPS", predict_ratio, f">= {PREDICT_TO_CEILING_MIN}",
                check(predict_ratio, predict_ratio is not None and predict_ratio >= PREDICT_TO_CEILING_MIN)),
@@ -280,11 +309,6 @@ def rows(summary: dict[str, Any], measurements: dict[str, Any]) -> list[Row]:
         ]
     for entry in summary["memory"]:
         table.append(Row(f"PSS, {entry['workers']} worker(s)", entry["pss_mib"], "MiB", entry["to_one_worker_ratio"], "x 1 worker"))
-    for entry in summary["worker_classes"]:
-        name = f"{entry['cpus']} CPU: {entry['workers']} {entry['worker_class']}"
-        if entry["worker_class"] == "gthread":
-            name += f" x{entry['threads']} threads"
-        table.append(Row(name, entry["predict_rps"], "req/s", entry["to_best_ratio"], f"x best at {entry['cpus']} CPU"))
     return table
 
 
@@ -305,6 +329,12 @@ def render_text(table: list[Row], summary: dict[str, Any]) -> str:
     lines.append("-" * len(lines[0]) + "-" * 24)
     for row in table:
         lines.append(f"{row.measure:<{width}}  {_number(row.value):>10}  {row.unit:<8} {_number(row.ratio):>7}  {row.ratio_of}")
+    workers = worker_class_table(summary)
+    if len(workers) > 1:
+        widths = [max(len(row[i]) for row in workers) for i in range(len(workers[0]))]
+        lines += ["", "Worker classes, /predict at full speed:"]
+        lines += ["  ".join(cell.rjust(width) if i > 1 else cell.ljust(width) for i, (cell, width) in enumerate(zip(row, widths)))
+                  for row in workers]
     lines.append("")
     lines.extend(_verdict_lines(summary))
     return "\n".join(lines)
@@ -322,6 +352,11 @@ def render_markdown(table: list[Row], summary: dict[str, Any], header: dict[str,
         "|---|---:|---|---:|---|",
     ]
     lines += [f"| {r.measure} | {_number(r.value)} | {r.unit} | {_number(r.ratio)} | {r.ratio_of} |" for r in table]
+    workers = worker_class_table(summary)
+    if len(workers) > 1:
+        lines += ["", "Worker classes, /predict at full speed:", "", "| " + " | ".join(workers[0]) + " |",
+                  "|" + "---|" * len(workers[0])]
+        lines += ["| " + " | ".join(row) + " |" for row in workers[1:]]
     lines += ["", *[f"- {line}" for line in _verdict_lines(summary)], ""]
     return "\n".join(lines)
 
@@ -329,7 +364,7 @@ def render_markdown(table: list[Row], summary: dict[str, Any], header: dict[str,
 def _verdict_lines(summary: dict[str, Any]) -> list[str]:
     lines = []
     for target in summary["targets"]:
-        verdict = {True: "MET", False: "MISSED", None: "NOT MEASURED"}[target["met"]]
+        verdict = {True: "MET", False: "MISSED", None: "NOT JUDGED"}[target["met"]]
         lines.append(f"{verdict:<12} {target['name']}: {_number(target['value'])} (target {target['limit']})")
     if "skipped" in summary["nginx"]:
         lines.append(f"Nginx step skipped: {summary['nginx']['skipped']}")
@@ -338,10 +373,12 @@ def _verdict_lines(summary: dict[str, Any]) -> list[str]:
                      "it, not the server, may have set the rate")
     if summary["errors"]:
         lines.append(f"INVALID: {summary['errors']} request(s) failed during the load runs")
-    kept_up = summary["latency_achieved_to_target_ratio"]
-    if kept_up is not None and kept_up < KEPT_UP_FRACTION:
-        lines.append(f"WARNING: a rate-limited run answered only {kept_up:.0%} of the offered rate: "
-                     "its percentiles describe an overloaded server")
+    lowest = summary["latency_achieved_to_target_ratio"]
+    if lowest is not None and lowest < KEPT_UP_FRACTION:
+        lines.append(f"WARNING: {summary['latency_runs'] - summary['latency_runs_kept_up']} of {summary['latency_runs']} "
+                     f"rate-limited runs answered less than {KEPT_UP_FRACTION:.0%} of the offered rate (lowest {lowest:.0%}): "
+                     "their percentiles describe an overloaded server and are "
+                     + ("left out" if summary["latency_runs_kept_up"] else "not judged"))
     if summary["disturbed_runs"]:
         lines.append(f"NOISE: in {summary['disturbed_runs']} of {summary['direct_runs']} direct runs other processes used "
                      f"over {DISTURBED_OTHERS_FRACTION:.0%} of the server's core (median {summary['others_cpu_fraction']:.0%}); "

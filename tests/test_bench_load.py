@@ -16,7 +16,7 @@ def test_wrk_summary_gives_rate_latency_errors_and_generator_load() -> None:
     run = parse_wrk_output(WRK_OUTPUT, "/predict", cpu_s=1.0, wall_s=4.0)
     assert run.requests_per_s == 2500
     assert (run.p50_ms, run.p99_ms) == (2.5, 9.0)
-    assert run.errors == 3
+    assert run.errors == 3 and run.error_kinds == {"read": 1, "status": 2}
     assert run.generator_cpu_fraction == 0.25
 
 

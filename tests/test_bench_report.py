@@ -64,6 +64,17 @@ def test_headline_figures_and_their_ratios() -> None:
     assert summary["nginx"]["predict_to_direct_ratio"] == pytest.approx(1200 / 2200)
     assert [m["to_one_worker_ratio"] for m in summary["memory"]] == [1.0, 1.5]
     assert [w["to_best_ratio"] for w in summary["worker_classes"]] == [0.5, 1.0]
+    assert [w["cpu_us_per_request"] for w in summary["worker_classes"]] == [1000, 500]
+    assert [w["cpu_to_lowest_ratio"] for w in summary["worker_classes"]] == [2.0, 1.0]
+
+
+def test_the_worker_class_table_is_printed_with_its_ratios() -> None:
+    data = measurements()
+    summary = summarise(data)
+    text = render_text(rows(summary, data), summary)
+    assert "1 gthread x4 threads" in text and "1 sync" in text
+    assert "| 1 | 1 sync | 1,000 | 0.500 | 1,000 | 2.00 |" in render_markdown(rows(summary, data), summary, {
+        "started_at": "-", "cpu_model": "-", "cpus": 2, "generator": "wrk", "versions": {}})
 
 
 def test_cpu_per_request_gives_the_ratio_a_core_of_its_own_would() -> None:
@@ -125,8 +136,24 @@ def test_an_overloaded_latency_run_and_a_noisy_core_are_called_out() -> None:
     direct = {**measurements()["direct"], "latency": [run(1000, target_rps=1540, others=0.4)]}
     summary = summarise(measurements(direct=direct))
     text = render_text(rows(summary, measurements(direct=direct)), summary)
-    assert "answered only 65% of the offered rate" in text
+    assert "1 of 1 rate-limited runs answered less than 95% of the offered rate (lowest 65%)" in text
+    assert "not judged" in text
     assert "NOISE: in 1 of" in text
+
+
+def test_the_tail_is_judged_on_the_runs_that_kept_up_only() -> None:
+    latency = [run(1540, target_rps=1540, p50_ms=1.0, p99_ms=3.0), run(700, target_rps=1540, p50_ms=10.0, p99_ms=90.0)]
+    summary = summarise(measurements(direct={**measurements()["direct"], "latency": latency}))
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("p99"))
+    assert (summary["p50_ms"], summary["p99_ms"]) == (1.0, 3.0)
+    assert verdict["met"] is True and verdict["value"] == 3.0
+
+
+def test_no_tail_verdict_when_no_run_kept_up() -> None:
+    latency = [run(700, target_rps=1540, p50_ms=10.0, p99_ms=20.0)]
+    summary = summarise(measurements(direct={**measurements()["direct"], "latency": latency}))
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("p99"))
+    assert verdict["met"] is None
 
 
 def test_a_skipped_nginx_step_says_why() -> None:
