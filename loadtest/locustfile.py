@@ -202,6 +202,10 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     options = environment.parsed_options
     if environment.stats.total.num_requests == 0 and not options.headless:
         return  # the web UI was closed without a test
+    # On Ctrl+C or SIGTERM Locust quits while users still run: stop them (a master
+    # also collects its workers' last reports), so that no request is counted
+    # after the verdict and the CSV files and the verdict hold the same numbers.
+    environment.runner.quit()
     verdict, stats, slo = final_verdict(environment, cpu_watch.nodes())
     (logger.info if verdict.passed else logger.error)("%s", verdict.describe())
     if options.csv_prefix:

@@ -13,7 +13,8 @@ service. Two signals, sampled every second on every generator process:
   they are timed. On a shared machine a starved generator gets far less than a
   core, shows low CPU use, and yet runs late; lateness catches that too.
 
-A node counts as saturated when more than a fifth of its samples show either.
+A node counts as saturated when more than a fifth of its samples, and three at
+least, show either.
 In a distributed run each worker sends its samples to the master, which judges
 every node.
 """
@@ -34,8 +35,10 @@ SATURATION_PERCENT = 90.0  # of one core: Locust's own threshold
 # Measured on a shared 2-core machine: 1-4 ms for 4 users, 45-55 ms for a
 # generator of 200 users that got a fifth of a core.
 LATE_MS = 20.0
-# Spawning users costs CPU for a moment; a fifth of the run is no longer a moment.
+# Spawning users costs CPU for a moment, and a busy host can stall any process
+# for a second; a fifth of the run, and at least three seconds, is no longer that.
 SATURATED_SHARE = 0.2
+MIN_SATURATED_SAMPLES = 3
 SAMPLE_INTERVAL_S = 1.0
 WAKEUPS_PER_SAMPLE = 10  # lateness is the mean over this many wake-ups a sample
 MESSAGE_TYPE = "loadtest_generator_cpu"
@@ -66,8 +69,9 @@ class NodeCpu:
 
     @property
     def saturated(self) -> bool:
-        """True when more than ``SATURATED_SHARE`` of the samples were saturated."""
-        return bool(self.samples) and self.saturated_samples / len(self.samples) > SATURATED_SHARE
+        """True when over ``SATURATED_SHARE`` of the samples, and ``MIN_SATURATED_SAMPLES`` at least, were saturated."""
+        count = self.saturated_samples
+        return count >= MIN_SATURATED_SAMPLES and count / len(self.samples) > SATURATED_SHARE
 
     def describe(self) -> str:
         """``"worker 1: 9 of 30 samples over 90% of one core or over 50 ms late"``."""

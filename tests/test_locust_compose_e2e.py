@@ -58,15 +58,19 @@ def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_
                        capture_output=True, timeout=180)
         subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
 
-    assert run.returncode == 0, f"{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    master_log = f"master's log:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
+    assert run.returncode == 0, master_log
     for name in REPORT_FILES:
         path = reports / name
         assert path.stat().st_size > 0, name
         assert (path.stat().st_uid, path.stat().st_gid) == (os.getuid(), os.getgid()), f"{name} is not the caller's"
 
     stats = read_stats_csv(reports / "locust_stats.csv")
-    assert stats.requests > 0 and stats.failures == 0
     verdict = json.loads((reports / "locust_verdict.json").read_text())
+    failures = (reports / "locust_failures.csv").read_text()
+    assert (verdict["stats"]["requests"], verdict["stats"]["failures"]) == (stats.requests, stats.failures), (
+        f"the verdict judged other numbers than the CSV holds\n{failures}\n{master_log}")
+    assert stats.requests > 0 and stats.failures == 0, f"{failures}\n{master_log}"
     assert verdict["passed"] is True, verdict["reasons"]
     nodes = {node["node"]: node["samples"] for node in verdict["generator_cpu"]}
     assert set(nodes) == {"master", *(f"worker {index}" for index in range(WORKERS))}

@@ -20,12 +20,14 @@ LATE = Sample(cpu_percent=20.0, late_ms=LATE_MS + 5)
 
 @pytest.mark.parametrize(("samples", "saturated"), [
     ((CALM,) * 10, False),
-    ((BUSY,) * 2 + (CALM,) * 8, False),   # a fifth: spawning users, say
+    ((BUSY,) * 2 + (CALM,) * 8, False),    # a fifth: spawning users, say
     ((BUSY,) * 3 + (CALM,) * 7, True),
-    ((LATE,) * 3 + (CALM,) * 7, True),    # starved of CPU on a shared machine: low use, yet late
+    ((LATE,) * 3 + (CALM,) * 7, True),     # starved of CPU on a shared machine: low use, yet late
+    ((LATE,) * 2 + (CALM,) * 3, False),    # two stalled seconds of a short run: the host, not the generator
+    ((BUSY,) * 3 + (CALM,) * 12, False),   # three seconds, a fifth exactly
     ((), False),
 ])
-def test_a_node_is_saturated_when_over_a_fifth_of_its_samples_are(samples: tuple, saturated: bool) -> None:
+def test_a_node_is_saturated_when_over_a_fifth_and_three_of_its_samples_are(samples: tuple, saturated: bool) -> None:
     assert NodeCpu("generator", samples).saturated is saturated
 
 
