@@ -50,3 +50,9 @@ def test_other_scikit_learn_version_is_refused(model_copy: Path) -> None:
     (model_copy / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ArtifactError, match="written by scikit-learn 0.24.2"):
         load_artifact(model_copy)
+
+
+def test_files_are_readable_by_other_users(model_dir: Path) -> None:
+    for name in ("model.joblib", "metadata.json"):
+        assert (model_dir / name).stat().st_mode & 0o044 == 0o044, name
+

@@ -55,11 +55,20 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def _atomic_write(path: Path, write) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     os.close(fd)
     try:
         write(Path(tmp))
+        # mkstemp creates 0600; give the file the mode a plain open() would, so a
+        # service running as another user (a container's non-root user) can read it.
+        os.chmod(tmp, 0o666 & ~_current_umask())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -106,9 +115,11 @@ def load_artifact(model_dir: Path) -> Artifact:
         metadata = json.loads(metadata_path.read_text())
         expected_sha = metadata["sha256"]
         trained_with = metadata["versions"]["scikit-learn"]
+        actual_sha = sha256_of(model_path)
+    except OSError as exc:
+        raise ArtifactError(f"model artifact in {model_dir} cannot be read ({exc.strerror}); {RETRAIN_HINT}") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise ArtifactError(f"model metadata {metadata_path} is corrupt ({exc!r}); {RETRAIN_HINT}") from None
-    actual_sha = sha256_of(model_path)
     if actual_sha != expected_sha:
         raise ArtifactError(
             f"model artifact {model_path} does not match its metadata "
