@@ -2,11 +2,13 @@
 
 - ``locustfile.py``: the simulated clients (run it with ``locust``; ``locust.conf`` holds the defaults).
 - ``options.py``: the knobs, registered as Locust's own command-line/env/config options.
-- ``payloads.py`` and ``iris_stats.py``: realistic flowers and deliberately invalid requests.
+- ``payloads.py`` and ``iris_stats.py``: realistic flowers and deliberately invalid requests;
+  ``open_inference.py``: the same flowers as Open Inference Protocol requests.
 - ``shapes.py``: constant, step and spike load shapes, chosen by ``--shape``.
 - ``slo.py``: the service level objective and its verdict (no Locust import: other
   packages read reports with it).
 - ``selfwatch.py``: whether the load generator itself ran out of CPU.
+- ``results.py``: at the end of a run, the verdict file and CSV files that agree with it.
 - ``summary.py``: ``python -m loadtest.summary PREFIX`` prints a finished run's summary.
 
 Nothing here imports Locust at package import time: importing Locust monkey-patches
