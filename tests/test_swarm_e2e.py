@@ -2,18 +2,23 @@
 a rolling update that loses no request, `make stack-rm`.
 
 The engine joins a single-node swarm (``docker swarm init --advertise-addr
-127.0.0.1``) only when it is in none, and leaves it at the end only if this
-module made it and no other service runs in it; a swarm the engine was already
-in is used as it is. The stack (``api-inference-swarm-<random>``) and its two
-image tags are this module's own and removed at the end, even when a test fails.
-Every request stream is bounded in requests and in seconds.
+127.0.0.1``) only when it is in none, and labels the node as made by this test;
+a swarm the engine was already in is used as it is. One run of this module at
+a time per machine (a lock file), so sessions sharing the engine do not leave
+the swarm under each other; at the end the swarm is left only if the label says
+a run of this test made it and no service runs in it, which also undoes a run
+that was killed before its end. The stack (``api-inference-swarm-<random>``)
+and its two image tags are this module's own and removed at the end, even when
+a test fails. Every request stream is bounded in requests and in seconds.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
@@ -21,7 +26,9 @@ import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import docker
 import pytest
@@ -50,6 +57,11 @@ STREAM_CLIENTS = 4
 STREAM_PAUSE_S = 0.05
 STREAM_MAX_REQUESTS = 8000
 STREAM_MAX_SECONDS = 240.0
+# One run of this module at a time on a machine, waiting at most LOCK_TIMEOUT_S for another to end.
+LOCK_PATH = Path(tempfile.gettempdir()) / "api-inference-swarm-e2e.lock"
+LOCK_TIMEOUT_S = 900.0
+# On the node of a swarm this test made; the value says whether docker_gwbridge was made with it.
+NODE_LABEL = "api-inference.e2e-swarm"
 # Swarm's UpdateStatus.State values that end an update other than by success.
 UPDATE_FAILED_STATES = {"paused", "rollback_started", "rollback_paused", "rollback_completed"}
 
@@ -83,30 +95,62 @@ def docker_client(docker_engine: None) -> Iterator[docker.DockerClient]:
     client.close()
 
 
-@pytest.fixture(scope="module")
-def swarm(docker_client: docker.DockerClient) -> Iterator[None]:
-    """A swarm this engine manages: the one it is in, or a single-node one made here and left afterwards."""
-    state, manager = swarm_state(docker_client)
-    if state == "active" and not manager:
-        pytest.fail("the Docker engine is a swarm worker: stacks can only be deployed from a manager")
-    made_here = state == "inactive"
-    gateway_bridge_existed = bool(docker_client.networks.list(names=["docker_gwbridge"]))
-    if made_here:
-        run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], timeout_s=60)
-    yield
-    if not made_here:
+@contextmanager
+def one_run_at_a_time() -> Iterator[None]:
+    """Hold the machine-wide lock of this module; fail after LOCK_TIMEOUT_S of waiting."""
+    with LOCK_PATH.open("a") as handle:
+        deadline = time.monotonic() + LOCK_TIMEOUT_S
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"another run of the Swarm test held {LOCK_PATH} for {LOCK_TIMEOUT_S:.0f} s")
+                time.sleep(2)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def leave_test_swarm(client: docker.DockerClient) -> None:
+    """Leave the swarm if a run of this test made it (NODE_LABEL) and no service runs in it."""
+    state, _ = swarm_state(client)
+    if state != "active":
         return
-    others = [service.name for service in docker_client.services.list()]
+    labels = client.nodes.get(client.info()["Swarm"]["NodeID"]).attrs["Spec"].get("Labels") or {}
+    if NODE_LABEL not in labels:
+        return
+    others = [service.name for service in client.services.list()]
     if others:
         warnings.warn(f"the swarm this test made stays: it runs services it did not create: {others}", stacklevel=1)
         return
     run(["docker", "swarm", "leave", "--force"], timeout_s=60)
     # Swarm made docker_gwbridge for its tasks and leaves it behind.
-    if not gateway_bridge_existed:
-        for network in docker_client.networks.list(names=["docker_gwbridge"]):
+    if labels[NODE_LABEL] == "with-gwbridge":
+        for network in client.networks.list(names=["docker_gwbridge"]):
             network.reload()
             if not network.attrs.get("Containers"):
                 network.remove()
+
+
+@pytest.fixture(scope="module")
+def swarm(docker_client: docker.DockerClient) -> Iterator[None]:
+    """A swarm this engine manages: the one it is in, or a single-node one made here and left afterwards."""
+    with one_run_at_a_time():
+        state, manager = swarm_state(docker_client)
+        if state == "active" and not manager:
+            pytest.fail("the Docker engine is a swarm worker: stacks can only be deployed from a manager")
+        if state == "inactive":
+            made_gwbridge = not docker_client.networks.list(names=["docker_gwbridge"])
+            run(["docker", "swarm", "init", "--advertise-addr", "127.0.0.1"], timeout_s=60)
+            label = f"{NODE_LABEL}={'with-gwbridge' if made_gwbridge else 'without-gwbridge'}"
+            run(["docker", "node", "update", "--label-add", label, docker_client.info()["Swarm"]["NodeID"]], timeout_s=60)
+        try:
+            yield
+        finally:
+            leave_test_swarm(docker_client)
 
 
 @pytest.fixture(scope="module")
