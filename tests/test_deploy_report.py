@@ -25,9 +25,9 @@ from deploy.rundir import Host, Plan, create_run_dir, read_plan
 from deploy.sampling import read_samples
 from loadtest.slo import read_stats_csv
 
-ROOT = Path(__file__).resolve().parent.parent
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
-REFERENCE = ROOT / "deploy" / "matrices" / "reference.toml"
+# The reference matrix as that run read it (its run directory's matrix.toml).
+REFERENCE = RECORDED_RUN / "matrix.toml"
 HOST = Host(cpus=2, memory_bytes=25_270_000_000, docker_version="20.10.24+dfsg1", cgroup_version="1", os="Debian GNU/Linux 12")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # index -> (Gunicorn workers per replica, OOM events, restarts, generator saturated), as the run recorded them.
