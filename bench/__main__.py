@@ -123,9 +123,11 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"  /predict {measurements['in_process']['test_client_predict_us']:.1f} µs, "
                  f"ceiling {measurements['in_process']['test_client_ceiling_us']:.1f} µs")
 
-        progress(f"3/6 Gunicorn (1 gthread worker x 4 threads) on CPU {server_cpus}, {generator} on CPU {generator_cpu}")
+        progress(f"3/6 Gunicorn (1 worker, the configuration's defaults) on CPU {server_cpus}, {generator} on CPU {generator_cpu}")
         with gunicorn(scratch / "direct.log", cpus=server_cpus, workers=1, model_dir=model_dir) as server:
+            progress(f"  {server.announcement()}")
             measurements["direct"] = direct.measure(server, bodies, settings, progress)
+            header["direct_server"] = server.announcement()
 
         if args.skip_nginx:
             measurements["nginx"] = {"skipped": "--skip-nginx"}

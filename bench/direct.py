@@ -13,6 +13,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from bench.load import LoadRun, run_locust, run_max
 from bench.report import LATENCY_LOAD_FRACTION, rps
 from bench.server import Server, busy_s
@@ -25,6 +27,8 @@ CONNECTIONS = 8
 # Rate-limited runs spread the rate over this many Locust users, so one slow
 # response delays one user's next request, not the whole offered load.
 LATENCY_USERS = 20
+# Batches move little between runs: the server is busy parsing and encoding, not waiting.
+BATCH_REPEATS = 2
 
 
 @dataclass(frozen=True)
@@ -39,13 +43,22 @@ class Settings:
 
 def watched(server: Server, start: Callable[[], LoadRun]) -> LoadRun:
     """Run ``start()`` and record how much of the server's cores the server used,
-    and how much everything else did, over the run's wall time."""
+    how much everything else did, over the run's wall time, and the server's own
+    p50 and p99 request times from its access log."""
+    log_start = server.log_size()
     server_before, busy_before, started = server.cpu_s(), busy_s(server.cores), time.perf_counter()
     run = start()
     wall_s = time.perf_counter() - started
     server_s = server.cpu_s() - server_before
     others_s = max(0.0, busy_s(server.cores) - busy_before - server_s)
-    return replace(run, server_cpu_fraction=server_s / wall_s, others_cpu_fraction=others_s / wall_s / len(server.cores))
+    latencies = server.access_latencies_ms(run.path, log_start)
+    return replace(
+        run,
+        server_cpu_fraction=server_s / wall_s,
+        others_cpu_fraction=others_s / wall_s / len(server.cores),
+        server_p50_ms=float(np.percentile(latencies, 50)) if latencies else None,
+        server_p99_ms=float(np.percentile(latencies, 99)) if latencies else None,
+    )
 
 
 def max_rate_run(server: Server, path: str, body: Path | None, settings: Settings, connections: int = CONNECTIONS) -> LoadRun:
@@ -54,8 +67,10 @@ def max_rate_run(server: Server, path: str, body: Path | None, settings: Setting
                                            connections=connections, cpu=settings.generator_cpu))
 
 
-def _describe(run: LoadRun) -> str:
-    return (f"{run.requests_per_s:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms, "
+def describe(run: LoadRun) -> str:
+    """One progress line's worth of a run."""
+    server = f" (server's own: p50 {run.server_p50_ms:.2f}, p99 {run.server_p99_ms:.2f})" if run.server_p99_ms is not None else ""
+    return (f"{run.requests_per_s:,.0f} req/s, p50 {run.p50_ms:.2f} ms, p99 {run.p99_ms:.2f} ms{server}, "
             f"server CPU {run.server_cpu_fraction or 0:.0%}, others on its core {run.others_cpu_fraction or 0:.0%}, "
             f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", errors {run.error_kinds or run.errors}" if run.errors else ""))
 
@@ -69,13 +84,13 @@ def measure(server: Server, bodies: dict[str, Path], settings: Settings, progres
         for name, path in (("predict", "/predict"), ("ceiling", CEILING_ROUTE)):
             run = max_rate_run(server, path, bodies["single"], settings)
             results[name].append(run.as_dict())
-            progress(f"  {path} run {repeat}/{settings.repeats}: {_describe(run)}")
+            progress(f"  {path} run {repeat}/{settings.repeats}: {describe(run)}")
     for size in (100, 1000):
         results[f"batch{size}"] = []
-        for repeat in range(1, settings.repeats + 1):
+        for repeat in range(1, BATCH_REPEATS + 1):
             run = max_rate_run(server, "/predict", bodies[f"batch{size}"], settings)
             results[f"batch{size}"].append(run.as_dict())
-            progress(f"  batch of {size} run {repeat}/{settings.repeats}: {_describe(run)} "
+            progress(f"  batch of {size} run {repeat}/{BATCH_REPEATS}: {describe(run)} "
                      f"= {run.requests_per_s * size:,.0f} predictions/s")
     target_rps = LATENCY_LOAD_FRACTION * rps(results["predict"])
     results["latency"] = []
@@ -85,5 +100,5 @@ def measure(server: Server, bodies: dict[str, Path], settings: Settings, progres
             rate_rps=target_rps, max_requests=int(settings.latency_s * target_rps * 1.5), cpu=settings.generator_cpu))
         results["latency"].append(run.as_dict())
         progress(f"  /predict offered {target_rps:,.0f} req/s ({LATENCY_LOAD_FRACTION:.0%} of max), "
-                 f"run {repeat}/{settings.repeats} (Locust): {_describe(run)}")
+                 f"run {repeat}/{settings.repeats} (Locust): {describe(run)}")
     return results

@@ -47,8 +47,9 @@ class LoadRun:
     rate). ``target_rps`` is the offered rate of a rate-limited run, else None.
     ``server_cpu_fraction`` is the server's CPU seconds per wall second during
     the run, and ``others_cpu_fraction`` the share of the server's cores that
-    everything else (other processes, the hypervisor's steal) used meanwhile,
-    when the caller measured them.
+    everything else (other processes, the hypervisor's steal) used meanwhile;
+    ``server_p50_ms``/``server_p99_ms`` are the server's own request times from
+    its access log; each when the caller measured it.
     """
 
     tool: str
@@ -62,6 +63,8 @@ class LoadRun:
     target_rps: float | None = None
     server_cpu_fraction: float | None = None
     others_cpu_fraction: float | None = None
+    server_p50_ms: float | None = None
+    server_p99_ms: float | None = None
     error_kinds: dict[str, int] | None = None
 
     @property

@@ -1,4 +1,4 @@
-"""``bench.png``: requests per second side by side, worker classes, and memory per worker count."""
+"""``bench.png``: requests per second side by side, CPU per request by worker class, memory per worker count."""
 
 from __future__ import annotations
 
@@ -27,12 +27,14 @@ def plot(summary: dict[str, Any], path: Path) -> None:
     if "skipped" not in nginx:
         throughput += [("Nginx /health", nginx["health_rps"]), ("Nginx /predict", nginx["predict_rps"])]
     panels.append(([name for name, _ in throughput], [value or 0.0 for _, value in throughput],
-                   "Gunicorn, 1 worker on 1 core", "requests/s"))
+                   "1 worker on 1 core (Nginx: 1 replica at 1.0 CPU)", "requests/s"))
     if summary["worker_classes"]:
         entries = summary["worker_classes"]
         labels = [f"{e['cpus']} CPU {e['worker_class']}" + (f" x{e['threads']}" if e["worker_class"] == "gthread" else "")
                   for e in entries]
-        panels.append((labels, [e["predict_rps"] or 0.0 for e in entries], "/predict by worker class", "requests/s"))
+        # CPU per request, not requests per second: other work on a shared machine moves it far less.
+        panels.append((labels, [e["cpu_us_per_request"] or 0.0 for e in entries],
+                       "server CPU per /predict request, by worker class", "µs"))
     if summary["memory"]:
         panels.append(([f"{m['workers']} worker(s)" for m in summary["memory"]], [m["pss_mib"] for m in summary["memory"]],
                        "PSS of one replica", "MiB"))

@@ -168,6 +168,8 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
         "p50_ms": median([run["p50_ms"] for run in kept_up or latency]),
         "p99_ms": median([run["p99_ms"] for run in kept_up or latency]),
         "p99_to_p50_ratio": median([run["p99_ms"] / run["p50_ms"] for run in kept_up or latency if run["p50_ms"]]),
+        "server_p50_ms": median([run["server_p50_ms"] for run in kept_up or latency if run.get("server_p50_ms") is not None]),
+        "server_p99_ms": median([run["server_p99_ms"] for run in kept_up or latency if run.get("server_p99_ms") is not None]),
         "latency_target_rps": latency[0]["target_rps"] if latency else None,
         "latency_achieved_to_target_ratio": min(answered) if answered else None,
         "latency_runs_kept_up": len(kept_up),
@@ -226,15 +228,22 @@ def _worker_class_ratios(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "to_best_ratio": ratio(value, best_rps[config["cpus"]]),
             "cpu_us_per_request": cost,
             "cpu_to_lowest_ratio": ratio(cost, lowest_cpu.get(config["cpus"])),
-            "p99_ms": median([r["p99_ms"] for r in config["runs"]]),
             "others_cpu_fraction": median([r["others_cpu_fraction"] for r in config["runs"] if r.get("others_cpu_fraction") is not None]),
         })
+        latency = config.get("latency")
+        if latency:
+            entries[-1].update({
+                "server_p99_ms": latency.get("server_p99_ms"),
+                "p99_to_p50_ratio": ratio(latency["p99_ms"], latency["p50_ms"]),
+                "latency_answered_to_offered_ratio": ratio(latency["requests_per_s"], latency["target_rps"]),
+            })
     return entries
 
 
 def worker_class_table(summary: dict[str, Any]) -> list[list[str]]:
     """The worker-class comparison as rows of cells, a header first."""
-    table = [["CPUs", "workers x class", "req/s", "x best", "server CPU µs/req", "x lowest", "p99 ms (full speed)", "others on its cores"]]
+    table = [["CPUs", "workers x class", "req/s", "x best", "server CPU µs/req", "x lowest",
+              "at 70%: server's p99 ms", "client p99/p50", "others on its cores"]]
     for entry in summary["worker_classes"]:
         name = f"{entry['workers']} {entry['worker_class']}"
         if entry["worker_class"] == "gthread":
@@ -242,7 +251,8 @@ def worker_class_table(summary: dict[str, Any]) -> list[list[str]]:
         others = entry["others_cpu_fraction"]
         table.append([str(entry["cpus"]), name, _number(entry["predict_rps"]), _number(entry["to_best_ratio"]),
                       _number(entry["cpu_us_per_request"]), _number(entry["cpu_to_lowest_ratio"]),
-                      _number(entry["p99_ms"]), "-" if others is None else f"{others:.0%}"])
+                      _number(entry.get("server_p99_ms")), _number(entry.get("p99_to_p50_ratio")),
+                      "-" if others is None else f"{others:.0%}"])
     return table
 
 
@@ -307,6 +317,11 @@ def rows(summary: dict[str, Any], measurements: dict[str, Any]) -> list[Row]:
             Row(f"p50 at {offered}", summary["p50_ms"], "ms", summary["latency_achieved_to_target_ratio"], "answered / offered (lowest)"),
             Row(f"p99 at {offered}", summary["p99_ms"], "ms", summary["p99_to_p50_ratio"], "x p50 (target <= 5)"),
         ]
+        if summary["server_p99_ms"] is not None:
+            table += [
+                Row("  server's own p50 (access log)", summary["server_p50_ms"], "ms", ratio(summary["server_p50_ms"], summary["p50_ms"]), "x client p50"),
+                Row("  server's own p99 (access log)", summary["server_p99_ms"], "ms", ratio(summary["server_p99_ms"], summary["server_p50_ms"]), "x server p50"),
+            ]
     for entry in summary["memory"]:
         table.append(Row(f"PSS, {entry['workers']} worker(s)", entry["pss_mib"], "MiB", entry["to_one_worker_ratio"], "x 1 worker"))
     return table
@@ -346,7 +361,8 @@ def render_markdown(table: list[Row], summary: dict[str, Any], header: dict[str,
     lines = [
         f"# Benchmark {header['started_at']}",
         "",
-        f"CPU: {header['cpu_model']} ({header['cpus']} CPUs); {versions}; generator: {header['generator']}.",
+        f"CPU: {header['cpu_model']} ({header['cpus']} CPUs); {versions}; generator: {header['generator']}; "
+        f"server: {header.get('direct_server') or 'unknown'}.",
         "",
         "| measure | value | unit | ratio | of |",
         "|---|---:|---|---:|---|",

@@ -6,7 +6,9 @@ the production configuration file, with the app that adds ``/bench/ceiling``.
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -25,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
 BENCH_APP = "bench.wsgi:create_bench_app()"
 START_TIMEOUT_S = 60.0
+# The line service/gunicorn.conf.py logs at start (on_starting).
+STARTING = re.compile(r"starting \d+ \w+ worker\(s\) x \d+ thread\(s\)")
 STOP_TIMEOUT_S = 15.0
 
 
@@ -74,6 +78,35 @@ class Server:
             total += times.user + times.system
         return total
 
+    def announcement(self) -> str | None:
+        """Gunicorn's start line, e.g. ``starting 1 gthread worker(s) x 4 thread(s) on ...``."""
+        match = STARTING.search(self.log_path.read_text())
+        return match.group(0) if match else None
+
+    def log_size(self) -> int:
+        """Bytes Gunicorn has written to its log so far: where the next run's lines will start."""
+        return self.log_path.stat().st_size
+
+    def access_latencies_ms(self, path: str, since: int) -> list[float]:
+        """``latency_ms`` of each access-log line for ``path`` written after byte ``since``.
+
+        Gunicorn's own measure, from the request parsed to the response sent
+        (its ``D`` atom, service/logs.py), so it leaves out the network, the
+        client, and any wait before the worker picked the request up.
+        """
+        with self.log_path.open("rb") as log:
+            log.seek(since)
+            lines = log.read().splitlines()
+        latencies = []
+        for line in lines:
+            try:
+                entry = json.loads(line)
+            except ValueError:
+                continue
+            if entry.get("path") == path and isinstance(entry.get("latency_ms"), (int, float)):
+                latencies.append(float(entry["latency_ms"]))
+        return latencies
+
     def pss_bytes(self) -> int:
         """Proportional set size of master plus workers: pages shared after the fork count once in all."""
         return sum(process.memory_full_info().pss for process in self.processes())
@@ -91,12 +124,13 @@ def _ready(url: str, workers: int, process: subprocess.Popen) -> bool:
 
 @contextmanager
 def gunicorn(
-    log_path: Path, *, cpus: str | None, workers: int, worker_class: str = "gthread", threads: int = 4,
+    log_path: Path, *, cpus: str | None, workers: int, worker_class: str | None = None, threads: int | None = None,
     model_dir: Path | None = None,
 ) -> Iterator[Server]:
     """Start Gunicorn on a free 127.0.0.1 port, on the CPUs ``cpus`` (``taskset -c`` syntax;
     None: anywhere), wait until every worker runs and ``/ready`` answers 200, yield it,
-    then stop it (SIGTERM, SIGKILL after 15 s).
+    then stop it (SIGTERM, SIGKILL after 15 s). ``worker_class`` and ``threads``
+    left None keep the configuration file's defaults.
 
     Raises ``ServerError`` with the log's tail when it is not ready within 60 s.
     """
@@ -108,10 +142,14 @@ def gunicorn(
         "HOST": "127.0.0.1",
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_WORKER_CLASS": worker_class,
-        "GUNICORN_THREADS": str(threads),
         "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
     }
+    for variable in ("GUNICORN_WORKER_CLASS", "GUNICORN_THREADS"):
+        env.pop(variable, None)
+    if worker_class is not None:
+        env["GUNICORN_WORKER_CLASS"] = worker_class
+    if threads is not None:
+        env["GUNICORN_THREADS"] = str(threads)
     if model_dir is not None:
         env["MODEL_DIR"] = str(model_dir)
     command = [str(GUNICORN), "-c", "service/gunicorn.conf.py", BENCH_APP]
@@ -125,7 +163,7 @@ def gunicorn(
         while not _ready(url, workers, process):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(log_path.read_text().splitlines()[-15:])
-                raise ServerError(f"Gunicorn ({worker_class}, {workers} worker(s)) did not become ready:\n{tail}")
+                raise ServerError(f"Gunicorn ({worker_class or 'default class'}, {workers} worker(s)) did not become ready:\n{tail}")
             time.sleep(0.2)
         cores = sorted(psutil.Process(process.pid).cpu_affinity())
         yield Server(url=url, process=process, log_path=log_path, cores=cores)

@@ -44,3 +44,20 @@ def test_locust_with_nothing_after_the_warm_up_is_an_error() -> None:
 def test_pinning_prefixes_taskset_only_when_asked() -> None:
     assert pinned(0, ["wrk", "-t1"]) == ["taskset", "-c", "0", "wrk", "-t1"]
     assert pinned(None, ["wrk"]) == ["wrk"]
+
+
+def test_the_servers_own_latencies_come_from_its_access_log_after_an_offset(tmp_path) -> None:
+    from bench.server import Server
+
+    log = tmp_path / "gunicorn.log"
+    old = '{"logger": "gunicorn.access", "path": "/predict", "latency_ms": 99.0}\n'
+    log.write_text(old)
+    server = Server(url="http://127.0.0.1:1", process=None, log_path=log, cores=[1])
+    since = server.log_size()
+    with log.open("a") as handle:
+        handle.write('{"logger": "gunicorn.access", "path": "/predict", "latency_ms": 0.25}\n')
+        handle.write('{"logger": "gunicorn.access", "path": "/health", "latency_ms": 0.1}\n')
+        handle.write("not json: a traceback line\n")
+        handle.write('{"logger": "gunicorn.access", "path": "/predict", "latency_ms": null}\n')
+        handle.write('{"logger": "gunicorn.access", "path": "/predict", "latency_ms": 1.5}\n')
+    assert server.access_latencies_ms("/predict", since) == [0.25, 1.5]

@@ -32,7 +32,8 @@ def measurements(**overrides) -> dict:
         "memory": [{"workers": 1, "pss_bytes": 100 * 2**20}, {"workers": 2, "pss_bytes": 150 * 2**20}],
         "worker_classes": [
             {"cpus": 1, "worker_class": "sync", "workers": 1, "threads": 1, "runs": [run(1000)]},
-            {"cpus": 1, "worker_class": "gthread", "workers": 1, "threads": 4, "runs": [run(2000)]},
+            {"cpus": 1, "worker_class": "gthread", "workers": 1, "threads": 4, "runs": [run(2000)],
+             "latency": {**run(1400, target_rps=1400, p50_ms=1.0, p99_ms=4.0), "server_p99_ms": 5.5}},
         ],
     }
     base.update(overrides)
@@ -66,6 +67,8 @@ def test_headline_figures_and_their_ratios() -> None:
     assert [w["to_best_ratio"] for w in summary["worker_classes"]] == [0.5, 1.0]
     assert [w["cpu_us_per_request"] for w in summary["worker_classes"]] == [1000, 500]
     assert [w["cpu_to_lowest_ratio"] for w in summary["worker_classes"]] == [2.0, 1.0]
+    assert summary["worker_classes"][1]["server_p99_ms"] == 5.5
+    assert summary["worker_classes"][1]["p99_to_p50_ratio"] == 4.0
 
 
 def test_the_worker_class_table_is_printed_with_its_ratios() -> None:
@@ -73,8 +76,18 @@ def test_the_worker_class_table_is_printed_with_its_ratios() -> None:
     summary = summarise(data)
     text = render_text(rows(summary, data), summary)
     assert "1 gthread x4 threads" in text and "1 sync" in text
-    assert "| 1 | 1 sync | 1,000 | 0.500 | 1,000 | 2.00 |" in render_markdown(rows(summary, data), summary, {
+    assert "| 1 | 1 gthread x4 threads | 2,000 | 1.00 | 500 | 1.00 | 5.50 | 4.00 | 0% |" in render_markdown(rows(summary, data), summary, {
         "started_at": "-", "cpu_model": "-", "cpus": 2, "generator": "wrk", "versions": {}})
+
+
+def test_the_servers_own_percentiles_sit_beside_the_clients() -> None:
+    latency = [{**run(1540, target_rps=1540, p50_ms=2.0, p99_ms=8.0), "server_p50_ms": 0.2, "server_p99_ms": 1.0}]
+    data = measurements(direct={**measurements()["direct"], "latency": latency})
+    summary = summarise(data)
+    assert (summary["server_p50_ms"], summary["server_p99_ms"]) == (0.2, 1.0)
+    table = {row.measure.strip(): row for row in rows(summary, data)}
+    assert table["server's own p99 (access log)"].ratio == pytest.approx(5.0)
+    assert table["server's own p50 (access log)"].ratio == pytest.approx(0.1)
 
 
 def test_cpu_per_request_gives_the_ratio_a_core_of_its_own_would() -> None:
