@@ -26,7 +26,16 @@ from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, table, write_reports
 from deploy.results import load_results, save_result
-from deploy.rundir import DEFAULT_ROOT, MATRIX_COPY, Plan, create_run_dir, is_finished, latest_unfinished, read_plan
+from deploy.rundir import (
+    DEFAULT_ROOT,
+    MATRIX_COPY,
+    Plan,
+    create_run_dir,
+    is_finished,
+    latest_unfinished,
+    read_plan,
+    set_aside,
+)
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
@@ -45,6 +54,9 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print the plan and stop; needs no Docker")
     parser.add_argument("--resume", nargs="?", const="latest", metavar="DIR",
                         help="finish an interrupted run: DIR, or the newest unfinished run of MATRIX")
+    parser.add_argument("--redo", action="append", default=[], metavar="ROW",
+                        help="with --resume DIR: measure this finished configuration again (index or name; "
+                             "repeat or comma-separate); its earlier files are kept as NN-name.superseded-<time>")
     parser.add_argument("--out", type=Path, default=DEFAULT_ROOT, help=f"where run directories go (default {DEFAULT_ROOT})")
     parser.add_argument("--project", default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
@@ -90,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def run_command(args: argparse.Namespace) -> int:
     """``run``: plan, run (or resume) the matrix, write the reports."""
+    redo = [part for item in args.redo for part in item.split(",") if part]
+    if redo and args.resume in (None, "latest"):
+        raise MatrixError("--redo needs the run directory: --resume DIR --redo ROW")
     if args.resume:
         if args.only:
             raise MatrixError("--only cannot change what a resumed run covers; start a new run instead")
@@ -98,12 +113,18 @@ def run_command(args: argparse.Namespace) -> int:
             raise MatrixError(f"no unfinished run of {args.matrix} under {args.out}")
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), read_plan(run_dir)
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
+        again = matrix.select(redo) if redo else ()
+        if any(configuration.index not in plan.selected for configuration in again):
+            raise MatrixError(f"--redo names a configuration that {run_dir} does not cover")
+        for configuration in again if not args.dry_run else ():
+            if set_aside(run_dir, configuration.index, configuration.name):
+                print(f"{configuration.name}: earlier attempt set aside, measuring it again")
     else:
         matrix = load_matrix(args.matrix)
         selected = matrix.select([part for item in args.only for part in item.split(",") if part])
         run_dir = plan = None
     if args.dry_run:
-        print_plan(matrix, selected, run_dir)
+        print_plan(matrix, selected, run_dir, {configuration.index for configuration in again} if args.resume else set())
         return 0
 
     import docker  # here, so that --dry-run and the other commands need no Docker engine
@@ -190,8 +211,9 @@ def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
     return 0
 
 
-def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None) -> None:
-    """Print what ``run`` would do: load, SLO, the configurations in order, an estimate of the time."""
+def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[int]) -> None:
+    """Print what ``run`` would do: load, SLO, the configurations in order (those ``redo`` names as to do),
+    an estimate of the time."""
     load, slo = matrix.load, matrix.slo
     print(f"matrix {matrix.path}: {len(selected)} of {len(matrix.configurations)} configuration(s)")
     print(f"load: {load.users} users spawned at {load.spawn_rate:g}/s for {load.duration_s} s, shape {load.shape}")
@@ -200,7 +222,8 @@ def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None) -> None:
     todo = 0
     for configuration in selected:
         workers = f"WEB_CONCURRENCY={configuration.workers}" if configuration.workers else "workers from the CPU quota"
-        done = run_dir is not None and is_finished(run_dir, configuration.index, configuration.name)
+        done = run_dir is not None and configuration.index not in redo and \
+            is_finished(run_dir, configuration.index, configuration.name)
         todo += not done
         print(f"  {configuration.index:>2}  {configuration.name:<22} {configuration.label:<26} "
               f"total {configuration.total_cpus:g} CPU, {format_bytes(configuration.total_memory_bytes)}; {workers}"

@@ -136,9 +136,13 @@ def save_result(result: ConfigurationResult, directory: Path) -> Path:
 
 
 def load_results(run_dir: Path) -> list[ConfigurationResult]:
-    """Every finished configuration's result in ``run_dir``, in matrix order."""
-    results = [
-        ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
-        for path in sorted(Path(run_dir).glob(f"*/{RESULT_FILE}"))
-    ]
+    """Every finished configuration's result in ``run_dir``, in matrix order.
+
+    Only the current attempt counts: a directory a redo set aside (``NN-name.superseded-...``) is skipped.
+    """
+    results = []
+    for path in sorted(Path(run_dir).glob(f"*/{RESULT_FILE}")):
+        result = ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if path.parent.name == result.artifacts:
+            results.append(result)
     return sorted(results, key=lambda result: result.index)

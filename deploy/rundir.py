@@ -5,6 +5,7 @@ Layout of ``reports/experiments/<timestamp>/``::
     plan.json            what was asked: matrix, selected rows, load, SLO, host
     matrix.toml          a copy of the matrix file as it was run
     NN-<name>/           per configuration: Locust's CSVs and HTML, its log, stats samples, result.json
+    NN-<name>.superseded-<time>/   an earlier attempt, set aside by --redo
     results.{csv,json,md}, *.png   written when every selected configuration is done
 """
 
@@ -89,6 +90,16 @@ def is_finished(run_dir: Path, index: int, name: str) -> bool:
         return json.loads(path.read_text(encoding="utf-8")).get("status") != ERROR
     except (OSError, ValueError):
         return False
+
+
+def set_aside(run_dir: Path, index: int, name: str) -> Path | None:
+    """Rename configuration ``index``'s directory to ``NN-name.superseded-<UTC time>`` so it is measured again;
+    its files stay for comparison. Returns the new path, or None when it had none."""
+    directory = run_dir / artifacts_dirname(index, name)
+    if not directory.exists():
+        return None
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    return directory.rename(directory.with_name(f"{directory.name}.superseded-{stamp}"))
 
 
 def latest_unfinished(root: Path, matrix_path: Path) -> Path | None:

@@ -10,8 +10,8 @@ import pytest
 
 from deploy.__main__ import main
 from deploy.matrix import load_matrix
-from deploy.results import RESULT_FILE, artifacts_dirname
-from deploy.rundir import DONE_FILE, Host, Plan, create_run_dir, is_finished, latest_unfinished
+from deploy.results import RESULT_FILE, artifacts_dirname, load_results
+from deploy.rundir import DONE_FILE, Host, Plan, create_run_dir, is_finished, latest_unfinished, set_aside
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
 HOST = Host(cpus=2, memory_bytes=8 * 1024**3, docker_version="27.0", cgroup_version="2", os="Debian")
@@ -21,7 +21,7 @@ def test_dry_run_prints_every_row_and_the_time_and_writes_nothing(tmp_path, caps
     assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
     assert "7 of 7 configuration(s)" in printed
-    assert "load: 50 users spawned at 10/s for 60 s, shape constant" in printed
+    assert "load: 100 users spawned at 10/s for 60 s, shape constant" in printed
     assert "3 × 1 CPU / 500M" in printed and "total 3 CPU, 1500M" in printed
     assert "about 10 min" in printed
     assert not (tmp_path / "out").exists()
@@ -83,6 +83,36 @@ def test_resume_keeps_finished_rows_and_redoes_rows_the_runner_failed_around(tmp
     assert main(["run", "--resume", str(run_dir), "--dry-run"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   ")]
     assert lines[0].endswith("[done, kept]") and not lines[1].endswith("[done, kept]")
+
+
+def test_redo_sets_a_finished_row_aside_and_measures_it_again(tmp_path, capsys):
+    run_dir = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    first, second = load_matrix(MATRICES / "smoke.toml").configurations
+    finish(run_dir, first.index, first.name)
+    finish(run_dir, second.index, second.name)
+    assert main(["run", "--resume", str(run_dir), "--redo", "2", "--dry-run"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("   ")]
+    assert lines[0].endswith("[done, kept]") and not lines[1].endswith("[done, kept]")
+    assert is_finished(run_dir, second.index, second.name)  # a dry run moves nothing
+    assert set_aside(run_dir, second.index, second.name).name.startswith(f"02-{second.name}.superseded-")
+    assert not is_finished(run_dir, second.index, second.name)
+    assert main(["run", "--redo", "2", "--dry-run"]) == 2
+    assert "--redo needs the run directory" in capsys.readouterr().err
+
+
+def test_an_attempt_set_aside_is_not_a_result(tmp_path):
+    run_dir = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    first = load_matrix(MATRICES / "smoke.toml").configurations[0]
+    directory = run_dir / artifacts_dirname(first.index, first.name)
+    directory.mkdir()
+    result = {"index": 1, "name": first.name, "replicas": 1, "cpus": 0.5, "memory": "256M",
+              "memory_limit_bytes": first.memory_limit_bytes, "workers": None, "total_cpus": 0.5,
+              "total_memory_bytes": first.memory_limit_bytes, "status": "completed", "verdict": "pass",
+              "reason": "fine", "artifacts": directory.name}
+    (directory / RESULT_FILE).write_text(json.dumps(result), encoding="utf-8")
+    assert [r.index for r in load_results(run_dir)] == [1]
+    set_aside(run_dir, first.index, first.name)
+    assert load_results(run_dir) == []
 
 
 def test_resume_cannot_change_the_rows(tmp_path, capsys):
