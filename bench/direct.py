@@ -21,8 +21,8 @@ from bench.server import Server, busy_s
 from bench.wsgi import CEILING_ROUTE
 
 Progress = Callable[[str], None]
-# Two requests in flight per Gunicorn thread (4): the worker never waits for the
-# network, and the queue stays short enough to keep closed-loop latency readable.
+# Enough requests in flight that a worker never waits for the network, few
+# enough that the queue keeps closed-loop latency readable.
 CONNECTIONS = 8
 # Rate-limited runs spread the rate over this many Locust users, so one slow
 # response delays one user's next request, not the whole offered load.

@@ -34,7 +34,13 @@ workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
 # gthread keeps connections alive (Nginx reuses them through its upstream
 # keepalive pool); the sync worker closes every connection after one request.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
+# One thread: prediction is CPU-bound and holds the GIL, so more threads add no
+# throughput, only waits for the GIL between requests in flight. Measured with
+# `make bench` (one worker on one core, 70% of its maximum): the server's own
+# p99 was 1-1.6 ms with 1 thread, 2.7-3.3 ms with 2, 5-6 ms with 4, at the same
+# CPU per request. Idle keep-alive connections wait in gthread's poller, not in
+# a thread; Nginx buffers slow clients' bodies before they reach a worker.
+threads = int(os.environ.get("GUNICORN_THREADS", "1"))
 # Longer than Nginx's upstream keepalive_timeout (60 s), so Nginx closes idle
 # connections first and never sends a request on a socket Gunicorn just closed.
 keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
