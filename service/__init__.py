@@ -33,7 +33,7 @@ def _init_request_context(app: Flask) -> None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         request.environ[logs.ROUTE_ENVIRON_KEY] = route
         response.headers["X-Request-ID"] = g.get("request_id") or uuid.uuid4().hex
-        metrics.REQUESTS.labels(route, request.method, str(response.status_code)).inc()
+        metrics.REQUESTS.labels(route, metrics.method_label(request.method), str(response.status_code)).inc()
         if "started" in g:
             metrics.LATENCY.labels(route).observe(time.perf_counter() - g.started)
         return response

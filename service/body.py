@@ -12,9 +12,9 @@ import math
 from typing import Any
 
 from flask import Request
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from service.errors import InvalidJSON, UnsupportedMediaType
+from service.errors import ApiError, InvalidJSON, UnsupportedMediaType
 
 JSON_MIMETYPE = "application/json"
 
@@ -76,17 +76,30 @@ def read_body(request: Request) -> bytes:
     """
     length = request.content_length
     limit = request.max_content_length
-    if length is not None and (limit is None or length <= limit):
-        return request.environ["wsgi.input"].read(length)
-    data = request.get_data(cache=False)
-    if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
-        raise RequestEntityTooLarge()
-    return data
+    try:
+        if length is not None and (limit is None or length <= limit):
+            return request.environ["wsgi.input"].read(length)
+        data = request.get_data(cache=False)
+        if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
+            raise RequestEntityTooLarge()
+        return data
+    except HTTPException:
+        raise
+    except Exception as exc:  # the server's own parse errors (e.g. Gunicorn's InvalidChunkSize) share no base class
+        raise ApiError(f"request body could not be read: {type(exc).__name__} (malformed chunked encoding?)") from None
 
 
-def json_body(request: Request) -> Any:
-    """The request's JSON document. 415 unless the content type is JSON; 413 past the body limit."""
-    if request.mimetype != JSON_MIMETYPE and not request.mimetype.endswith("+json"):
-        got = request.mimetype or "none"
-        raise UnsupportedMediaType(f"Content-Type must be {JSON_MIMETYPE}, got {got}")
+def json_body(request: Request, *, allow_missing_type: bool = False) -> Any:
+    """The request's JSON document.
+
+    415 unless the content type is JSON (or absent, with ``allow_missing_type``)
+    and the body is not compressed; 413 past the body limit; 400 for a body
+    the server could not read or that is not strict JSON.
+    """
+    encoding = request.headers.get("Content-Encoding", "identity")
+    if encoding.lower() != "identity":
+        raise UnsupportedMediaType(f"Content-Encoding {encoding} is not supported: send the JSON uncompressed")
+    mimetype = request.mimetype
+    if not (mimetype == JSON_MIMETYPE or mimetype.endswith("+json") or (allow_missing_type and not mimetype)):
+        raise UnsupportedMediaType(f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'}")
     return decode_json(read_body(request))

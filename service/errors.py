@@ -84,15 +84,23 @@ def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]
     return {prefix or "body": [str(messages)]}
 
 
+# An error answer stays small however many fields a body gets wrong.
+MAX_FIELDS_REPORTED = 20
+
+
 def summarise(fields: dict[str, list[str]]) -> str:
-    """One human sentence naming every field and its first problem."""
-    return "; ".join(f"{field}: {problems[0]}" for field, problems in fields.items())
+    """One human sentence naming each field (the first ``MAX_FIELDS_REPORTED``) and its first problem."""
+    shown = list(fields.items())[:MAX_FIELDS_REPORTED]
+    sentence = "; ".join(f"{field}: {problems[0]}" for field, problems in shown)
+    hidden = len(fields) - len(shown)
+    return f"{sentence}; and {hidden} more field(s)" if hidden > 0 else sentence
 
 
 def error_response(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> ResponseReturnValue:
     """Build the JSON error body every failing route returns."""
+    reported = dict(list(fields.items())[:MAX_FIELDS_REPORTED]) if fields else {}
     body = {
-        "error": {"status": status, "code": code, "message": message, "fields": fields or {}},
+        "error": {"status": status, "code": code, "message": message, "fields": reported},
         "request_id": g.get("request_id"),
     }
     return jsonify(body), status

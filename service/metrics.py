@@ -38,6 +38,14 @@ MODEL_INFO = Gauge(
 
 bp = Blueprint("metrics", __name__)
 
+# Label values must come from a closed set, or any client could mint new series.
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
+
+
+def method_label(method: str) -> str:
+    """``method`` when it is a standard HTTP method, else ``"other"``."""
+    return method if method in HTTP_METHODS else "other"
+
 
 def count_predictions(class_ids: np.ndarray, class_names: Sequence[str]) -> None:
     """Add a batch's predictions to ``predictions_total``: one increment per class

@@ -20,8 +20,8 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 
-from service.body import decode_json, json_body
-from service.errors import ApiError, UnsupportedMediaType
+from service.body import json_body
+from service.errors import ApiError
 from service.metrics import count_predictions
 from service.predict import json_response
 from service.model import Model
@@ -57,12 +57,7 @@ def _request_json() -> Any:
     no Content-Type, so a missing one is accepted; any other than JSON is 415."""
     if BINARY_DATA_HEADER in request.headers:
         raise ApiError(f"binary tensor data ({BINARY_DATA_HEADER}) is not supported: send tensor data as JSON")
-    encoding = request.headers.get("Content-Encoding", "identity")
-    if encoding.lower() != "identity":
-        raise UnsupportedMediaType(f"Content-Encoding {encoding} is not supported: send the JSON uncompressed")
-    if not request.mimetype:
-        return decode_json(request.get_data(cache=False))
-    return json_body(request)
+    return json_body(request, allow_missing_type=True)
 
 
 @bp.get("")

@@ -114,3 +114,21 @@ def test_an_unexpected_failure_is_a_json_500_not_a_crash(client, app, monkeypatc
         monkeypatch.setattr(app.extensions["model"], way, explode)
     error = assert_error_shape(client.post("/predict", json=SEED_REQUEST), 500, "internal_error")
     assert "boom" not in error["message"]
+
+
+def test_compressed_body_is_415(client) -> None:
+    import gzip
+
+    response = client.post(
+        "/predict", data=gzip.compress(json.dumps(SEED_REQUEST).encode()),
+        headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
+    )
+    error = assert_error_shape(response, 415, "unsupported_media_type")
+    assert "gzip" in error["message"]
+
+
+def test_an_error_answer_stays_small_however_many_fields_are_wrong(client) -> None:
+    body = {**SEED_REQUEST, **{f"extra_{i}": 1 for i in range(100)}}
+    error = assert_error_shape(client.post("/predict", json=body), 400, "validation_error")
+    assert len(error["fields"]) == 20
+    assert error["message"].endswith("and 80 more field(s)")

@@ -71,6 +71,16 @@ def test_bad_input_never_costs_a_worker(model_dir: Path, tmp_path: Path) -> None
         # A body shorter than its Content-Length, then the client goes away.
         with socket.create_connection((host, port), timeout=5) as sock:
             sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 500\r\n\r\n{\"sepal")
+        # Malformed chunked encoding: a 400 in the service's shape, not a 500.
+        with socket.create_connection((host, port), timeout=5) as sock:
+            sock.sendall(b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                         b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\nzz\r\nabc\r\n0\r\n\r\n")
+            answer = b""
+            while chunk := sock.recv(65536):
+                answer += chunk
+        head, _, payload = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 400"), head
+        assert json.loads(payload)["error"]["code"] == "bad_request"
         # Not HTTP at all.
         with socket.create_connection((host, port), timeout=5) as sock:
             sock.sendall(b"\x16\x03\x01\x02\x00garbage\r\n\r\n")

@@ -26,3 +26,13 @@ def test_a_refused_request_counts_nothing(client) -> None:
     before = predictions_total()
     assert client.post("/predict", json={"instances": [SEED_REQUEST, {**SEED_REQUEST, "petal_width": "x"}]}).status_code == 400
     assert predictions_total() == before
+
+
+def test_an_invented_method_is_counted_as_other_not_as_a_new_series(client) -> None:
+    labels = {"route": "unmatched", "status": "405"}
+    before = REGISTRY.get_sample_value("http_requests_total", {**labels, "method": "other"}) or 0.0
+    client.open("/health", method="ZZBA")
+    client.open("/predict", method="QWERTY")
+    after = REGISTRY.get_sample_value("http_requests_total", {**labels, "method": "other"}) or 0.0
+    assert after - before == 2
+    assert REGISTRY.get_sample_value("http_requests_total", {**labels, "method": "ZZBA"}) is None

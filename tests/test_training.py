@@ -71,3 +71,13 @@ def test_command_rejects_an_unknown_estimator(tmp_path: Path) -> None:
     )
     assert run.returncode == 2 and "invalid choice" in run.stderr
     assert not (tmp_path / "model.joblib").exists()
+
+
+def test_command_says_when_it_cannot_write_the_model_dir(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    run = subprocess.run(
+        [sys.executable, "-m", "training", "--model-dir", str(blocker / "iris")], capture_output=True, text=True,
+    )
+    assert run.returncode == 1
+    assert "cannot write the model into" in run.stderr and "Traceback" not in run.stderr

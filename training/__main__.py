@@ -39,7 +39,11 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    metadata = save_artifact(result.model, result.metadata, model_dir)
+    try:
+        metadata = save_artifact(result.model, result.metadata, model_dir)
+    except OSError as exc:
+        print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return 1
     progress(f"wrote {model_dir}/ (model version {metadata['version']})")
     return 0
 
