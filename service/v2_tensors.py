@@ -94,8 +94,15 @@ def _values(tensor: InputTensor, field: str) -> np.ndarray:
 
 
 def _as_declared(values: np.ndarray, datatype: str) -> np.ndarray:
-    """FP32 data means the float32 nearest each value, as a float32 client would hold it."""
-    return values.astype(np.float32).astype(np.float64) if datatype == "FP32" else values
+    """FP32 data means the float32 nearest each value, as a float32 client would hold it.
+
+    Applied before the range check, so a value that underflows to 0 or
+    overflows to infinity in float32 is refused like a 0 or an infinity.
+    """
+    if datatype != "FP32":
+        return values
+    with np.errstate(over="ignore"):
+        return values.astype(np.float32).astype(np.float64)
 
 
 def _batch_rows(n_rows: int, max_batch_size: int, field: str) -> None:
@@ -111,9 +118,9 @@ def _matrix(tensor: InputTensor, max_batch_size: int) -> np.ndarray:
             f"Must be [N, {len(FEATURE_NAMES)}] (N flowers by {', '.join(FEATURE_NAMES)}): got {list(tensor.shape)}."
         ))
     _batch_rows(tensor.shape[0], max_batch_size, f"{field}.shape")
-    X = _values(tensor, field).reshape(tensor.shape)
+    X = _as_declared(_values(tensor, field).reshape(tensor.shape), tensor.datatype)
     check_features(X, lambda row, column: f"{tensor.name}[{row}].{FEATURE_NAMES[column]}")
-    return _as_declared(X, tensor.datatype)
+    return X
 
 
 def _columns(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
@@ -136,10 +143,10 @@ def _columns(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
         raise _refuse("inputs", f"The feature tensors must have the same length: got {sorted(lengths)}.")
     _batch_rows(lengths.pop(), max_batch_size, "inputs")
     ordered = [positions[name] for name in FEATURE_NAMES]
-    X = np.column_stack([_values(inputs[index], f"inputs[{index}]") for index in ordered])
+    X = np.column_stack([
+        _as_declared(_values(inputs[index], f"inputs[{index}]"), inputs[index].datatype) for index in ordered
+    ])
     check_features(X, lambda row, column: f"{FEATURE_NAMES[column]}[{row}]")
-    for column, index in enumerate(ordered):
-        X[:, column] = _as_declared(X[:, column], inputs[index].datatype)
     return X
 
 

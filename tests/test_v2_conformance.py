@@ -184,6 +184,16 @@ def test_fp32_input_is_read_as_float32(client) -> None:
     assert outputs_by_name(body)["probabilities"]["data"] == [p["probabilities"][c] for p in predicted for c in CLASS_NAMES]
 
 
+@pytest.mark.parametrize("tiny", [1e-50, 1e-46])
+def test_fp32_value_that_underflows_to_zero_is_refused_like_zero(client, tiny) -> None:
+    rows = [{**ROWS[0], "sepal_length": tiny}]
+    for inputs in ([matrix_input(rows, datatype="FP32")], [{"name": name, "shape": [1], "datatype": "FP32", "data": [row]}
+                                                          for name, row in rows[0].items()]):
+        response = client.post(INFER, json={"inputs": inputs})
+        assert response.status_code == 400, response.get_json()
+        assert "greater than 0" in response.get_json()["error"]
+
+
 def test_integer_datatypes_take_integer_lengths(client) -> None:
     rows = [{"sepal_length": 5, "sepal_width": 3, "petal_length": 1, "petal_width": 1}]
     for datatype in ("INT32", "UINT8", "INT64"):
