@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+import uuid
 
 import pytest
+import requests
 
 from service.config import DEFAULT_MAX_BODY_BYTES
-from tests.servers import ROOT
+from tests.servers import ROOT, free_port
 
 NGINX_CONF = ROOT / "nginx" / "default.conf"
 NGINX_IMAGE = "nginx:1.30"  # compose.yaml's
@@ -51,3 +54,33 @@ def test_config_passes_nginx_t_in_the_image_compose_runs(docker_engine: None) ->
     )
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("method", "headers", "status", "code"), [
+    ("TRACE", {}, 405, "method_not_allowed"),
+    ("POST", {"Transfer-Encoding": "bogus"}, 501, "not_implemented"),
+])
+def test_errors_nginx_answers_itself_are_json_in_the_service_shape(docker_engine: None, method, headers, status, code) -> None:
+    port, name = free_port(), f"api-inference-nginx-test-{uuid.uuid4().hex[:8]}"
+    subprocess.run(
+        ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "--add-host", "api:127.0.0.1",
+         "-v", f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro", NGINX_IMAGE],
+        check=True, capture_output=True, timeout=120,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/nginx-health", timeout=2)
+                break
+            except requests.ConnectionError:
+                assert time.monotonic() < deadline, "nginx did not start"
+                time.sleep(0.2)
+        response = requests.request(method, f"http://127.0.0.1:{port}/predict", headers=headers, timeout=10)
+        assert response.status_code == status
+        body = response.json()
+        assert body["error"]["status"] == status and body["error"]["code"] == code
+        assert body["request_id"] == response.headers["X-Request-ID"]
+    finally:
+        subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
