@@ -15,7 +15,7 @@ from pathlib import Path
 from deploy.matrix import Matrix
 from deploy.plots import plot_memory, plot_throughput_latency
 from deploy.recommend import Recommendation, describe, format_bytes, recommend
-from deploy.results import COMPLETED, ConfigurationResult
+from deploy.results import COMPLETED, ConfigurationResult, superseded_results
 from deploy.rundir import Plan
 
 RESULTS_JSON = "results.json"
@@ -50,11 +50,12 @@ def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[Confi
         writer.writerows(rows)
     plot_throughput_latency(results, matrix.slo, run_dir / THROUGHPUT_PNG)
     plot_memory(results, run_dir / MEMORY_PNG)
-    (run_dir / RESULTS_MD).write_text(markdown(matrix, plan, results, recommendation), encoding="utf-8")
+    (run_dir / RESULTS_MD).write_text(markdown(matrix, plan, results, recommendation, run_dir), encoding="utf-8")
     return recommendation
 
 
-def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], recommendation: Recommendation) -> str:
+def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], recommendation: Recommendation,
+             run_dir: Path) -> str:
     """results.md: the conditions, the table, the recommendation, the plots."""
     load, slo, host = matrix.load, matrix.slo, plan.host
     lines = [
@@ -70,10 +71,11 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         "",
         table(results),
         "",
+        *_measured_again(superseded_results(run_dir)),
         "✅ pass: the SLO held with 20% headroom. ⚠️ marginal: it held, but within 20% of a threshold, "
         "or the replicas were CPU-throttled in half their periods or above 90% of their memory limit, "
-        "or the load generator ran out of CPU. ❌ fail: the SLO broke, a replica was OOM-killed or restarted, "
-        "or it never became ready.",
+        "or the load generator ran out of CPU, or the host was busy (load average over twice its CPUs). "
+        "❌ fail: the SLO broke, a replica was OOM-killed or restarted, or it never became ready.",
         "",
         "## Recommendation",
         "",
@@ -85,6 +87,15 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         "",
     ]
     return "\n".join(lines)
+
+
+def _measured_again(attempts: list[tuple[str, ConfigurationResult]]) -> list[str]:
+    lines = [
+        f"Configuration {result.index} was measured again (`--redo`); its attempt of {result.started_at} "
+        f"({result.mark} {result.reason}) is kept in `{directory}/`."
+        for directory, result in attempts
+    ]
+    return [*lines, ""] if lines else []
 
 
 def _host_load(results: list[ConfigurationResult], host_cpus: int) -> list[str]:

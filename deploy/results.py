@@ -146,3 +146,11 @@ def load_results(run_dir: Path) -> list[ConfigurationResult]:
         if path.parent.name == result.artifacts:
             results.append(result)
     return sorted(results, key=lambda result: result.index)
+
+
+def superseded_results(run_dir: Path) -> list[tuple[str, ConfigurationResult]]:
+    """Earlier attempts a redo set aside in ``run_dir``: (directory name, result), in matrix order."""
+    attempts = []
+    for path in sorted(Path(run_dir).glob(f"*.superseded-*/{RESULT_FILE}")):
+        attempts.append((path.parent.name, ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))))
+    return sorted(attempts, key=lambda attempt: (attempt[1].index, attempt[0]))

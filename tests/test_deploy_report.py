@@ -159,6 +159,17 @@ def test_the_report_command_judges_again_under_an_edited_slo(run_dir, capsys):
     assert "**No configuration passed the SLO.**" in capsys.readouterr().out
 
 
+def test_a_configuration_measured_again_keeps_its_earlier_attempt_in_the_report(run_dir, capsys):
+    name = artifacts_dirname(5, "3x0.5cpu-250M")
+    shutil.copytree(run_dir / name, run_dir / f"{name}.superseded-20261130T070000Z")
+    assert main(["report", str(run_dir)]) == 0
+    markdown = (run_dir / "results.md").read_text(encoding="utf-8")
+    assert "Configuration 5 was measured again (`--redo`); its attempt of 2026-11-30T05:33:25+00:00 (❌ 64.3% failed" \
+        in markdown
+    assert f"is kept in `{name}.superseded-20261130T070000Z/`" in markdown
+    assert len(table_rows(markdown)) == 7
+
+
 def test_the_report_of_a_partly_finished_run_says_what_is_missing(run_dir, capsys):
     shutil.rmtree(run_dir / artifacts_dirname(7, "3x2cpu-1000M"))
     assert not list(run_dir.glob(f"07-*/{RESULT_FILE}"))
