@@ -48,7 +48,7 @@ def test_reference_matrix_has_the_seven_seed_rows():
     rows = [(c.replicas, c.cpus, c.memory) for c in matrix.configurations]
     assert rows == [(1, 2.0, "1000M"), (1, 0.25, "128M"), (1, 0.35, "192M"), (1, 0.5, "250M"),
                     (3, 0.5, "250M"), (3, 1.0, "500M"), (3, 2.0, "1000M")]
-    assert (matrix.load.users, matrix.load.spawn_rate, matrix.load.duration_s, matrix.load.shape) == (50, 10, 60, "constant")
+    assert (matrix.load.users, matrix.load.spawn_rate, matrix.load.duration_s, matrix.load.shape) == (100, 10, 60, "constant")
     assert (matrix.slo.max_failure_ratio, matrix.slo.p95_ms, matrix.slo.p99_ms) == (0.01, 300, 1000)
     assert matrix.slo.min_rps > 0
 
