@@ -1,4 +1,5 @@
-"""Gunicorn worker classes side by side: ``/predict`` requests per second at 1 and 2 CPUs.
+"""Gunicorn worker classes side by side at 1 and 2 CPUs: ``/predict`` requests per
+second, server CPU per request, and latency at 70% of the maximum.
 
 At 1 CPU the server runs on its own core; at 2 CPUs it runs on both, one
 worker per CPU (the default), and shares the generator's core, as it would
