@@ -3,14 +3,17 @@
 Each run uses a Compose project of its own (``api-inference-exp-test-<random>``),
 a free localhost port and an image tag of its own, and is torn down (project and
 tag) even when a test fails. The smoke matrix asks for at most 0.5 CPU per
-replica and runs 12 s of load per configuration: about a minute and a half.
+replica and runs 12 s of load per configuration: about a minute and a half; the
+configuration that cannot start and the interrupted run add about a minute.
 """
 
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 import uuid
 from pathlib import Path
 
@@ -108,3 +111,30 @@ def test_a_configuration_that_cannot_start_is_a_failed_row_not_a_crash(project, 
     assert "❌" in (run_dir / "results.md").read_text(encoding="utf-8")
     assert "No configuration passed the SLO" in completed.stdout
     assert left_behind(project) == []
+
+
+def test_ctrl_c_tears_the_stack_down_and_the_run_can_resume(project, tmp_path):
+    port = free_port()
+    command = [sys.executable, "-m", "deploy", "run", str(SMOKE), "--out", str(tmp_path), "--project", project,
+               "--port", str(port), "--image", f"api-inference:{project}"]
+    with (tmp_path / "output.txt").open("w") as output:
+        process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+        try:
+            client = docker.from_env()
+            deadline = time.monotonic() + 180
+            while not client.containers.list(filters={"label": f"{PROJECT_LABEL}={project}", "health": "healthy"}):
+                assert process.poll() is None and time.monotonic() < deadline, "the stack never came up"
+                time.sleep(1)
+            process.send_signal(signal.SIGINT)
+            assert process.wait(120) == 130
+        finally:
+            if process.poll() is None:
+                process.kill()
+    printed = (tmp_path / "output.txt").read_text(encoding="utf-8")
+    assert "interrupted; the stack is down. Resume with:" in printed
+    assert left_behind(project) == []
+    (run_dir,) = [path for path in tmp_path.iterdir() if path.is_dir()]
+    assert not list(run_dir.glob("*/result.json"))  # the interrupted configuration is not taken for finished
+    resumed = subprocess.run([sys.executable, "-m", "deploy", "run", "--resume", str(run_dir), "--dry-run"],
+                             cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert resumed.returncode == 0 and "[done, kept]" not in resumed.stdout
