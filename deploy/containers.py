@@ -10,15 +10,19 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 from pathlib import Path
 
 import docker
+from docker.errors import DockerException
 from docker.models.containers import Container
+from requests.exceptions import RequestException
 
 API_SERVICE = "api"
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
+JOIN_TIMEOUT_S = 5.0
 # Enough to see how a run ended without keeping every access-log line of a minute's load.
 LOG_TAIL_LINES = 400
 # The line service/gunicorn.conf.py logs when Gunicorn starts.
@@ -58,21 +62,50 @@ def last_log_lines(container: Container, count: int = 3) -> str:
     return " / ".join(line.strip() for line in tail.splitlines() if line.strip())
 
 
-def oom_kills(client: docker.DockerClient, project: str, since_epoch_s: int, until_epoch_s: int,
-              service: str = API_SERVICE) -> int:
-    """OOM-killer events the engine reported for ``service``'s containers between two Unix times (seconds).
+class OomWatch:
+    """Follow the engine's ``oom`` events for ``service``'s containers while a configuration runs.
 
-    The call returns once ``until_epoch_s`` has passed: give the current second or an earlier one.
-
-    Source: the events API's ``oom`` container event, sent each time the
-    kernel's OOM killer acts in the container's cgroup (also when it kills a
-    Gunicorn worker rather than the container's main process).
+    The kernel's OOM killer reports each kill in the container's cgroup, also
+    when it kills a Gunicorn worker rather than the container's main process;
+    the engine turns that into an ``oom`` container event. The events API only
+    replays the engine's last few hundred events, and healthcheck execs alone
+    fill that within minutes, so the events are followed live, from before
+    ``compose up`` until teardown, and counted per container id (the previous
+    configuration's containers carry the same labels).
     """
-    events = client.events(
-        since=since_epoch_s, until=until_epoch_s, decode=True,
-        filters={"type": "container", "event": "oom", "label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]},
-    )
-    return sum(1 for _ in events)
+
+    def __init__(self, client: docker.DockerClient, project: str, service: str = API_SERVICE) -> None:
+        self._stream = client.events(
+            decode=True,
+            filters={"type": "container", "event": "oom", "label": [f"{PROJECT_LABEL}={project}", f"{SERVICE_LABEL}={service}"]},
+        )
+        self._ids: list[str] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._follow, daemon=True, name=f"oom-{project}")
+        self._thread.start()
+
+    def kills(self, containers: list[Container]) -> int:
+        """OOM kills seen so far in ``containers``; at least one for each whose main process the OOM killer ended
+        (inspect's State.OOMKilled), in case an event came before the watch."""
+        ids = {container.id for container in containers}
+        with self._lock:
+            seen = sum(1 for event_id in self._ids if event_id in ids)
+        flagged = sum(1 for container in containers if container.attrs.get("State", {}).get("OOMKilled"))
+        return max(seen, flagged)
+
+    def stop(self) -> None:
+        """Close the event stream and let the thread end."""
+        self._stream.close()
+        self._thread.join(JOIN_TIMEOUT_S)
+
+    def _follow(self) -> None:
+        try:
+            for event in self._stream:
+                with self._lock:
+                    self._ids.append(event.get("id") or event.get("Actor", {}).get("ID", ""))
+        except (DockerException, RequestException, OSError):
+            # The stream was closed (stop) or the engine went away; what was seen stays counted.
+            return
 
 
 def save_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> list[Path]:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import docker
 
-from deploy.containers import last_log_lines, oom_kills, replica_name, service_containers, workers_started
+from deploy.containers import OomWatch, last_log_lines, replica_name, service_containers, workers_started
 from deploy.matrix import Configuration
 
 POLL_INTERVAL_S = 1.0
@@ -36,19 +36,19 @@ class Readiness:
 
 
 def wait_ready(client: docker.DockerClient, project: str, configuration: Configuration, up: subprocess.Popen,
-               compose_log: Path, ready_url: str, since_epoch_s: int, timeout_s: float,
+               compose_log: Path, ready_url: str, oom_watch: OomWatch, timeout_s: float,
                on_wait: Callable[[float, str], None] = lambda elapsed_s, state: None) -> Readiness:
     """Poll the containers and Nginx until ready, a failure, or ``timeout_s``; stop ``up`` when giving up.
 
-    ``up`` is the running ``docker compose up -d``; ``since_epoch_s`` is when it
-    started (for the OOM events); ``on_wait`` is called each poll with the
-    elapsed seconds and a one-line state for progress output.
+    ``up`` is the running ``docker compose up -d``; ``oom_watch`` has followed
+    the OOM events since before it started; ``on_wait`` is called each poll with
+    the elapsed seconds and a one-line state for progress output.
     """
     started = time.monotonic()
     try:
         while True:
             elapsed_s = time.monotonic() - started
-            failure = _failure(client, project, configuration, since_epoch_s)
+            failure = _failure(client, project, configuration, oom_watch)
             if failure:
                 return Readiness(False, failure, elapsed_s)
             exit_code = up.poll()
@@ -84,10 +84,10 @@ def _health(container) -> str:
     return "healthy" if state.get("Status") == "running" else state.get("Status", "unknown")
 
 
-def _failure(client: docker.DockerClient, project: str, configuration: Configuration, since_epoch_s: int) -> str | None:
+def _failure(client: docker.DockerClient, project: str, configuration: Configuration, oom_watch: OomWatch) -> str | None:
     """Why the start has already failed, or None while it may still succeed."""
     containers = service_containers(client, project)
-    kills = oom_kills(client, project, since_epoch_s, int(time.time()))
+    kills = oom_watch.kills(containers)
     if kills:
         workers = {workers_started(container) for container in containers} - {None}
         workers_text = f"{max(workers)} worker(s) + master, " if workers else ""

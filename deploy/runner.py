@@ -23,7 +23,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import oom_kills, restart_count, save_logs, service_containers, workers_started
+from deploy.containers import OomWatch, restart_count, save_logs, service_containers, workers_started
 from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import measured_result, unmeasured_result
@@ -99,11 +99,12 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
     """Measure one configuration and tear its stack down; failures to start or to measure become results."""
     directory = configuration_dir(run_dir, configuration.index, configuration.name)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    since_epoch_s = int(time.time())
+    oom_watch = None
     try:
+        oom_watch = OomWatch(client, stack.project)
         up = stack.start(configuration, directory / "compose.log")
         readiness = wait_ready(
-            client, stack.project, configuration, up, directory / "compose.log", f"{stack.url}/ready", since_epoch_s,
+            client, stack.project, configuration, up, directory / "compose.log", f"{stack.url}/ready", oom_watch,
             options.ready_timeout_s,
             on_wait=lambda elapsed_s, state: progress.status(position, f"starting {elapsed_s:.0f}s: {state}"),
         )
@@ -111,17 +112,19 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             return unmeasured_result(configuration, NOT_READY, readiness.reason, started_at, directory.name,
                                      readiness.elapsed_s)
         return _measure(configuration, matrix, directory, stack, options, client, progress, position, started_at,
-                        since_epoch_s, readiness.elapsed_s, host_cpus)
+                        oom_watch, readiness.elapsed_s, host_cpus)
     except (DockerException, StackError, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
         with _shielded():
             _keep_logs(client, stack.project, directory / "logs")
             stack.down()
+        if oom_watch is not None:
+            oom_watch.stop()
 
 
 def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
-             client: docker.DockerClient, progress: Progress, position: int, started_at: str, since_epoch_s: int,
+             client: docker.DockerClient, progress: Progress, position: int, started_at: str, oom_watch: OomWatch,
              ready_s: float, host_cpus: int) -> ConfigurationResult:
     containers = service_containers(client, stack.project)
     restarts_before = sum(restart_count(container) for container in containers)
@@ -147,12 +150,20 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
     return measured_result(
         configuration, matrix.slo, read_stats_csv(locust.stats_csv), samples,
         workers_per_replica=tuple(workers_started(container) for container in containers),
-        oom_kills=oom_kills(client, stack.project, since_epoch_s, int(time.time()) + 1),
+        oom_kills=_oom_kills_after_load(oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
         ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
         main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
+
+
+def _oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
+    """The OOM kills in ``containers`` so far; a second's wait lets an event of the load's last moment arrive."""
+    time.sleep(1)
+    for container in containers:
+        container.reload()
+    return oom_watch.kills(containers)
 
 
 def _require_free_port(port: int) -> None:
