@@ -18,8 +18,9 @@ import signal
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from deploy.k8s_overlay import NoRecommendation, find_results, recommended_configuration, write_overlay
+from deploy.k8s_overlay import NoRecommendation, NotResults, find_results, recommended_configuration, write_overlay
 from deploy.matrix import Matrix, MatrixError, load_matrix
 from deploy.outcome import rejudge
 from deploy.progress import Progress
@@ -29,6 +30,7 @@ from deploy.results import load_results, save_result
 from deploy.rundir import (
     DEFAULT_ROOT,
     MATRIX_COPY,
+    PLAN_FILE,
     Plan,
     create_run_dir,
     is_finished,
@@ -42,6 +44,41 @@ DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
 OVERHEAD_PER_CONFIGURATION_S = 30
 EXIT_INTERRUPTED = 130
+MAX_PORT = 65535
+
+
+def port_number(text: str) -> int:
+    """argparse type: a TCP port, 1-65535."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 1 <= port <= MAX_PORT:
+        raise argparse.ArgumentTypeError(f"port must be 1-{MAX_PORT}, got {port}")
+    return port
+
+
+def positive_seconds(text: str) -> float:
+    """argparse type: a duration in seconds, greater than 0."""
+    try:
+        seconds = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not seconds > 0 or seconds == float("inf"):  # `not >` rejects NaN too
+        raise argparse.ArgumentTypeError(f"seconds must be a finite number greater than 0, got {text}")
+    return seconds
+
+
+def http_url(text: str) -> str:
+    """argparse type: an http:// or https:// URL with a host."""
+    try:
+        parts = urlsplit(text)
+        parts.port  # raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a valid URL: {text!r} ({error})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise argparse.ArgumentTypeError(f"must be an http:// or https:// URL with a host, got {text!r}")
+    return text
 
 
 def add_run_command(commands: argparse._SubParsersAction) -> None:
@@ -59,12 +96,12 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                              "repeat or comma-separate); its earlier files are kept as NN-name.superseded-<time>")
     parser.add_argument("--out", type=Path, default=DEFAULT_ROOT, help=f"where run directories go (default {DEFAULT_ROOT})")
     parser.add_argument("--project", default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
-    parser.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
-    parser.add_argument("--ready-timeout", type=float, default=120.0, metavar="SECONDS",
+    parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
-    parser.add_argument("--target", metavar="URL",
+    parser.add_argument("--target", type=http_url, metavar="URL",
                         help="where Locust's users send requests (default http://127.0.0.1:PORT); this host's address "
                              "when Locust workers on other machines make the load")
     parser.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
@@ -111,7 +148,7 @@ def run_command(args: argparse.Namespace) -> int:
         run_dir = Path(args.resume) if args.resume != "latest" else latest_unfinished(args.out, args.matrix)
         if run_dir is None:
             raise MatrixError(f"no unfinished run of {args.matrix} under {args.out}")
-        matrix, plan = load_matrix(run_dir / MATRIX_COPY), read_plan(run_dir)
+        matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
         again = matrix.select(redo) if redo else ()
         if any(configuration.index not in plan.selected for configuration in again):
@@ -166,7 +203,7 @@ def run_command(args: argparse.Namespace) -> int:
 
 def report_command(args: argparse.Namespace) -> int:
     """``report``: judge a run directory's results again from their files, rewrite results.*, the plots, the recommendation."""
-    matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), read_plan(args.run_dir)
+    matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), _read_plan(args.run_dir)
     by_index = {configuration.index: configuration for configuration in matrix.configurations}
     results = []
     for result in load_results(args.run_dir):
@@ -189,6 +226,9 @@ def recommend_command(args: argparse.Namespace) -> int:
     except (FileNotFoundError, NoRecommendation) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except NotResults as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"{results_json}: recommended {best.label} ({best.requests_per_s:.0f} req/s, "
           f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed)")
     if args.k8s is not None:
@@ -232,6 +272,18 @@ def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[
     print(f"about {minutes:.0f} min ({load.duration_s} s of load + ~{OVERHEAD_PER_CONFIGURATION_S} s start and "
           f"teardown each, plus the image build)")
     print(f"would write into {run_dir or 'reports/experiments/<timestamp>/'}; dry run: nothing started, nothing written")
+
+
+def _read_plan(run_dir: Path) -> Plan:
+    """``run_dir``'s plan; raises MatrixError when plan.json is missing or not one ``run`` wrote."""
+    try:
+        return read_plan(run_dir)
+    except FileNotFoundError as error:
+        raise MatrixError(f"{run_dir} is not a run directory of `deploy run`: it has no {PLAN_FILE}") from error
+    except OSError as error:
+        raise MatrixError(f"{run_dir}: cannot read its plan: {error.strerror}") from error
+    except (ValueError, KeyError, TypeError, AttributeError) as error:  # bad JSON or UTF-8 is a ValueError too
+        raise MatrixError(f"{run_dir}: its plan is not one `deploy run` wrote ({error!r})") from error
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -40,6 +40,10 @@ class NoRecommendation(LookupError):
     """The results hold no configuration that passed the SLO, so there is nothing to deploy."""
 
 
+class NotResults(ValueError):
+    """The file is not a results.json that ``python -m deploy run`` wrote."""
+
+
 def find_results(path: Path | None, root: Path = DEFAULT_ROOT) -> Path:
     """The results.json to read: ``path`` itself, ``path/results.json`` for a run directory,
     or the newest ``root/<timestamp>/results.json`` when ``path`` is None.
@@ -59,13 +63,31 @@ def find_results(path: Path | None, root: Path = DEFAULT_ROOT) -> Path:
 
 
 def recommended_configuration(results_json: Path) -> ConfigurationResult:
-    """The cheapest configuration that passed in ``results_json``; raises NoRecommendation when none did."""
-    document = json.loads(results_json.read_text(encoding="utf-8"))
-    results = [ConfigurationResult.from_dict(row) for row in document["configurations"]]
+    """The cheapest configuration that passed in ``results_json``.
+
+    Raises NotResults when the file is not JSON of the shape ``{"configurations": [result, ...]}``,
+    NoRecommendation when no configuration passed.
+    """
+    try:
+        document = json.loads(results_json.read_text(encoding="utf-8"))
+        if not isinstance(document, dict):
+            raise TypeError(f"the top level is {type(document).__name__}, not an object")
+        rows = document["configurations"]
+        if not isinstance(rows, list):
+            raise TypeError(f"'configurations' is {type(rows).__name__}, not a list")
+        results = [ConfigurationResult.from_dict(row) for row in rows]
+    except KeyError as error:
+        raise NotResults(_not_results(results_json, f"no key {error}")) from error
+    except (ValueError, TypeError, AttributeError) as error:  # bad JSON or UTF-8 is a ValueError too
+        raise NotResults(_not_results(results_json, str(error).splitlines()[0])) from error
     best = recommend(results).cheapest_pass
     if best is None:
         raise NoRecommendation(f"no configuration in {results_json} passed the SLO; nothing to deploy")
     return best
+
+
+def _not_results(results_json: Path, reason: str) -> str:
+    return f"{results_json} is not a results.json written by `deploy run` ({reason})"
 
 
 def cpu_quantity(cpus: float) -> str:

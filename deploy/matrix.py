@@ -148,13 +148,15 @@ def parse_memory(text: object) -> int:
 def load_matrix(path: str | Path) -> Matrix:
     """Read and check the matrix file at ``path``.
 
-    Raises MatrixError (unreadable file, bad TOML, unknown or missing keys, bad values, duplicate names).
+    Raises MatrixError (unreadable file, not UTF-8, bad TOML, unknown or missing keys, bad values, duplicate names).
     """
     path = Path(path)
     try:
         document = tomllib.loads(path.read_text(encoding="utf-8"))
     except OSError as error:
         raise MatrixError(f"{path}: cannot read: {error.strerror}") from error
+    except UnicodeDecodeError as error:
+        raise MatrixError(f"{path}: not UTF-8 text (byte {error.start})") from error
     except tomllib.TOMLDecodeError as error:
         raise MatrixError(f"{path}: not valid TOML: {error}") from error
     _reject_unknown(path, "the top level", document, TOP_LEVEL_KEYS)

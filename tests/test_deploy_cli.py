@@ -131,3 +131,72 @@ def test_a_command_is_required(capsys):
     with pytest.raises(SystemExit) as raised:
         main([])
     assert raised.value.code == 2
+
+
+def refusal(argv: list[str], capsys) -> str:
+    """Run the CLI on bad input; check it exits 2 without a traceback and return its one error line."""
+    try:
+        code = main(argv)
+    except SystemExit as exited:  # argparse refuses an argument by exiting
+        code = exited.code
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert "Traceback" not in err
+    return err.strip().splitlines()[-1]
+
+
+def test_a_matrix_that_is_not_utf8_exits_2(tmp_path, capsys):
+    bad = tmp_path / "bad.toml"
+    bad.write_bytes(b"\xff\xfe")
+    assert refusal(["run", str(bad), "--dry-run"], capsys) == f"error: {bad}: not UTF-8 text (byte 0)"
+
+
+@pytest.mark.parametrize(("content", "reason"), [
+    (b"not json", "Expecting value"),
+    (b"\xff\xfe", "can't decode byte 0xff"),
+    (b"{}", "no key 'configurations'"),
+    (b"[]", "the top level is list, not an object"),
+    (b'{"configurations": "x"}', "'configurations' is str, not a list"),
+    (b'{"configurations": ["x"]}', "'str' object has no attribute 'items'"),
+    (b'{"configurations": [{"name": "x"}]}', "missing"),
+])
+def test_recommend_refuses_a_file_that_is_not_results(tmp_path, capsys, content, reason):
+    results = tmp_path / "results.json"
+    results.write_bytes(content)
+    line = refusal(["recommend", str(results)], capsys)
+    assert line.startswith(f"error: {results} is not a results.json written by `deploy run` (")
+    assert reason in line
+
+
+@pytest.mark.parametrize(("plan", "message"), [
+    (None, "is not a run directory of `deploy run`: it has no plan.json"),
+    (b"{", "its plan is not one `deploy run` wrote"),
+    (b'{"matrix": "m.toml"}', "its plan is not one `deploy run` wrote (KeyError('selected'))"),
+])
+def test_report_refuses_a_directory_without_a_plan(tmp_path, capsys, plan, message):
+    shutil.copyfile(MATRICES / "smoke.toml", tmp_path / "matrix.toml")
+    if plan is not None:
+        (tmp_path / "plan.json").write_bytes(plan)
+    line = refusal(["report", str(tmp_path)], capsys)
+    assert line.startswith(f"error: {tmp_path}") and message in line
+
+
+@pytest.mark.parametrize(("option", "value", "message"), [
+    ("--port", "99999", "argument --port: port must be 1-65535, got 99999"),
+    ("--port", "0", "argument --port: port must be 1-65535, got 0"),
+    ("--port", "http", "argument --port: not a port number: 'http'"),
+    ("--ready-timeout", "-5", "argument --ready-timeout: seconds must be a finite number greater than 0, got -5"),
+    ("--ready-timeout", "0", "argument --ready-timeout: seconds must be a finite number greater than 0, got 0"),
+    ("--ready-timeout", "nan", "argument --ready-timeout: seconds must be a finite number greater than 0, got nan"),
+    ("--target", "notaurl", "argument --target: must be an http:// or https:// URL with a host, got 'notaurl'"),
+    ("--target", "ftp://host/", "argument --target: must be an http:// or https:// URL with a host, got 'ftp://host/'"),
+    ("--target", "http://host:99999", "argument --target: not a valid URL: 'http://host:99999'"),
+])
+def test_run_refuses_bad_option_values(capsys, option, value, message):
+    line = refusal(["run", str(MATRICES / "smoke.toml"), "--dry-run", f"{option}={value}"], capsys)
+    assert line.startswith("python -m deploy run: error: ") and message in line
+
+
+def test_run_accepts_good_option_values(capsys):
+    assert main(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--port", "8080", "--ready-timeout", "2.5",
+                 "--target", "https://10.0.0.5:8080/"]) == 0
