@@ -19,7 +19,7 @@ import time
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from bench import direct, inprocess, memory, nginx, workers
 from bench.load import WRK_INSTALL_HINT, wrk_available
@@ -29,16 +29,40 @@ from bench.server import gunicorn
 from training.artifact import model_dir_from_env
 
 DEFAULT_OUT_DIR = Path("reports/bench")
+# wrk's -d and Locust's --run-time take whole seconds; latency runs drop their first
+# LATENCY_WARMUP_S (bench.load.run_locust's warmup_s), so a shorter run would record nothing.
+MIN_RUN_S = 1
+LATENCY_WARMUP_S = 1.0
+MIN_LATENCY_S = int(LATENCY_WARMUP_S) + 1
 PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "flask": "flask", "gunicorn": "gunicorn", "locust": "locust"}
 
 
+def bounded_int(minimum: int, why: str) -> Callable[[str], int]:
+    """An argparse ``type=`` that accepts whole numbers >= ``minimum`` and otherwise
+    raises ``argparse.ArgumentTypeError`` naming ``why``, so argparse exits with status 2."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum} ({why})")
+        return value
+    return parse
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--model-dir", type=Path, default=None, help="artifact to serve (default: $MODEL_DIR or models/iris)")
+    """The command line; exits with status 2 and a one-line message on a bad value."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--model-dir", type=Path, default=None, help="artifact to serve (None: $MODEL_DIR or models/iris)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="reports go in OUT_DIR/<timestamp>/")
-    parser.add_argument("--run-s", type=float, default=4.0, help="seconds per maximum-rate run")
-    parser.add_argument("--repeats", type=int, default=3, help="runs per measurement")
-    parser.add_argument("--latency-s", type=float, default=6.0, help="seconds of each rate-limited latency run")
+    parser.add_argument("--run-s", type=bounded_int(MIN_RUN_S, "a run needs at least one whole second"), default=4,
+                        help=f"seconds per maximum-rate run, whole, >= {MIN_RUN_S}")
+    parser.add_argument("--repeats", type=bounded_int(1, "at least one run per measurement"), default=3,
+                        help="runs per measurement, >= 1")
+    parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up"),
+                        default=6, help=f"seconds of each rate-limited latency run, whole, >= {MIN_LATENCY_S}")
     parser.add_argument("--skip-nginx", action="store_true", help="leave out the compose stack")
     parser.add_argument("--skip-workers", action="store_true", help="leave out the worker-class comparison")
     parser.add_argument("--skip-memory", action="store_true", help="leave out memory per worker count")
