@@ -310,9 +310,10 @@ def test_killing_a_replica_loses_no_request(three_replicas: Stack, session: requ
     survivors = stack.api_addresses()
     assert victim_address not in survivors and len(survivors) == REPLICAS - 1
     # Once the kill took effect, survivors answered everything (the last address
-    # Nginx tried), and by the end the dead replica had left the pool.
+    # Nginx tried). Nginx may still try the dead replica first until its next DNS
+    # answer drops it (valid=5s, later on a busy engine); then it leaves the pool.
     assert {last_tried(o.upstream) for o in report.after(killed + 0.5)} <= survivors
-    assert not any(victim_address in o.upstream for o in report.outcomes[-20:])
+    stack.settle(session)  # only the survivors are tried, within SETTLE_TIMEOUT_S
 
 
 def test_request_id_is_passed_through_and_logged_as_json(three_replicas: Stack, session: requests.Session) -> None:
