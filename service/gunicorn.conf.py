@@ -27,6 +27,10 @@ from prometheus_client import multiprocess  # noqa: E402
 
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
+from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
+
+# Requests Gunicorn cannot parse get the API's JSON error shape, not HTML.
+install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"

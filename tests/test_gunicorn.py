@@ -133,3 +133,35 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     assert "Traceback" not in run.stderr + run.stdout
     errors = [line for line in run.stderr.splitlines() if line.strip()]
     assert len(errors) == 1 and words in errors[0] and "make model" in errors[0]
+
+
+def raw_exchange(url: str, request: bytes) -> tuple[bytes, bytes]:
+    """Send ``request`` bytes as they are; the status line and headers, and the body, of the answer."""
+    with socket.create_connection((urlsplit(url).hostname, urlsplit(url).port), timeout=10) as sock:
+        sock.sendall(request)
+        answer = b""
+        while chunk := sock.recv(65536):
+            answer += chunk
+    head, _, body = answer.partition(b"\r\n\r\n")
+    return head, body
+
+
+MANY_HEADERS = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(101))
+
+
+@pytest.mark.parametrize(("request_bytes", "status", "code", "words"), [
+    (b"GARBAGE\r\n\r\n", 400, "bad_request", "Invalid HTTP request line"),
+    (b"GET /health HTTP/1.1\r\nHost: x\r\n" + MANY_HEADERS + b"\r\n", 431, "request_header_fields_too_large", "limit request headers"),
+    (b"GET /" + b"a" * 5000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", 414, "uri_too_long", "4094"),
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd\r\n\r\n", 501, "not_implemented", "zstd"),
+], ids=["request-line", "101-headers", "long-uri", "transfer-coding"])
+def test_requests_gunicorn_cannot_parse_get_the_json_error_shape(model_dir: Path, tmp_path: Path, request_bytes: bytes,
+                                                                status: int, code: str, words: str) -> None:
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+        head, body = raw_exchange(server.url, request_bytes)
+        assert head.split(b"\r\n")[0].startswith(b"HTTP/1.1 %d " % status), head
+        assert b"Content-Type: application/json" in head
+        error = json.loads(body)["error"]
+        assert (error["status"], error["code"]) == (status, code)
+        assert words in error["message"]
+        assert requests.get(f"{server.url}/ready", timeout=10).status_code == 200

@@ -359,6 +359,17 @@ def test_body_limit_matches_the_service_and_nginx_refuses_larger_bodies_as_json(
     assert refused.json() == {"error": from_service.get_json()["error"], "request_id": "e2e-big-1"}
 
 
+def test_requests_a_replica_cannot_parse_come_back_as_json_through_nginx(stack: Stack, session: requests.Session) -> None:
+    # Nginx passes 101 headers on; Gunicorn's limit is 100 (limit_request_fields).
+    headers = {f"X-Extra-{i}": "1" for i in range(101)}
+    response = session.get(f"{stack.url}/health", headers=headers, timeout=REQUEST_TIMEOUT_S)
+
+    assert response.status_code == 431
+    assert response.headers["X-Upstream-Addr"] in stack.api_addresses()
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.json()["error"]["code"] == "request_header_fields_too_large"
+
+
 def test_with_every_replica_stopped_nginx_answers_json_errors(stack: Stack, session: requests.Session) -> None:
     try:
         stack.compose("stop", "--timeout", "10", "api")

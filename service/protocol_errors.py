@@ -1,0 +1,58 @@
+"""Gunicorn's own HTTP errors in the API's error shape instead of an HTML page.
+
+Gunicorn answers requests it cannot parse (a bad request line, more than
+``limit_request_fields`` headers, a URI over ``limit_request_line``, a bad
+``Transfer-Encoding``) before the app sees them, by calling
+``gunicorn.util.write_error(sock, status_int, reason, mesg)``, which writes an
+HTML page and has no setting to change it (gunicorn/workers/base.py,
+``Worker.handle_error``). Nginx passes such answers through, so without this a
+client of the stack would get HTML for, e.g., 101 headers. ``install()`` swaps
+that one function for ``write_json_error``; it is called from
+``service/gunicorn.conf.py``, in the master, before workers fork.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+
+from gunicorn import util
+
+# Gunicorn's statuses (Worker.handle_error) -> the codes the README documents.
+CODES = {
+    400: "bad_request",
+    403: "forbidden",
+    414: "uri_too_long",
+    417: "expectation_failed",
+    431: "request_header_fields_too_large",
+    500: "internal_error",
+    501: "not_implemented",
+}
+# Gunicorn sends an empty message with its 500s; the app's words for the same case.
+INTERNAL_ERROR_MESSAGE = "The server failed to answer this request; it has been logged."
+
+
+def error_document(status: int, reason: str, message: str) -> bytes:
+    """The full HTTP/1.1 answer (head and JSON body) for one of Gunicorn's errors.
+
+    ``request_id`` is null: no request was read, so there is no id to echo, and
+    the connection is closed afterwards, as Gunicorn does.
+    """
+    body = json.dumps({
+        "error": {"status": status, "code": CODES.get(status, f"http_{status}"),
+                  "message": message or INTERNAL_ERROR_MESSAGE, "fields": {}},
+        "request_id": None,
+    }).encode()
+    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+def write_json_error(sock: socket.socket, status_int: int, reason: str, mesg: str) -> None:
+    """Drop-in for ``gunicorn.util.write_error``: same arguments, a JSON answer."""
+    util.write_nonblock(sock, error_document(status_int, reason, mesg))
+
+
+def install() -> None:
+    """Make every Gunicorn worker class answer its own errors with ``write_json_error``."""
+    util.write_error = write_json_error
