@@ -29,14 +29,27 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """Read the service settings; raise ``ConfigError`` naming the variable on a bad value."""
     config: dict[str, Any] = {}
     for variable, key, parse, default in _SETTINGS:
-        raw = environ.get(variable)
-        if raw in (None, ""):
-            config[key] = default
+        if parse is int:
+            config[key] = env_int(variable, default, minimum=1, environ=environ)
             continue
-        try:
-            config[key] = parse(raw)
-        except ValueError:
-            raise ConfigError(f"{variable}={raw!r} is not a valid {parse.__name__}") from None
-        if parse is int and config[key] < 1:
-            raise ConfigError(f"{variable} must be at least 1, got {raw}")
+        raw = environ.get(variable)
+        config[key] = default if raw in (None, "") else parse(raw)
     return config
+
+
+def env_int(variable: str, default: int, *, minimum: int, environ: Mapping[str, str] = os.environ) -> int:
+    """The integer in ``variable`` (``default`` when unset or empty), at least ``minimum``.
+
+    Raises ``ConfigError`` naming the variable when the value is not an integer
+    or is below ``minimum``.
+    """
+    raw = environ.get(variable)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{variable}={raw!r} is not a valid int") from None
+    if value < minimum:
+        raise ConfigError(f"{variable} must be at least {minimum}, got {raw}")
+    return value

@@ -25,16 +25,28 @@ for _name in os.listdir(_metrics_dir):
 
 from prometheus_client import multiprocess  # noqa: E402
 
+from service.config import ConfigError, env_int  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
 from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
+
+
+def _setting(variable: str, default: int, *, minimum: int) -> int:
+    """An integer setting from the environment; a bad value stops Gunicorn with one line naming it."""
+    try:
+        return env_int(variable, default, minimum=minimum)
+    except ConfigError as exc:
+        # SystemExit passes through Gunicorn's config loader, which prints a
+        # traceback for any other exception.
+        raise SystemExit(f"Error: {exc}") from None
+
 
 # Requests Gunicorn cannot parse get the API's JSON error shape, not HTML.
 install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY") or default_workers())
+workers = _setting("WEB_CONCURRENCY", default_workers(), minimum=1)
 # gthread keeps connections alive (Nginx reuses them through its upstream
 # keepalive pool); the sync worker closes every connection after one request.
 worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
@@ -44,19 +56,19 @@ worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
 # p99 was 1-1.6 ms with 1 thread, 2.7-3.3 ms with 2, 5-6 ms with 4, at the same
 # CPU per request. Idle keep-alive connections wait in gthread's poller, not in
 # a thread; Nginx buffers slow clients' bodies before they reach a worker.
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+threads = _setting("GUNICORN_THREADS", 1, minimum=1)
 # Longer than Nginx's upstream keepalive_timeout (60 s), so Nginx closes idle
 # connections first and never sends a request on a socket Gunicorn just closed.
-keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "75"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "30"))
+keepalive = _setting("GUNICORN_KEEPALIVE", 75, minimum=0)
+timeout = _setting("GUNICORN_TIMEOUT", 30, minimum=1)
 # Docker waits 10 s after SIGTERM before SIGKILL: in-flight requests get 8 s.
-graceful_timeout = int(os.environ.get("GUNICORN_GRACEFUL_TIMEOUT", "8"))
+graceful_timeout = _setting("GUNICORN_GRACEFUL_TIMEOUT", 8, minimum=0)
 preload_app = True
 # Gunicorn's control socket lives at one path per user; several services (tests,
 # replicas sharing a home directory) would fight over it.
 control_socket_disable = True
 worker_tmp_dir = "/dev/shm" if os.path.isdir("/dev/shm") else None
-max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "0"))
+max_requests = _setting("GUNICORN_MAX_REQUESTS", 0, minimum=0)
 max_requests_jitter = max_requests // 10
 
 accesslog = "-"

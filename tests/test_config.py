@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from service.config import DEFAULT_MAX_BATCH_SIZE, ConfigError, from_env
+from service.config import DEFAULT_MAX_BATCH_SIZE, ConfigError, env_int, from_env
 
 
 def test_defaults() -> None:
@@ -24,3 +24,15 @@ def test_overrides() -> None:
 def test_bad_values_name_the_variable(variable: str, value: str) -> None:
     with pytest.raises(ConfigError, match="MAX_B"):
         from_env({variable: value})
+
+
+@pytest.mark.parametrize(("environ", "expected"), [({}, 8), ({"N": ""}, 8), ({"N": "0"}, 0), ({"N": "12"}, 12)])
+def test_env_int_reads_a_whole_number_or_the_default(environ: dict[str, str], expected: int) -> None:
+    assert env_int("N", 8, minimum=0, environ=environ) == expected
+
+
+@pytest.mark.parametrize(("value", "message"), [("1.5", "N='1.5' is not a valid int"), ("-1", "N must be at least 0, got -1")])
+def test_env_int_refuses_what_it_cannot_use(value: str, message: str) -> None:
+    with pytest.raises(ConfigError) as raised:
+        env_int("N", 8, minimum=0, environ={"N": value})
+    assert str(raised.value) == message

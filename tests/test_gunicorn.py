@@ -135,6 +135,24 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     assert len(errors) == 1 and words in errors[0] and "make model" in errors[0]
 
 
+@pytest.mark.parametrize(("variable", "value", "words"), [
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be at least 1, got 0"),
+    ("GUNICORN_THREADS", "two", "GUNICORN_THREADS='two' is not a valid int"),
+    ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be at least 1, got -5"),
+    ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots' is not a valid int"),
+])
+def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable: str, value: str, words: str) -> None:
+    # Zero workers would otherwise leave a master that accepts no request, forever.
+    run = subprocess.run(
+        [str(GUNICORN), "-c", "service/gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1",
+             "PORT": str(free_port()), variable: value},
+    )
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.strip()]
+    assert errors == [f"Error: {words}"]
+
+
 def raw_exchange(url: str, request: bytes) -> tuple[bytes, bytes]:
     """Send ``request`` bytes as they are; the status line and headers, and the body, of the answer."""
     with socket.create_connection((urlsplit(url).hostname, urlsplit(url).port), timeout=10) as sock:
