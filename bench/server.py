@@ -112,7 +112,8 @@ class Server:
         return sum(process.memory_full_info().pss for process in self.processes())
 
 
-def _ready(url: str, workers: int, process: subprocess.Popen) -> bool:
+def ready(url: str, workers: int, process: subprocess.Popen) -> bool:
+    """Whether Gunicorn runs ``workers`` workers under ``process`` and ``/ready`` answers 200."""
     if len(psutil.Process(process.pid).children()) != workers:
         return False
     try:
@@ -160,7 +161,7 @@ def gunicorn(
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not _ready(url, workers, process):
+        while not ready(url, workers, process):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(log_path.read_text().splitlines()[-15:])
                 raise ServerError(f"Gunicorn ({worker_class or 'default class'}, {workers} worker(s)) did not become ready:\n{tail}")

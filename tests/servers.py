@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,16 +13,10 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-GUNICORN = Path(sys.executable).with_name("gunicorn")
+from bench.server import GUNICORN, ROOT, free_port, ready
+
 START_TIMEOUT_S = 30.0
 STARTING = re.compile(r"starting (\d+) \w+ worker\(s\)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass
@@ -48,13 +39,7 @@ class Server:
 
     def _up(self) -> bool:
         announced = self.workers_announced()
-        if announced is None or len(self.worker_pids()) != announced:
-            return False
-        try:
-            with urllib.request.urlopen(f"{self.url}/ready", timeout=2) as response:
-                return response.status == 200
-        except OSError:
-            return False
+        return announced is not None and ready(self.url, announced, self.process)
 
 
 @contextmanager
