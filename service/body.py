@@ -17,6 +17,9 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from service.errors import ApiError, InvalidJSON, UnsupportedMediaType
 
 JSON_MIMETYPE = "application/json"
+UTF8_BOM = b"\xef\xbb\xbf"
+# JSON exchanged between systems is UTF-8 (RFC 8259, section 8.1).
+JSON_CHARSETS = {"utf-8", "utf8"}
 
 
 def _reject_constant(name: str) -> float:
@@ -48,6 +51,8 @@ def decode_json(raw: bytes) -> Any:
     """Decode ``raw`` as one strict JSON document; raise ``InvalidJSON`` saying why not."""
     if not raw.strip():
         raise InvalidJSON("request body is empty; send a JSON object")
+    if raw.startswith(UTF8_BOM):
+        raise InvalidJSON("request body starts with a byte order mark; JSON text must not (RFC 8259, section 8.1)")
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -55,11 +60,15 @@ def decode_json(raw: bytes) -> Any:
     try:
         return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
-        raise InvalidJSON(f"request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
+        # Some of json's messages end in "at" ("Unterminated string starting at").
+        reason = exc.msg.removesuffix(" at")
+        raise InvalidJSON(f"request body is not valid JSON: {reason} at line {exc.lineno} column {exc.colno}") from None
     except RecursionError:
         raise InvalidJSON("request body is nested too deeply") from None
     except ValueError as exc:  # e.g. an integer literal longer than Python's digit limit
-        raise InvalidJSON(f"request body has a number that cannot be read: {str(exc)[:80]}") from None
+        # "Exceeds the limit (4300 digits) ...: value has 4301 digits; use sys.set_int_max_str_digits() ..."
+        reason = str(exc).split(";")[0]
+        raise InvalidJSON(f"request body has a number that cannot be read: {reason}") from None
 
 
 def read_body(request: Request) -> bytes:
@@ -78,12 +87,15 @@ def read_body(request: Request) -> bytes:
     limit = request.max_content_length
     try:
         if length is not None and (limit is None or length <= limit):
-            return request.environ["wsgi.input"].read(length)
+            data = request.environ["wsgi.input"].read(length)
+            if len(data) < length:
+                raise ApiError(f"request body ended after {len(data)} of the {length} bytes its Content-Length declared")
+            return data
         data = request.get_data(cache=False)
         if limit is not None and len(data) >= limit and request.environ["wsgi.input"].read(1):
             raise RequestEntityTooLarge()
         return data
-    except HTTPException:
+    except (HTTPException, ApiError):
         raise
     except Exception as exc:  # the server's own parse errors (e.g. Gunicorn's InvalidChunkSize) share no base class
         raise ApiError(f"request body could not be read: {type(exc).__name__} (malformed chunked encoding?)") from None
@@ -102,4 +114,7 @@ def json_body(request: Request, *, allow_missing_type: bool = False) -> Any:
     mimetype = request.mimetype
     if not (mimetype == JSON_MIMETYPE or mimetype.endswith("+json") or (allow_missing_type and not mimetype)):
         raise UnsupportedMediaType(f"Content-Type must be {JSON_MIMETYPE}, got {mimetype or 'none'}")
+    charset = request.mimetype_params.get("charset")
+    if charset is not None and charset.lower() not in JSON_CHARSETS:
+        raise UnsupportedMediaType(f"Content-Type charset must be utf-8, got {charset}")
     return decode_json(read_body(request))

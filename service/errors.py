@@ -16,7 +16,8 @@ import logging
 
 from flask import Flask, current_app, g, jsonify, request
 from flask.typing import ResponseReturnValue
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import ClientDisconnected, HTTPException
+from werkzeug.routing import WebsocketMismatch
 
 LOG = logging.getLogger(__name__)
 
@@ -58,6 +59,7 @@ class NotReady(ApiError):
 
 # Werkzeug's exception names, turned into stable snake_case codes.
 _HTTP_CODES = {
+    400: "bad_request",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
@@ -84,23 +86,40 @@ def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]
     return {prefix or "body": [str(messages)]}
 
 
-# An error answer stays small however many fields a body gets wrong.
+# An error answer stays small however many fields a body gets wrong, and
+# however long the names and values it echoes back (an unknown key of 1 MB).
 MAX_FIELDS_REPORTED = 20
+MAX_NAME_CHARS = 100
+MAX_MESSAGE_CHARS = 2000
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` if it is at most ``limit`` characters, else its start and its length."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}... ({len(text)} characters)"
 
 
 def summarise(fields: dict[str, list[str]]) -> str:
     """One human sentence naming each field (the first ``MAX_FIELDS_REPORTED``) and its first problem."""
     shown = list(fields.items())[:MAX_FIELDS_REPORTED]
-    sentence = "; ".join(f"{field}: {problems[0]}" for field, problems in shown)
+    sentence = "; ".join(f"{clip(field, MAX_NAME_CHARS)}: {problems[0]}" for field, problems in shown)
     hidden = len(fields) - len(shown)
     return f"{sentence}; and {hidden} more field(s)" if hidden > 0 else sentence
 
 
 def error_response(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> ResponseReturnValue:
-    """Build the JSON error body every failing route returns."""
-    reported = dict(list(fields.items())[:MAX_FIELDS_REPORTED]) if fields else {}
+    """Build the JSON error body every failing route returns.
+
+    Field names longer than ``MAX_NAME_CHARS`` and messages longer than
+    ``MAX_MESSAGE_CHARS`` are clipped, so a client's input is never echoed whole.
+    """
+    reported = {
+        clip(field, MAX_NAME_CHARS): [clip(problem, MAX_MESSAGE_CHARS) for problem in problems]
+        for field, problems in list((fields or {}).items())[:MAX_FIELDS_REPORTED]
+    }
     body = {
-        "error": {"status": status, "code": code, "message": message, "fields": reported},
+        "error": {"status": status, "code": code, "message": clip(message, MAX_MESSAGE_CHARS), "fields": reported},
         "request_id": g.get("request_id"),
     }
     return jsonify(body), status
@@ -118,10 +137,15 @@ def init_app(app: Flask) -> None:
         status = exc.code or 500
         message = exc.description or exc.name
         headers = {}
-        if status == 404:
+        if isinstance(exc, WebsocketMismatch):
+            message = "WebSocket upgrades are not supported; send plain HTTP requests."
+        elif isinstance(exc, ClientDisconnected):
+            message = "The request body ended before its declared length; the client may have disconnected."
+        elif status == 404:
             message = f"No route for {request.method} {request.path}; see /openapi.json for the API."
         elif status == 405:
-            headers["Allow"] = exc.get_response().headers.get("Allow", "")
+            # Werkzeug lists them in set order, which differs between processes.
+            headers["Allow"] = ", ".join(sorted(exc.valid_methods or ()))
             message = f"{request.method} is not allowed on {request.path}; allowed: {headers['Allow']}."
         elif status == 413:
             limit = current_app.config["MAX_CONTENT_LENGTH"]

@@ -68,4 +68,6 @@ def registry() -> CollectorRegistry:
 @bp.get("/metrics")
 def metrics() -> Response:
     """Prometheus text exposition format."""
-    return Response(generate_latest(registry()), mimetype=CONTENT_TYPE_LATEST)
+    # content_type, not mimetype: CONTENT_TYPE_LATEST already carries its charset,
+    # and Flask would add a second one, which strict parsers refuse.
+    return Response(generate_latest(registry()), content_type=CONTENT_TYPE_LATEST)

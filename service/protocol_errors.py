@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import socket
+from http import HTTPStatus
 
 from gunicorn import util
 
@@ -32,6 +33,14 @@ CODES = {
 INTERNAL_ERROR_MESSAGE = "The server failed to answer this request; it has been logged."
 
 
+def standard_reason(status: int, reason: str) -> str:
+    """The reason phrase RFC 9110 gives ``status``; Gunicorn passes "Bad Request" with its 501."""
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return reason
+
+
 def error_document(status: int, reason: str, message: str) -> bytes:
     """The full HTTP/1.1 answer (head and JSON body) for one of Gunicorn's errors.
 
@@ -43,7 +52,7 @@ def error_document(status: int, reason: str, message: str) -> bytes:
                   "message": message or INTERNAL_ERROR_MESSAGE, "fields": {}},
         "request_id": None,
     }).encode()
-    head = (f"HTTP/1.1 {status} {reason}\r\nConnection: close\r\nContent-Type: application/json\r\n"
+    head = (f"HTTP/1.1 {status} {standard_reason(status, reason)}\r\nConnection: close\r\nContent-Type: application/json\r\n"
             f"Content-Length: {len(body)}\r\n\r\n")
     return head.encode("latin-1") + body
 

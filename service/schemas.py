@@ -69,6 +69,9 @@ def json_type(value: Any) -> str:
 class FeaturesSchema(Schema):
     """One flower: four measurements in cm, all required, nothing else."""
 
+    # Marshmallow's default, "Invalid input type.", says nothing of what was expected.
+    error_messages = {"type": f"Must be an object with {', '.join(FEATURE_NAMES[:-1])} and {FEATURE_NAMES[-1]}."}
+
     class Meta:
         unknown = RAISE
 

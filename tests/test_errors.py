@@ -44,7 +44,10 @@ BAD_BODIES = [
     ("-Infinity literal", b'{"sepal_length": -Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
     ("overflowing float", b'{"sepal_length": 1e999, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "out of range"),
     ("overflowing integer", ('{"sepal_length": 1' + "0" * 400 + ', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}').encode(), 400, "validation_error", "sepal_length", "too large"),
-    ("integer past the digit limit", ('{"sepal_length": ' + "9" * 5000 + "}").encode(), 400, "invalid_json", None, "cannot be read"),
+    ("integer past the digit limit", ('{"sepal_length": ' + "9" * 5000 + "}").encode(), 400, "invalid_json", None, "value has 5000 digits"),
+    ("byte order mark", b"\xef\xbb\xbf" + json.dumps(SEED_REQUEST).encode(), 400, "invalid_json", None, "byte order mark"),
+    ("unterminated string", b'{"sepal_length', 400, "invalid_json", None, "Unterminated string starting at line 1 column 2"),
+    ("control character in a string", b'{"sepal\nlength": 5.1}', 400, "invalid_json", None, "Invalid control character at line 1 column 8"),
     ("negative measurement", with_(sepal_length=-5.1).encode(), 400, "validation_error", "sepal_length", "greater than 0"),
     ("zero measurement", with_(petal_width=0).encode(), 400, "validation_error", "petal_width", "greater than 0"),
     ("absurd measurement", with_(sepal_length=5100.0).encode(), 400, "validation_error", "sepal_length", "at most 30"),
@@ -54,7 +57,7 @@ BAD_BODIES = [
     ("empty batch", b'{"instances": []}', 400, "validation_error", "instances", "at least one"),
     ("batch not a list", b'{"instances": {"a": 1}}', 400, "validation_error", "instances", "Not a valid list"),
     ("batch with one bad row", json.dumps({"instances": [row(), row(), row(petal_width="x")]}).encode(), 400, "validation_error", "instances[2].petal_width", "got string"),
-    ("batch row not an object", json.dumps({"instances": [row(), 7]}).encode(), 400, "validation_error", "instances[1]", "Invalid input type"),
+    ("batch row not an object", json.dumps({"instances": [row(), 7]}).encode(), 400, "validation_error", "instances[1]", "Must be an object with sepal_length, sepal_width, petal_length and petal_width."),
     ("batch beside features", json.dumps({"instances": [row()], "sepal_length": 5.1}).encode(), 400, "validation_error", "sepal_length", "Unknown field"),
     ("oversized batch", json.dumps({"instances": [row()] * 51}).encode(), 413, "batch_too_large", "instances", "over the limit of 50"),
     ("body over the limit", b'{"pad": "' + b"x" * 20_000 + b'"}', 413, "payload_too_large", None, "over the limit"),
@@ -97,7 +100,33 @@ def test_unknown_route_is_404(client) -> None:
 def test_wrong_method_is_405_with_allow(client) -> None:
     response = client.get("/predict")
     error = assert_error_shape(response, 405, "method_not_allowed")
-    assert "POST" in response.headers["Allow"] and "GET" in error["message"]
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert error["message"] == "GET is not allowed on /predict; allowed: OPTIONS, POST."
+
+
+@pytest.mark.parametrize("charset", ["utf-16", "latin-1"])
+def test_a_charset_other_than_utf8_is_415(client, charset: str) -> None:
+    body = json.dumps(SEED_REQUEST).encode(charset)
+    error = assert_error_shape(client.post("/predict", data=body, content_type=f"application/json; charset={charset}"),
+                               415, "unsupported_media_type")
+    assert error["message"] == f"Content-Type charset must be utf-8, got {charset}"
+    assert client.post("/predict", data=json.dumps(SEED_REQUEST), content_type="application/json; charset=UTF-8").status_code == 200
+
+
+def test_a_websocket_upgrade_is_a_clear_400(client) -> None:
+    response = client.get("/health", headers={"Connection": "Upgrade", "Upgrade": "websocket"})
+    error = assert_error_shape(response, 400, "bad_request")
+    assert "WebSocket" in error["message"]
+
+
+def test_an_error_never_echoes_a_huge_name_whole(client) -> None:
+    key = "k" * 10_000  # the test app's body limit is 16 KiB
+    response = client.post("/predict", data=json.dumps({**SEED_REQUEST, key: 1}), content_type="application/json")
+    error = assert_error_shape(response, 400, "validation_error")
+    assert len(response.get_data()) < 1_000
+    (field,) = error["fields"]
+    assert field == "k" * 100 + "... (10000 characters)"
+    assert error["message"] == f"{field}: Unknown field."
 
 
 def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(client) -> None:

@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from http import HTTPStatus
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -153,10 +154,13 @@ def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable
     assert errors == [f"Error: {words}"]
 
 
-def raw_exchange(url: str, request: bytes) -> tuple[bytes, bytes]:
-    """Send ``request`` bytes as they are; the status line and headers, and the body, of the answer."""
+def raw_exchange(url: str, request: bytes, *, half_close: bool = False) -> tuple[bytes, bytes]:
+    """Send ``request`` bytes as they are (then end the sending side, with ``half_close``);
+    the status line and headers, and the body, of the answer."""
     with socket.create_connection((urlsplit(url).hostname, urlsplit(url).port), timeout=10) as sock:
         sock.sendall(request)
+        if half_close:
+            sock.shutdown(socket.SHUT_WR)
         answer = b""
         while chunk := sock.recv(65536):
             answer += chunk
@@ -177,9 +181,28 @@ def test_requests_gunicorn_cannot_parse_get_the_json_error_shape(model_dir: Path
                                                                 status: int, code: str, words: str) -> None:
     with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
         head, body = raw_exchange(server.url, request_bytes)
-        assert head.split(b"\r\n")[0].startswith(b"HTTP/1.1 %d " % status), head
+        assert head.split(b"\r\n")[0] == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode(), head
         assert b"Content-Type: application/json" in head
         error = json.loads(body)["error"]
         assert (error["status"], error["code"]) == (status, code)
         assert words in error["message"]
         assert requests.get(f"{server.url}/ready", timeout=10).status_code == 200
+
+
+SEED_BODY = json.dumps(SEED_REQUEST).encode()
+
+
+@pytest.mark.parametrize(("request_bytes", "words"), [
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+     % (len(SEED_BODY) + 100, SEED_BODY), f"ended after {len(SEED_BODY)} of the {len(SEED_BODY) + 100} bytes its Content-Length declared"),
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nabc",
+     "The request body ended before its declared length"),
+], ids=["short-content-length", "chunked-cut-short"])
+def test_a_body_cut_short_is_a_400_not_a_prediction(model_dir: Path, tmp_path: Path, request_bytes: bytes, words: str) -> None:
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+        before = server.worker_pids()
+        head, body = raw_exchange(server.url, request_bytes, half_close=True)
+        assert head.startswith(b"HTTP/1.1 400 "), head
+        error = json.loads(body)["error"]
+        assert error["code"] == "bad_request" and words in error["message"], error
+        assert server.worker_pids() == before

@@ -36,3 +36,9 @@ def test_an_invented_method_is_counted_as_other_not_as_a_new_series(client) -> N
     after = REGISTRY.get_sample_value("http_requests_total", {**labels, "method": "other"}) or 0.0
     assert after - before == 2
     assert REGISTRY.get_sample_value("http_requests_total", {**labels, "method": "ZZBA"}) is None
+
+
+def test_the_exposition_names_its_format_once(client) -> None:
+    content_type = client.get("/metrics").headers["Content-Type"]
+    assert content_type.startswith("text/plain; version=")
+    assert content_type.count("charset=") == 1
