@@ -99,9 +99,10 @@ stack-rm: ## Remove the Swarm stack STACK (its network goes a few seconds later)
 	docker stack rm $(STACK)
 
 # Load test: loadtest/ and locust.conf (README "Load testing"). HOST is also the
-# address `make serve` binds, so only a URL counts as the target; otherwise, like
-# USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's value applies
-# (http://localhost:8000, 20 users, 5/s, 1m, none). LOADTEST_ARGS: any other Locust option.
+# address `make serve` binds, so only a URL counts as the target; else a PORT you
+# set (PORT=8001 make serve, then PORT=8001 make loadtest) means http://localhost:PORT;
+# otherwise, like USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's
+# value applies (http://localhost:8000, 20 users, 5/s, 1m, none). LOADTEST_ARGS: any other Locust option.
 USERS ?=
 SPAWN_RATE ?=
 DURATION ?=
@@ -112,7 +113,8 @@ LOADTEST_ARGS ?=
 loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST USERS SPAWN_RATE DURATION SHAPE); reports in reports/loadtest/; exit 1 if the SLO is missed
 	@dir=reports/loadtest/$$(date +%Y%m%dT%H%M%S); mkdir -p $$dir; rc=0; \
 	$(BIN)/locust --headless --only-summary --csv $$dir/run --csv-full-history --html $$dir/report.html \
-	  $(if $(filter http://% https://%,$(HOST)),--host $(HOST)) $(if $(USERS),--users $(USERS)) \
+	  $(if $(filter http://% https://%,$(HOST)),--host $(HOST),$(if $(filter command line environment,$(origin PORT)),--host http://localhost:$(PORT))) \
+	  $(if $(USERS),--users $(USERS)) \
 	  $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(if $(DURATION),--run-time $(DURATION)) \
 	  $(if $(SHAPE),--shape $(SHAPE)) $(LOADTEST_ARGS) || rc=$$?; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc

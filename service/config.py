@@ -37,11 +37,12 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return config
 
 
-def env_int(variable: str, default: int, *, minimum: int, environ: Mapping[str, str] = os.environ) -> int:
-    """The integer in ``variable`` (``default`` when unset or empty), at least ``minimum``.
+def env_int(variable: str, default: int, *, minimum: int, maximum: int | None = None,
+            environ: Mapping[str, str] = os.environ) -> int:
+    """The integer in ``variable`` (``default`` when unset or empty), from ``minimum`` to ``maximum``.
 
     Raises ``ConfigError`` naming the variable when the value is not an integer
-    or is below ``minimum``.
+    or is out of that range.
     """
     raw = environ.get(variable)
     if raw in (None, ""):
@@ -52,4 +53,6 @@ def env_int(variable: str, default: int, *, minimum: int, environ: Mapping[str, 
         raise ConfigError(f"{variable}={raw!r} is not a valid int") from None
     if value < minimum:
         raise ConfigError(f"{variable} must be at least {minimum}, got {raw}")
+    if maximum is not None and value > maximum:
+        raise ConfigError(f"{variable} must be at most {maximum}, got {raw}")
     return value

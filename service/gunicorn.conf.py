@@ -31,10 +31,10 @@ from service.logs import gunicorn_logconfig  # noqa: E402
 from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
 
 
-def _setting(variable: str, default: int, *, minimum: int) -> int:
+def _setting(variable: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
     """An integer setting from the environment; a bad value stops Gunicorn with one line naming it."""
     try:
-        return env_int(variable, default, minimum=minimum)
+        return env_int(variable, default, minimum=minimum, maximum=maximum)
     except ConfigError as exc:
         # SystemExit passes through Gunicorn's config loader, which prints a
         # traceback for any other exception.
@@ -45,7 +45,7 @@ def _setting(variable: str, default: int, *, minimum: int) -> int:
 install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '8000')}"
+bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_setting('PORT', 8000, minimum=1, maximum=65535)}"
 workers = _setting("WEB_CONCURRENCY", default_workers(), minimum=1)
 # gthread keeps connections alive (Nginx reuses them through its upstream
 # keepalive pool); the sync worker closes every connection after one request.

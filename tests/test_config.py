@@ -31,8 +31,10 @@ def test_env_int_reads_a_whole_number_or_the_default(environ: dict[str, str], ex
     assert env_int("N", 8, minimum=0, environ=environ) == expected
 
 
-@pytest.mark.parametrize(("value", "message"), [("1.5", "N='1.5' is not a valid int"), ("-1", "N must be at least 0, got -1")])
+@pytest.mark.parametrize(("value", "message"), [
+    ("1.5", "N='1.5' is not a valid int"), ("-1", "N must be at least 0, got -1"), ("100", "N must be at most 99, got 100"),
+])
 def test_env_int_refuses_what_it_cannot_use(value: str, message: str) -> None:
     with pytest.raises(ConfigError) as raised:
-        env_int("N", 8, minimum=0, environ={"N": value})
+        env_int("N", 8, minimum=0, maximum=99, environ={"N": value})
     assert str(raised.value) == message

@@ -141,6 +141,7 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     ("GUNICORN_THREADS", "two", "GUNICORN_THREADS='two' is not a valid int"),
     ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be at least 1, got -5"),
     ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots' is not a valid int"),
+    ("PORT", "99999", "PORT must be at most 65535, got 99999"),
 ])
 def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable: str, value: str, words: str) -> None:
     # Zero workers would otherwise leave a master that accepts no request, forever.
