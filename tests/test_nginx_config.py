@@ -1,14 +1,18 @@
-"""nginx/default.conf: in step with the service's limits, and accepted by the nginx image compose.yaml names."""
+"""nginx/default.conf: in step with the service's limits, accepted by the nginx image compose.yaml names, and answering its own errors as the service does."""
 
 from __future__ import annotations
 
+import json
 import re
+import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.servers import ROOT, free_port
@@ -17,6 +21,9 @@ NGINX_CONF = ROOT / "nginx" / "default.conf"
 NGINX_IMAGE = "nginx:1.30"  # compose.yaml's
 GUNICORN_CONF = ROOT / "service" / "gunicorn.conf.py"
 SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
+START_TIMEOUT_S = 90.0
+# Nginx's large_client_header_buffers default: 4 buffers of 8 KiB.
+HEADER_BUFFER_BYTES = 8 * 1024
 
 
 def directive(name: str, text: str | None = None) -> str:
@@ -41,7 +48,7 @@ def test_nginx_closes_idle_upstream_connections_before_gunicorn_does() -> None:
     # If Gunicorn closed an idle connection first, Nginx could send a request
     # on a socket that is being closed and the request would fail.
     upstream = re.search(r"^upstream api \{(.*?)^\}", NGINX_CONF.read_text(), flags=re.MULTILINE | re.DOTALL).group(1)
-    gunicorn_keepalive_s = int(re.search(r'"GUNICORN_KEEPALIVE", "(\d+)"', GUNICORN_CONF.read_text()).group(1))
+    gunicorn_keepalive_s = int(re.search(r'"GUNICORN_KEEPALIVE", "?(\d+)', GUNICORN_CONF.read_text()).group(1))
 
     assert seconds(directive("keepalive_timeout", upstream)) < gunicorn_keepalive_s
 
@@ -56,31 +63,172 @@ def test_config_passes_nginx_t_in_the_image_compose_runs(docker_engine: None) ->
     assert "test is successful" in result.stderr
 
 
-@pytest.mark.docker
-@pytest.mark.parametrize(("method", "headers", "status", "code"), [
-    ("TRACE", {}, 405, "method_not_allowed"),
-    ("POST", {"Transfer-Encoding": "bogus"}, 501, "not_implemented"),
-])
-def test_errors_nginx_answers_itself_are_json_in_the_service_shape(docker_engine: None, method, headers, status, code) -> None:
+def docker(*args: str, timeout_s: float = 120) -> str:
+    """Run the docker CLI; raise ``AssertionError`` with its output when it fails."""
+    result = subprocess.run(["docker", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+    assert result.returncode == 0, f"docker {' '.join(args)} exited {result.returncode}: {result.stderr[-2000:]}"
+    return result.stdout
+
+
+def run_nginx(name: str, port: int, *network_args: str) -> None:
+    docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "--cpus", "0.25", *network_args,
+           "-v", f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro", NGINX_IMAGE)
+
+
+def wait_for(url: str, status: int = 200) -> None:
+    """Poll ``url`` until it answers ``status``; fail after START_TIMEOUT_S."""
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        try:
+            if requests.get(url, timeout=2).status_code == status:
+                return
+        except requests.ConnectionError:
+            pass
+        assert time.monotonic() < deadline, f"{url} did not answer {status} within {START_TIMEOUT_S} s"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def nginx_port(docker_engine: None) -> Iterator[int]:
+    """Nginx alone (no replica answers: `api` resolves to its own loopback), on a free localhost port."""
     port, name = free_port(), f"api-inference-nginx-test-{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        ["docker", "run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "--add-host", "api:127.0.0.1",
-         "-v", f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro", NGINX_IMAGE],
-        check=True, capture_output=True, timeout=120,
-    )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"http://127.0.0.1:{port}/nginx-health", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert time.monotonic() < deadline, "nginx did not start"
-                time.sleep(0.2)
-        response = requests.request(method, f"http://127.0.0.1:{port}/predict", headers=headers, timeout=10)
-        assert response.status_code == status
-        body = response.json()
-        assert body["error"]["status"] == status and body["error"]["code"] == code
-        assert body["request_id"] == response.headers["X-Request-ID"]
+        run_nginx(name, port, "--add-host", "api:127.0.0.1")
+        wait_for(f"http://127.0.0.1:{port}/nginx-health")
+        yield port
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def nginx_with_replica_port(docker_engine: None) -> Iterator[int]:
+    """Nginx and one api replica (the image ``make build`` makes) on a network of their own."""
+    suffix = uuid.uuid4().hex[:8]
+    image, network = f"api-inference:nginx-test-{suffix}", f"api-inference-nginx-test-{suffix}"
+    api, nginx, port = f"{network}-api", f"{network}-nginx", free_port()
+    try:
+        result = subprocess.run(["make", "build", f"IMAGE={image}"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert result.returncode == 0, result.stderr[-4000:]
+        docker("network", "create", network)
+        docker("run", "-d", "--name", api, "--network", network, "--network-alias", "api",
+               "--cpus", "0.5", "--memory", "256m", image)
+        run_nginx(nginx, port, "--network", network)
+        wait_for(f"http://127.0.0.1:{port}/ready")
+        yield port
+    finally:
+        subprocess.run(["docker", "rm", "-f", nginx, api], capture_output=True, timeout=60)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=60)
+        subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
+
+
+def exchange(port: int, request: bytes) -> tuple[str, CaseInsensitiveDict, bytes]:
+    """Send raw bytes to 127.0.0.1:``port``; the status line, headers and body Nginx answers before closing."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as connection:
+        connection.sendall(request)
+        response = b""
+        while chunk := connection.recv(65536):
+            response += chunk
+    head, _, body = response.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    return status_line, CaseInsensitiveDict(line.split(": ", 1) for line in header_lines), body
+
+
+def assert_nginx_error(headers, body: dict, status: int, code: str) -> None:
+    """A JSON error of Nginx's own, in the service's shape, that no replica saw."""
+    assert headers["Content-Type"] == "application/json"
+    assert body["error"]["status"] == status and body["error"]["code"] == code and body["error"]["fields"] == {}
+    assert body["request_id"] == headers["X-Request-ID"]
+    assert "X-Upstream-Addr" not in headers
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("method", "path", "headers", "status", "code"), [
+    ("TRACE", "/predict", {}, 405, "method_not_allowed"),
+    ("POST", "/predict", {"Transfer-Encoding": "bogus"}, 501, "not_implemented"),
+    # One header longer than a header buffer, and headers longer than all four.
+    ("GET", "/health", {"X-Big": "a" * (HEADER_BUFFER_BYTES + 1000)}, 431, "request_header_fields_too_large"),
+    ("GET", "/health", {f"X-Big-{i}": "a" * (HEADER_BUFFER_BYTES - 1000) for i in range(6)}, 431,
+     "request_header_fields_too_large"),
+    ("POST", "/nginx-health", {}, 405, "method_not_allowed"),
+    ("DELETE", "/nginx-health", {}, 405, "method_not_allowed"),
+    # A `return` has no ETag or Last-Modified, so these preconditions fail.
+    ("GET", "/nginx-health", {"If-Match": '"v1"'}, 412, "precondition_failed"),
+    ("GET", "/nginx-health", {"If-Unmodified-Since": "Mon, 01 Jan 2024 00:00:00 GMT"}, 412, "precondition_failed"),
+])
+def test_errors_nginx_answers_itself_are_json_in_the_service_shape(nginx_port: int, method, path, headers, status, code) -> None:
+    response = requests.request(method, f"http://127.0.0.1:{nginx_port}{path}", headers=headers, timeout=10)
+
+    assert response.status_code == status
+    assert_nginx_error(response.headers, response.json(), status, code)
+
+
+@pytest.mark.docker
+def test_an_oversized_header_gets_431_not_nginx_s_400(nginx_port: int) -> None:
+    big = b"X-Big: " + b"a" * (HEADER_BUFFER_BYTES + 1000)
+    status_line, headers, body = exchange(nginx_port, b"GET /health HTTP/1.1\r\nHost: x\r\n" + big + b"\r\nConnection: close\r\n\r\n")
+
+    # Nginx has no reason phrase for 431; the status line still parses.
+    assert status_line == "HTTP/1.1 431 "
+    assert_nginx_error(headers, json.loads(body), 431, "request_header_fields_too_large")
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("version", ["HTTP/2.0", "HTTP/9.9"])
+def test_http_versions_other_than_1_x_get_a_json_505(nginx_port: int, version: str) -> None:
+    # HTTP/2 needs TLS or a preface; a request line naming it is HTTP/1 with a bad version.
+    status_line, headers, body = exchange(nginx_port, f"GET /health {version}\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+
+    assert status_line == "HTTP/1.1 505 HTTP Version Not Supported"
+    assert_nginx_error(headers, json.loads(body), 505, "http_version_not_supported")
+
+
+@pytest.mark.docker
+def test_nginx_health_answers_get_and_head_and_names_them_on_a_405(nginx_port: int) -> None:
+    url = f"http://127.0.0.1:{nginx_port}/nginx-health"
+
+    assert requests.get(url, timeout=10).json() == {"status": "ok"}
+    assert requests.head(url, timeout=10).status_code == 200
+    refused = requests.post(url, timeout=10)
+    assert refused.status_code == 405
+    assert refused.headers["Allow"] == "GET, HEAD"
+
+
+@pytest.mark.docker
+def test_the_error_page_requested_directly_is_the_404_a_replica_gives_for_any_path(nginx_port: int, client) -> None:
+    response = requests.get(f"http://127.0.0.1:{nginx_port}/_nginx_error", timeout=10)
+
+    assert response.status_code == 404
+    assert_nginx_error(response.headers, response.json(), 404, "not_found")
+    assert response.json()["error"] == client.get("/_nginx_error").get_json()["error"]
+    assert "Allow" not in response.headers
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_replica_s_own_404_and_405_pass_through_nginx(nginx_with_replica_port: int, client) -> None:
+    # error_page 404/405 at the server level must not replace a replica's answers.
+    for method, path in [("GET", "/no-such-path"), ("POST", "/health")]:
+        response = requests.request(method, f"http://127.0.0.1:{nginx_with_replica_port}{path}", timeout=10)
+        from_service = client.open(path, method=method)
+
+        assert response.status_code == from_service.status_code
+        assert response.headers["X-Upstream-Addr"]
+        assert response.json()["error"] == from_service.get_json()["error"]
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_client_slower_than_the_timeouts_is_disconnected_without_a_response(nginx_port: int) -> None:
+    # Nginx's 408 is never sent: it closes the connection (so no error_page for 408).
+    timeout_s = max(seconds(directive("client_header_timeout")), seconds(directive("client_body_timeout")))
+    unfinished = [b"GET /health HTTP/1.1\r\nHost: x\r\n",  # headers never end
+                  b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\n{}"]  # body never ends
+    connections = [socket.create_connection(("127.0.0.1", nginx_port), timeout=timeout_s + 10) for _ in unfinished]
+    try:
+        for connection, request in zip(connections, unfinished):
+            connection.sendall(request)
+        for connection in connections:
+            assert connection.recv(65536) == b""
+    finally:
+        for connection in connections:
+            connection.close()
