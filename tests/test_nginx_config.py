@@ -232,3 +232,32 @@ def test_a_client_slower_than_the_timeouts_is_disconnected_without_a_response(ng
     finally:
         for connection in connections:
             connection.close()
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize(("path", "body", "status"), [
+    ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
+    ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
+    ("/v2/models/iris/infer", b"{}", 502),  # no replica answers
+])
+def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes, status: int) -> None:
+    response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers={"Content-Type": "application/json"},
+                             timeout=10)
+
+    assert response.status_code == status
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-ID"]
+    error = response.json()
+    assert set(error) == {"error"} and isinstance(error["error"], str)
+    # The message the same error has on the API's own routes.
+    same_on_predict = requests.post(f"http://127.0.0.1:{nginx_port}/predict", data=body,
+                                    headers={"Content-Type": "application/json"}, timeout=10).json()
+    assert error["error"] == same_on_predict["error"]["message"]
+
+
+@pytest.mark.docker
+def test_only_the_v2_prefix_gets_the_protocol_s_shape(nginx_port: int) -> None:
+    response = requests.post(f"http://127.0.0.1:{nginx_port}/v2x", data=b"x" * (DEFAULT_MAX_BODY_BYTES + 1), timeout=10)
+
+    assert response.status_code == 413
+    assert_nginx_error(response.headers, response.json(), 413, "payload_too_large")
