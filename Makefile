@@ -80,7 +80,7 @@ logs: ## Follow the stack's logs
 	$(COMPOSE) logs --follow --tail=100
 
 scale: ## Change the api replicas live, Nginx keeps running: make scale N=5
-	@test -n "$(N)" || { echo "usage: make scale N=<replicas>" >&2; exit 2; }
+	@case '$(subst ','',$(N))' in ''|*[!0-9]*) echo "usage: make scale N=<replicas>, a whole number (got '$(subst ','',$(N))')" >&2; exit 2;; esac
 	IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --no-recreate --wait --scale api=$(N)
 
 ps: ## List the stack's containers and their health
@@ -111,12 +111,16 @@ LOADTEST_ARGS ?=
 .PHONY: loadtest
 
 loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST USERS SPAWN_RATE DURATION SHAPE); reports in reports/loadtest/; exit 1 if the SLO is missed
-	@dir=reports/loadtest/$$(date +%Y%m%dT%H%M%S); mkdir -p $$dir; rc=0; \
+	@case '$(subst ','',$(HOST))' in *://*) case '$(subst ','',$(HOST))' in http://*|https://*) ;; \
+	  *) echo "HOST must be an http:// or https:// URL to load-test (got '$(subst ','',$(HOST))')" >&2; exit 2;; esac;; esac; \
+	case '$(subst ','',$(PORT))' in ''|*[!0-9]*) echo "PORT must be a port number (got '$(subst ','',$(PORT))')" >&2; exit 2;; esac; \
+	dir=reports/loadtest/$$(date +%Y%m%dT%H%M%S); mkdir -p $$dir; rc=0; \
 	$(BIN)/locust --headless --only-summary --csv $$dir/run --csv-full-history --html $$dir/report.html \
 	  $(if $(filter http://% https://%,$(HOST)),--host $(HOST),$(if $(filter command line environment,$(origin PORT)),--host http://localhost:$(PORT))) \
 	  $(if $(USERS),--users $(USERS)) \
 	  $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(if $(DURATION),--run-time $(DURATION)) \
 	  $(if $(SHAPE),--shape $(SHAPE)) $(LOADTEST_ARGS) || rc=$$?; \
+	if [ $$rc -ne 0 ] && [ ! -e $$dir/run_stats.csv ]; then rm -rf $$dir; exit $$rc; fi; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
 
 # Scale experiments: deploy/ (README "Scale experiments").
