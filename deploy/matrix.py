@@ -44,6 +44,18 @@ MEMORY_PATTERN = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b$|^(\d+(?:\.\d+)?) 
 MEMORY_MULTIPLIERS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # Docker refuses memory limits under 6 MiB ("Minimum memory limit allowed is 6MB").
 MIN_MEMORY_BYTES = 6 * 1024**2
+# Upper bounds that no single host reaches: a value beyond them is a typo, which Docker would
+# only refuse once the run has started (memory past int64 bytes, CPUs past the engine's count).
+MAX_MEMORY_BYTES = 1024**4
+SHOWN_MEMORY_LENGTH = 24  # characters of a bad memory value an error message repeats
+# Docker's --cpus granularity: "from 0.01 to the number of CPUs" (docker run reference).
+MIN_CPUS = 0.01
+MAX_CPUS = 1024
+MAX_REPLICAS = 100
+MAX_WORKERS = 256
+# Configuration names become directory names (NN-name) and table cells.
+MAX_NAME_LENGTH = 64
+NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
 CONFIGURATION_KEYS = {"name", "replicas", "cpus", "memory", "workers"}
 LOAD_KEYS = {"users", "spawn_rate", "duration_s", "shape"}
@@ -131,18 +143,22 @@ def configuration_label(replicas: int, cpus: float, memory: str, workers: int | 
 def parse_memory(text: object) -> int:
     """Bytes in a Docker memory size such as "250M", "1G", "512m", "1.5GiB" (binary multiples).
 
-    Raises ValueError when ``text`` is not a string with a unit, or is under Docker's 6 MiB minimum.
+    Raises ValueError when ``text`` is not a string with a unit, is under Docker's 6 MiB minimum
+    or over MAX_MEMORY_BYTES (1 TiB).
     """
     if not isinstance(text, str):
         raise ValueError(f"must be a string with a unit such as \"250M\" or \"1G\", got {text!r}")
+    shown = repr(text) if len(text) <= SHOWN_MEMORY_LENGTH else repr(f"{text[:SHOWN_MEMORY_LENGTH]}...")
     match = MEMORY_PATTERN.match(text.strip())
     if match is None:
-        raise ValueError(f"{text!r} is not a memory size with a unit (b, k, m, g; e.g. \"250M\", \"1G\")")
+        raise ValueError(f"{shown} is not a memory size with a unit (b, k, m, g; e.g. \"250M\", \"1G\")")
     number, unit = (match.group(1), match.group(2)) if match.group(1) else (match.group(3), match.group(4))
-    size = int(float(number) * MEMORY_MULTIPLIERS[unit.lower()])
+    size = float(number) * MEMORY_MULTIPLIERS[unit.lower()]  # inf for hundreds of digits, never an error
     if size < MIN_MEMORY_BYTES:
-        raise ValueError(f"{text!r} is under Docker's minimum memory limit of 6M")
-    return size
+        raise ValueError(f"{shown} is under Docker's minimum memory limit of 6M")
+    if size > MAX_MEMORY_BYTES:
+        raise ValueError(f"{shown} is over {MAX_MEMORY_BYTES // 1024**4}T, more than any host offers")
+    return int(size)
 
 
 def load_matrix(path: str | Path) -> Matrix:
@@ -197,7 +213,7 @@ def _require(path: Path, where: str, table: dict[str, Any], key: str) -> Any:
 
 
 def _number(path: Path, where: str, table: dict[str, Any], key: str, *, integer: bool = False, minimum: float = 0.0,
-            inclusive: bool = False) -> float:
+            inclusive: bool = False, maximum: float = math.inf) -> float:
     value = _require(path, where, table, key)
     kinds = (int,) if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value):
@@ -206,6 +222,8 @@ def _number(path: Path, where: str, table: dict[str, Any], key: str, *, integer:
     if value < minimum or (value == minimum and not inclusive):
         bound = f"at least {minimum:g}" if inclusive else f"greater than {minimum:g}"
         raise MatrixError(f"{path}: {where}: {key} must be {bound}, got {value!r}")
+    if value > maximum:
+        raise MatrixError(f"{path}: {where}: {key} must be at most {maximum:g}, got {value!r}")
     return value
 
 
@@ -241,19 +259,29 @@ def _parse_configuration(path: Path, index: int, row: Any) -> Configuration:
     where = f"configuration {index}"
     if not isinstance(row, dict):
         raise MatrixError(f"{path}: {where}: must be a table, got {row!r}")
-    if isinstance(row.get("name"), str):
+    if isinstance(row.get("name"), str) and len(row["name"]) <= MAX_NAME_LENGTH:
         where = f"configuration {index} ({row['name']})"
     _reject_unknown(path, where, row, CONFIGURATION_KEYS)
-    replicas = int(_number(path, where, row, "replicas", integer=True))
-    cpus = float(_number(path, where, row, "cpus"))
+    replicas = int(_number(path, where, row, "replicas", integer=True, maximum=MAX_REPLICAS))
+    cpus = float(_number(path, where, row, "cpus", minimum=MIN_CPUS, inclusive=True, maximum=MAX_CPUS))
     memory = _require(path, where, row, "memory")
     try:
         memory_limit_bytes = parse_memory(memory)
     except ValueError as error:
         raise MatrixError(f"{path}: {where}: memory {error}") from error
-    workers = int(_number(path, where, row, "workers", integer=True)) if "workers" in row else None
-    name = row.get("name", f"{replicas}x{cpus:g}cpu-{memory}" + (f"-{workers}w" if workers else ""))
-    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]*", name):
-        raise MatrixError(f"{path}: {where}: name must be letters, digits, '.', '_' or '-', got {name!r}")
+    memory = memory.strip()  # as Docker reads it: no space around, one allowed before the unit
+    workers = int(_number(path, where, row, "workers", integer=True, maximum=MAX_WORKERS)) if "workers" in row else None
+    if "name" in row:
+        name = row["name"]
+        if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name):
+            raise MatrixError(f"{path}: {where}: name must be letters, digits, '.', '_' or '-', got {name!r}")
+        if len(name) > MAX_NAME_LENGTH:
+            raise MatrixError(f"{path}: {where}: name must be at most {MAX_NAME_LENGTH} characters, got {len(name)}")
+    else:
+        # Docker allows a space before the unit ("256 M"); a directory name had better not have one.
+        name = f"{replicas}x{cpus:g}cpu-{memory.replace(' ', '')}" + (f"-{workers}w" if workers else "")
+        if len(name) > MAX_NAME_LENGTH:
+            raise MatrixError(f"{path}: {where}: the name made from replicas, cpus and memory, {name[:20]}..., is "
+                              f"over {MAX_NAME_LENGTH} characters; write memory shorter or give the row a name")
     return Configuration(index=index, name=name, replicas=replicas, cpus=cpus, memory=memory,
                          memory_limit_bytes=memory_limit_bytes, workers=workers)

@@ -78,7 +78,7 @@ def test_memory_sizes_use_dockers_binary_units(text, value):
     assert parse_memory(text) == value
 
 
-@pytest.mark.parametrize("text", ["128", 128, "250 MiBs", "M", "-1G", "4M"])
+@pytest.mark.parametrize("text", ["128", 128, "250 MiBs", "M", "-1G", "4M", "2T", "99999999999G", "9" * 400 + "M"])
 def test_memory_without_a_unit_or_under_dockers_minimum_is_refused(text):
     with pytest.raises(ValueError):
         parse_memory(text)
@@ -91,7 +91,7 @@ def replace_row(old: str, new: str) -> str:
 
 @pytest.mark.parametrize(("text", "message"), [
     (replace_row("replicas = 1", "replicas = 0"), "configuration 1: replicas must be greater than 0, got 0"),
-    (replace_row("cpus = 0.25", "cpus = -0.5"), "configuration 2 (small): cpus must be greater than 0, got -0.5"),
+    (replace_row("cpus = 0.25", "cpus = -0.5"), "configuration 2 (small): cpus must be at least 0.01, got -0.5"),
     (replace_row('memory = "250M"', "memory = 250"), "configuration 1: memory must be a string with a unit"),
     (replace_row('memory = "250M"', 'memory = "250"'), "configuration 1: memory '250' is not a memory size with a unit"),
     (replace_row("workers = 2", "workers = 2\nthreads = 4"), "configuration 2 (small): unknown key 'threads'"),
@@ -126,3 +126,32 @@ def test_only_selects_rows_by_index_or_name_in_matrix_order(tmp_path):
     assert [c.index for c in matrix.select([])] == [1, 2]
     with pytest.raises(MatrixError, match="'3' matches no configuration; known: 1 \\(1x0.5cpu-250M\\), 2 \\(small\\)"):
         matrix.select(["3"])
+
+
+@pytest.mark.parametrize(("old", "new", "message"), [
+    # Docker refuses these only once the run has started; the matrix refuses them before.
+    ('memory = "250M"', 'memory = "' + "9" * 400 + 'M"', "configuration 1: memory '9999"),
+    ('memory = "250M"', 'memory = "99999999999G"', "configuration 1: memory '99999999999G' is over 1T"),
+    ("cpus = 0.5", "cpus = 0.0001", "configuration 1: cpus must be at least 0.01, got 0.0001"),
+    ("cpus = 0.5", "cpus = 1e308", "configuration 1: cpus must be at most 1024, got 1e+308"),
+    ("replicas = 1", "replicas = 100000", "configuration 1: replicas must be at most 100, got 100000"),
+    ("workers = 2", "workers = 100000", "configuration 2 (small): workers must be at most 256, got 100000"),
+    ('name = "small"', 'name = "' + "n" * 300 + '"', "configuration 2: name must be at most 64 characters, got 300"),
+])
+def test_values_docker_would_refuse_and_overlong_names_are_one_matrix_error(tmp_path, old, new, message):
+    path = write(tmp_path, replace_row(old, new))
+    with pytest.raises(MatrixError) as raised:
+        load_matrix(path)
+    assert str(raised.value).startswith(f"{path}: {message}")
+    assert "\n" not in str(raised.value) and len(str(raised.value)) < 300
+
+
+def test_a_space_before_the_memory_unit_is_dockers_form_and_stays_out_of_the_name(tmp_path):
+    first = load_matrix(write(tmp_path, replace_row('memory = "250M"', 'memory = " 256 M"'))).configurations[0]
+    assert (first.name, first.memory, first.memory_limit_bytes) == ("1x0.5cpu-256M", "256 M", 256 * 1024**2)
+
+
+def test_a_generated_name_too_long_asks_for_a_name(tmp_path):
+    path = write(tmp_path, replace_row('memory = "250M"', 'memory = "' + "0" * 80 + '256M"'))
+    with pytest.raises(MatrixError, match="the name made from replicas, cpus and memory.*give the row a name"):
+        load_matrix(path)
