@@ -11,6 +11,8 @@ from training.artifact import DEFAULT_MODEL_DIR
 DEFAULT_MAX_BATCH_SIZE = 1000
 DEFAULT_MAX_BODY_BYTES = 1_048_576  # 1 MiB: a full batch of 1000 rows is about 110 KB
 DEFAULT_LOG_LEVEL = "INFO"
+# Python logging's levels, which Gunicorn's --log-level takes too (in lower case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 # (environment variable, config key, parser, default)
 _SETTINGS: tuple[tuple[str, str, Any, Any], ...] = (
@@ -34,6 +36,8 @@ def from_env(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
             continue
         raw = environ.get(variable)
         config[key] = default if raw in (None, "") else parse(raw)
+    if config["LOG_LEVEL"] not in LOG_LEVELS:
+        raise ConfigError(f"LOG_LEVEL={environ['LOG_LEVEL']!r} is not one of {', '.join(LOG_LEVELS)}")
     return config
 
 

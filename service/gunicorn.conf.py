@@ -18,14 +18,20 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
 # before the preloaded app writes its first ones.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="api-inference-metrics-"))
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-os.makedirs(_metrics_dir, exist_ok=True)
-for _name in os.listdir(_metrics_dir):
-    if _name.endswith(".db"):
-        os.remove(os.path.join(_metrics_dir, _name))
+try:
+    os.makedirs(_metrics_dir, exist_ok=True)
+    for _name in os.listdir(_metrics_dir):
+        if _name.endswith(".db"):
+            os.remove(os.path.join(_metrics_dir, _name))
+except OSError as _exc:
+    # SystemExit passes through Gunicorn's config loader, which prints a
+    # traceback for any other exception.
+    raise SystemExit(f"Error: PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a usable directory: {_exc.strerror}") from None
 
+from gunicorn.util import load_class  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
-from service.config import ConfigError, env_int  # noqa: E402
+from service.config import ConfigError, env_int, from_env  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
 from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
@@ -41,6 +47,16 @@ def _setting(variable: str, default: int, *, minimum: int, maximum: int | None =
         raise SystemExit(f"Error: {exc}") from None
 
 
+def _worker_class(name: str) -> str:
+    """``name`` if Gunicorn can load it as a worker class; else stop with one line naming it."""
+    try:
+        load_class(name, default="gthread", section="gunicorn.workers")
+    except RuntimeError:
+        raise SystemExit(f"Error: GUNICORN_WORKER_CLASS={name!r} is not a Gunicorn worker class "
+                         "(e.g. gthread, sync, or a module.Class path)") from None
+    return name
+
+
 # Requests Gunicorn cannot parse get the API's JSON error shape, not HTML.
 install_json_protocol_errors()
 
@@ -49,7 +65,7 @@ bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_setting('PORT', 8000, minimum=1, 
 workers = _setting("WEB_CONCURRENCY", default_workers(), minimum=1)
 # gthread keeps connections alive (Nginx reuses them through its upstream
 # keepalive pool); the sync worker closes every connection after one request.
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+worker_class = _worker_class(os.environ.get("GUNICORN_WORKER_CLASS") or "gthread")
 # One thread: prediction is CPU-bound and holds the GIL, so more threads add no
 # throughput, only waits for the GIL between requests in flight. Measured with
 # `make bench` (one worker on one core, 70% of its maximum): the server's own
@@ -73,7 +89,10 @@ max_requests_jitter = max_requests // 10
 
 accesslog = "-"
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+try:
+    loglevel = from_env()["LOG_LEVEL"].lower()
+except ConfigError as _exc:
+    raise SystemExit(f"Error: {_exc}") from None
 logconfig_dict = gunicorn_logconfig(loglevel.upper())
 
 
