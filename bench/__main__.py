@@ -26,7 +26,7 @@ from bench.load import WRK_INSTALL_HINT, wrk_available
 from bench.plot import plot
 from bench.report import render_markdown, render_text, rows, summarise
 from bench.server import gunicorn
-from training.artifact import model_dir_from_env
+from training.artifact import ArtifactError, load_artifact, model_dir_from_env
 
 DEFAULT_OUT_DIR = Path("reports/bench")
 # wrk's -d and Locust's --run-time take whole seconds; latency runs drop their first
@@ -34,12 +34,16 @@ DEFAULT_OUT_DIR = Path("reports/bench")
 MIN_RUN_S = 1
 LATENCY_WARMUP_S = 1.0
 MIN_LATENCY_S = int(LATENCY_WARMUP_S) + 1
+# A whole benchmark runs some 40 measurements: past these it would take hours.
+MAX_RUN_S = 300
+MAX_REPEATS = 20
 PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "flask": "flask", "gunicorn": "gunicorn", "locust": "locust"}
 
 
-def bounded_int(minimum: int, why: str) -> Callable[[str], int]:
-    """An argparse ``type=`` that accepts whole numbers >= ``minimum`` and otherwise
-    raises ``argparse.ArgumentTypeError`` naming ``why``, so argparse exits with status 2."""
+def bounded_int(minimum: int, why: str, maximum: int) -> Callable[[str], int]:
+    """An argparse ``type=`` that accepts whole numbers from ``minimum`` to ``maximum`` and
+    otherwise raises ``argparse.ArgumentTypeError`` (naming ``why`` below the minimum), so
+    argparse exits with status 2."""
     def parse(text: str) -> int:
         try:
             value = int(text)
@@ -47,6 +51,8 @@ def bounded_int(minimum: int, why: str) -> Callable[[str], int]:
             raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
         if value < minimum:
             raise argparse.ArgumentTypeError(f"{value} is below the minimum of {minimum} ({why})")
+        if value > maximum:
+            raise argparse.ArgumentTypeError(f"{value} is above the maximum of {maximum}")
         return value
     return parse
 
@@ -57,12 +63,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--model-dir", type=Path, default=None, help="artifact to serve (None: $MODEL_DIR or models/iris)")
     parser.add_argument("--out-dir", type=Path, default=DEFAULT_OUT_DIR, help="reports go in OUT_DIR/<timestamp>/")
-    parser.add_argument("--run-s", type=bounded_int(MIN_RUN_S, "a run needs at least one whole second"), default=4,
-                        help=f"seconds per maximum-rate run, whole, >= {MIN_RUN_S}")
-    parser.add_argument("--repeats", type=bounded_int(1, "at least one run per measurement"), default=3,
-                        help="runs per measurement, >= 1")
-    parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up"),
-                        default=6, help=f"seconds of each rate-limited latency run, whole, >= {MIN_LATENCY_S}")
+    parser.add_argument("--run-s", type=bounded_int(MIN_RUN_S, "a run needs at least one whole second", MAX_RUN_S),
+                        default=4, help=f"seconds per maximum-rate run, whole, {MIN_RUN_S} to {MAX_RUN_S}")
+    parser.add_argument("--repeats", type=bounded_int(1, "at least one run per measurement", MAX_REPEATS), default=3,
+                        help=f"runs per measurement, 1 to {MAX_REPEATS}")
+    parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up", MAX_RUN_S),
+                        default=6, help=f"seconds of each rate-limited latency run, whole, {MIN_LATENCY_S} to {MAX_RUN_S}")
     parser.add_argument("--skip-nginx", action="store_true", help="leave out the compose stack")
     parser.add_argument("--skip-workers", action="store_true", help="leave out the worker-class comparison")
     parser.add_argument("--skip-memory", action="store_true", help="leave out memory per worker count")
@@ -102,11 +108,20 @@ def cpu_plan() -> tuple[int | None, str | None, dict[int, str]]:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     model_dir = args.model_dir or model_dir_from_env()
-    if not (model_dir / "model.joblib").is_file():
-        print(f"error: no model in {model_dir}; run `make model` first", file=sys.stderr)
+    try:
+        load_artifact(model_dir)
+    except ArtifactError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     started_at = datetime.now(timezone.utc)
+    # Made now, so an unusable --out-dir is said before minutes of measuring, not after.
+    out_dir = args.out_dir / started_at.strftime("%Y%m%dT%H%M%SZ")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        print(f"error: cannot write reports into {args.out_dir}: {exc.strerror}", file=sys.stderr)
+        return 2
 
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
@@ -172,8 +187,6 @@ def main(argv: list[str] | None = None) -> int:
     summary = summarise(measurements)
     table = rows(summary, measurements)
     header["duration_s"] = round(time.perf_counter() - started, 1)
-    out_dir = args.out_dir / started_at.strftime("%Y%m%dT%H%M%SZ")
-    out_dir.mkdir(parents=True, exist_ok=True)
     document = {**summary, **header, "measurements": measurements}
     (out_dir / "bench.json").write_text(json.dumps(document, indent=2) + "\n")
     (out_dir / "bench.md").write_text(render_markdown(table, summary, header))
