@@ -26,24 +26,27 @@ from deploy.outcome import rejudge
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, table, write_reports
-from deploy.results import load_results, save_result
+from deploy.results import ERROR, load_results, save_result
 from deploy.rundir import (
     DEFAULT_ROOT,
     MATRIX_COPY,
     PLAN_FILE,
     Plan,
     create_run_dir,
+    discard_unstarted,
     is_finished,
     latest_unfinished,
     read_plan,
     set_aside,
 )
-from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError
+from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError, check_project
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
 OVERHEAD_PER_CONFIGURATION_S = 30
 EXIT_INTERRUPTED = 130
+# A configuration ended with status "error": the tooling failed around it (see its reason); --resume tries it again.
+EXIT_CONFIGURATION_ERROR = 1
 MAX_PORT = 65535
 
 
@@ -67,6 +70,14 @@ def positive_seconds(text: str) -> float:
     if not seconds > 0 or seconds == float("inf"):  # `not >` rejects NaN too
         raise argparse.ArgumentTypeError(f"seconds must be a finite number greater than 0, got {text}")
     return seconds
+
+
+def compose_project(text: str) -> str:
+    """argparse type: a Compose project name that is not the project's own stack (see ``check_project``)."""
+    try:
+        return check_project(text, Path.cwd())
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def http_url(text: str) -> str:
@@ -95,7 +106,7 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
                         help="with --resume DIR: measure this finished configuration again (index or name; "
                              "repeat or comma-separate); its earlier files are kept as NN-name.superseded-<time>")
     parser.add_argument("--out", type=Path, default=DEFAULT_ROOT, help=f"where run directories go (default {DEFAULT_ROOT})")
-    parser.add_argument("--project", default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
+    parser.add_argument("--project", type=compose_project, default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
@@ -142,6 +153,8 @@ def run_command(args: argparse.Namespace) -> int:
     redo = [part for item in args.redo for part in item.split(",") if part]
     if redo and args.resume in (None, "latest"):
         raise MatrixError("--redo needs the run directory: --resume DIR --redo ROW")
+    if args.out.exists() and not args.out.is_dir():
+        raise MatrixError(f"--out {args.out}: not a directory")
     if args.resume:
         if args.only:
             raise MatrixError("--only cannot change what a resumed run covers; start a new run instead")
@@ -161,7 +174,8 @@ def run_command(args: argparse.Namespace) -> int:
         selected = matrix.select([part for item in args.only for part in item.split(",") if part])
         run_dir = plan = None
     if args.dry_run:
-        print_plan(matrix, selected, run_dir, {configuration.index for configuration in again} if args.resume else set())
+        print_plan(matrix, selected, run_dir, {configuration.index for configuration in again} if args.resume else set(),
+                   args.out)
         return 0
 
     import docker  # here, so that --dry-run and the other commands need no Docker engine
@@ -174,10 +188,14 @@ def run_command(args: argparse.Namespace) -> int:
     except docker.errors.DockerException as error:
         print(f"error: cannot reach the Docker engine: {error}", file=sys.stderr)
         return 1
-    if plan is None:
+    new_run = plan is None
+    if new_run:
         plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
                     started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host)
-        run_dir = create_run_dir(args.out, matrix, plan)
+        try:
+            run_dir = create_run_dir(args.out, matrix, plan)
+        except OSError as error:
+            raise MatrixError(f"--out {args.out}: cannot create the run directory: {error.strerror}") from error
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
                          ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
@@ -189,6 +207,8 @@ def run_command(args: argparse.Namespace) -> int:
     try:
         results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)))
     except StackError as error:
+        if new_run:
+            discard_unstarted(run_dir)  # nothing ran: a directory with only the plan would only mislead --resume
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
@@ -198,7 +218,13 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    return _finish(run_dir, matrix, plan, results)
+    code = _finish(run_dir, matrix, plan, results)
+    errors = [result.name for result in results if result.status == ERROR]
+    if errors:
+        print(f"error: {', '.join(errors)} ended in error (the tooling failed, not the configuration; see the reason); "
+              f"--resume {run_dir} tries again", file=sys.stderr)
+        return EXIT_CONFIGURATION_ERROR
+    return code
 
 
 def report_command(args: argparse.Namespace) -> int:
@@ -251,9 +277,9 @@ def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
     return 0
 
 
-def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[int]) -> None:
+def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[int], out: Path = DEFAULT_ROOT) -> None:
     """Print what ``run`` would do: load, SLO, the configurations in order (those ``redo`` names as to do),
-    an estimate of the time."""
+    an estimate of the time, and where it would write (``run_dir``, or a new directory under ``out``)."""
     load, slo = matrix.load, matrix.slo
     print(f"matrix {matrix.path}: {len(selected)} of {len(matrix.configurations)} configuration(s)")
     print(f"load: {load.users} users spawned at {load.spawn_rate:g}/s for {load.duration_s} s, shape {load.shape}")
@@ -271,7 +297,7 @@ def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[
     minutes = todo * (load.duration_s + OVERHEAD_PER_CONFIGURATION_S) / 60
     print(f"about {minutes:.0f} min ({load.duration_s} s of load + ~{OVERHEAD_PER_CONFIGURATION_S} s start and "
           f"teardown each, plus the image build)")
-    print(f"would write into {run_dir or 'reports/experiments/<timestamp>/'}; dry run: nothing started, nothing written")
+    print(f"would write into {run_dir or out / '<timestamp>'}/; dry run: nothing started, nothing written")
 
 
 def _read_plan(run_dir: Path) -> Plan:

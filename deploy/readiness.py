@@ -9,6 +9,7 @@ with the reason in words.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 import urllib.error
@@ -24,15 +25,20 @@ from deploy.matrix import Configuration
 
 POLL_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 2.0
+# How Compose words a failure in its output: "Error response from daemon: No such image: ...",
+# "unable to get image ...", "invalid project name ...".
+COMPOSE_ERROR_LINE = re.compile(r"\berror\b|\bunable\b|\binvalid\b|\bfailed\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
 class Readiness:
-    """How the wait ended: ready (reason empty) or not (reason says why), and after how long."""
+    """How the wait ended: ready (reason empty) or not (reason says why), and after how long;
+    ``compose_failed`` when Compose itself failed (an image or engine problem, not the configuration's)."""
 
     ready: bool
     reason: str
     elapsed_s: float
+    compose_failed: bool = False
 
 
 def wait_ready(client: docker.DockerClient, project: str, configuration: Configuration, up: subprocess.Popen,
@@ -53,8 +59,14 @@ def wait_ready(client: docker.DockerClient, project: str, configuration: Configu
                 return Readiness(False, failure, elapsed_s)
             exit_code = up.poll()
             if exit_code not in (None, 0):
-                return Readiness(False, f"docker compose up failed (exit {exit_code}): {_log_tail(compose_log)}", elapsed_s)
+                return Readiness(False, f"docker compose up failed (exit {exit_code}): {compose_error(compose_log)}",
+                                 elapsed_s, compose_failed=True)
             containers = service_containers(client, project)
+            if exit_code == 0 and not containers:
+                # `up --detach` returns once it created and started every container: none now means
+                # it failed, whatever its exit code said (some Compose wrappers always exit 0).
+                return Readiness(False, f"docker compose up started no API container: {compose_error(compose_log)}",
+                                 elapsed_s, compose_failed=True)
             states = [_health(container) for container in containers]
             healthy = sum(state == "healthy" for state in states)
             if exit_code == 0 and healthy == configuration.replicas and _answers(ready_url):
@@ -133,9 +145,14 @@ def _nginx_answer(url: str) -> str:
         return f"Nginx did not answer /ready: {getattr(error, 'reason', error)}"
 
 
-def _log_tail(path: Path, lines: int = 3) -> str:
+def compose_error(path: Path, lines: int = 3) -> str:
+    """Compose's own words for a failure in its output at ``path``: the last line that reads like an error
+    (Compose prints the daemon's answer twice, on the container's line and alone), else its last ``lines`` lines."""
     try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+        text = [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no output"
-    return " / ".join(line.strip() for line in text[-lines:]) or "no output"
+    errors = [line for line in text if COMPOSE_ERROR_LINE.search(line)]
+    if errors:
+        return errors[-1]
+    return " / ".join(text[-lines:]) or "no output"

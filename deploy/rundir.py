@@ -67,6 +67,17 @@ def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:
     return run_dir
 
 
+def discard_unstarted(run_dir: Path) -> bool:
+    """Remove ``run_dir`` when it holds nothing but what ``create_run_dir`` put there (no configuration started);
+    True when removed. Anything else in it is left alone."""
+    if {path.name for path in run_dir.iterdir()} - {PLAN_FILE, MATRIX_COPY}:
+        return False
+    for name in (PLAN_FILE, MATRIX_COPY):
+        (run_dir / name).unlink(missing_ok=True)
+    run_dir.rmdir()
+    return True
+
+
 def read_plan(run_dir: Path) -> Plan:
     """The plan of an existing run directory; raises FileNotFoundError when it has none."""
     return Plan.from_dict(json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8")))

@@ -10,6 +10,7 @@ configuration has its result.
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import threading
@@ -36,6 +37,10 @@ from deploy.stack import ComposeStack, StackError
 from loadtest.slo import read_stats_csv
 
 DEFAULT_READY_TIMEOUT_S = 120.0
+# A line Locust's logging writes for an error: "[time] host/ERROR/logger: message".
+LOCUST_ERROR_LINE = re.compile(r"/(?:ERROR|CRITICAL)/[^:]*: (.+)$")
+# The last line of a Python traceback: "ValueError: message".
+EXCEPTION_LINE = re.compile(r"^\w*(?:Error|Exception): .+$")
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
     selected = [c for c in matrix.configurations if c.index in plan.selected]
     todo = [c for c in selected if not is_finished(run_dir, c.index, c.name)]
     stack = ComposeStack(options.project, options.port, options.root, options.image)
+    engine_cpus = int(client.info().get("NCPU", 0))
     for configuration in selected:
         if configuration not in todo:
             progress.line(f"{progress.prefix(selected.index(configuration) + 1)} {configuration.name}: done earlier, kept")
@@ -76,21 +82,36 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
         try:
             with _shielded():
                 stack.down()  # a stack left behind by a run that was killed outright
-            _require_free_port(options.port)
+            require_free_port(options.port)
             if options.build:
                 progress.line(f"building the image once ({' '.join(stack.command('build', 'api'))})")
                 stack.build(todo[0])
             for configuration in todo:
                 position = selected.index(configuration) + 1
                 progress.line(f"{progress.prefix(position)} {configuration.name}: {configuration.label}")
-                result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress, position,
-                                           plan.host.cpus)
+                unfit = unfit_reason(configuration, engine_cpus)
+                if unfit:
+                    result = unmeasured_result(configuration, NOT_READY, unfit,
+                                               datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                                               configuration_dir(run_dir, configuration.index, configuration.name).name)
+                else:
+                    result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress,
+                                               position, plan.host.cpus)
                 save_result(result, configuration_dir(run_dir, configuration.index, configuration.name))
                 progress.line(f"{progress.prefix(position)} {result.mark} {configuration.name}: {result.reason}")
         finally:
             with _shielded():
                 stack.down()
     return [result for result in load_results(run_dir) if result.index in plan.selected]
+
+
+def unfit_reason(configuration: Configuration, engine_cpus: int) -> str | None:
+    """Why the Docker engine would refuse ``configuration``'s limits, or None: Docker takes --cpus only up to
+    the CPUs it has (``docker info`` NCPU; 0 when unknown skips the check)."""
+    if engine_cpus and configuration.cpus > engine_cpus:
+        return (f"asks for {configuration.cpus:g} CPUs per replica, but the Docker engine has {engine_cpus}; "
+                f"Docker refuses a limit above that")
+    return None
 
 
 def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Path, stack: ComposeStack,
@@ -109,8 +130,8 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             on_wait=lambda elapsed_s, state: progress.status(position, f"starting {elapsed_s:.0f}s: {state}"),
         )
         if not readiness.ready:
-            return unmeasured_result(configuration, NOT_READY, readiness.reason, started_at, directory.name,
-                                     readiness.elapsed_s)
+            return unmeasured_result(configuration, ERROR if readiness.compose_failed else NOT_READY, readiness.reason,
+                                     started_at, directory.name, readiness.elapsed_s)
         return _measure(configuration, matrix, directory, stack, options, client, progress, position, started_at,
                         oom_watch, readiness.elapsed_s, host_cpus)
     except (DockerException, StackError, OSError, ValueError) as error:
@@ -144,11 +165,14 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
     # Other work on the host skews every figure; the load average says how busy it was.
     load_1m = os.getloadavg()[0]
     write_samples(samples, directory / SAMPLES_FILE)
-    if not locust.stats_csv.exists():
-        return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}); "
-                                 f"see {locust.log.name}", started_at, directory.name, ready_s)
+    try:
+        stats = read_stats_csv(locust.stats_csv)
+    except (OSError, ValueError):  # Locust stopped before any statistics: its log says why
+        why = locust_error(locust.log) or f"see {locust.log.name}"
+        return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}): {why}",
+                                 started_at, directory.name, ready_s)
     return measured_result(
-        configuration, matrix.slo, read_stats_csv(locust.stats_csv), samples,
+        configuration, matrix.slo, stats, samples,
         workers_per_replica=tuple(workers_started(container) for container in containers),
         oom_kills=_oom_kills_after_load(oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
@@ -166,9 +190,28 @@ def _oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
     return oom_watch.kills(containers)
 
 
-def _require_free_port(port: int) -> None:
-    """Raise StackError when something already listens on ``port``: every configuration would fail to start."""
+def locust_error(log: Path) -> str | None:
+    """The last error Locust logged in ``log`` (its logging's ERROR line, else a traceback's last line), or None."""
+    try:
+        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        match = LOCUST_ERROR_LINE.search(line)
+        if match:
+            return match.group(1).strip()
+    return next((line.strip() for line in reversed(lines) if EXCEPTION_LINE.match(line.strip())), None)
+
+
+def require_free_port(port: int) -> None:
+    """Raise StackError when something already listens on ``port``: every configuration would fail to start.
+
+    SO_REUSEADDR, as Docker's own listener uses: the TIME-WAIT connections an
+    earlier run leaves for a minute do not keep Docker from publishing the port,
+    so they must not make this check fail either; a listener still does.
+    """
     with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind(("0.0.0.0", port))
         except OSError as error:

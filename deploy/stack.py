@@ -10,6 +10,7 @@ its own, so an experiment never touches a stack started with ``docker compose up
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -22,10 +23,45 @@ BUILD_TIMEOUT_S = 1800
 DOWN_TIMEOUT_S = 120
 # Seconds Compose gives containers to stop before killing them.
 STOP_GRACE_S = 10
+# Compose's rule for project names ("Specify a project name", docs.docker.com/compose/project-name/).
+PROJECT_PATTERN = re.compile(r"[a-z0-9][a-z0-9_-]*")
+PROJECT_VARIABLE = "COMPOSE_PROJECT_NAME"
 
 
 class StackError(RuntimeError):
     """A docker compose command failed; the message carries the end of its output."""
+
+
+def check_project(project: str, root: Path) -> str:
+    """``project`` when it is a Compose project name the experiments may take down and up again.
+
+    Raises ValueError when Compose would refuse it, or when it is the name of the
+    stack a plain ``docker compose up`` in ``root`` starts (``COMPOSE_PROJECT_NAME``
+    from the environment or ``root/.env``): an empty name would make Compose fall
+    back to that very name, and the runner's ``down --volumes`` would remove the user's stack.
+    """
+    if not PROJECT_PATTERN.fullmatch(project):
+        raise ValueError(f"{project!r} is not a Compose project name: lowercase letters, digits, '-' and '_', "
+                         "starting with a letter or digit")
+    if project in stack_projects(root):
+        raise ValueError(f"{project!r} is the project of the stack `docker compose up` starts here; "
+                         f"the experiments take their project down and up again, so choose another")
+    return project
+
+
+def stack_projects(root: Path) -> set[str]:
+    """The project names a plain ``docker compose`` in ``root`` uses: COMPOSE_PROJECT_NAME in the environment
+    and in ``root/.env`` (Compose's precedence picks one; both are someone's stack)."""
+    names = {os.environ.get(PROJECT_VARIABLE, "")}
+    try:
+        lines = (root / ".env").read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        key, _, value = line.partition("=")
+        if key.strip().removeprefix("export ").strip() == PROJECT_VARIABLE:
+            names.add(value.split(" #")[0].strip().strip("'\""))
+    return names - {""}
 
 
 class ComposeStack:

@@ -4,14 +4,31 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from deploy.__main__ import main
-from deploy.matrix import load_matrix
+from deploy.loadgen import locust_command, run_locust
+from deploy.matrix import Load, load_matrix
+from deploy.readiness import compose_error
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results
-from deploy.rundir import DONE_FILE, Host, Plan, create_run_dir, is_finished, latest_unfinished, set_aside
+from deploy.rundir import (
+    DONE_FILE,
+    PLAN_FILE,
+    Host,
+    Plan,
+    create_run_dir,
+    discard_unstarted,
+    is_finished,
+    latest_unfinished,
+    set_aside,
+)
+from deploy.runner import locust_error, require_free_port, unfit_reason
+from deploy.stack import StackError
+from loadtest.slo import Slo, read_stats_csv
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
 HOST = Host(cpus=2, memory_bytes=8 * 1024**3, docker_version="27.0", cgroup_version="2", os="Debian")
@@ -200,3 +217,119 @@ def test_run_refuses_bad_option_values(capsys, option, value, message):
 def test_run_accepts_good_option_values(capsys):
     assert main(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--port", "8080", "--ready-timeout", "2.5",
                  "--target", "https://10.0.0.5:8080/"]) == 0
+
+
+@pytest.mark.parametrize(("project", "message"), [
+    ("", "'' is not a Compose project name: lowercase letters, digits, '-' and '_', starting with a letter or digit"),
+    ("Exp", "'Exp' is not a Compose project name"),
+    ("-exp", "'-exp' is not a Compose project name"),
+    # .env's COMPOSE_PROJECT_NAME: the stack a plain `docker compose up` starts here, never to be taken down.
+    ("api-inference", "'api-inference' is the project of the stack `docker compose up` starts here"),
+])
+def test_run_refuses_a_project_name_compose_refuses_or_the_stacks_own(capsys, monkeypatch, project, message):
+    monkeypatch.chdir(MATRICES.parent.parent)
+    line = refusal(["run", str(MATRICES / "smoke.toml"), "--dry-run", f"--project={project}"], capsys)
+    assert line.startswith("python -m deploy run: error: argument --project: ") and message in line
+
+
+def test_run_refuses_the_project_compose_project_name_names(capsys, monkeypatch):
+    monkeypatch.chdir(MATRICES.parent.parent)
+    monkeypatch.setenv("COMPOSE_PROJECT_NAME", "my-stack")
+    line = refusal(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--project", "my-stack"], capsys)
+    assert "'my-stack' is the project of the stack" in line
+    assert main(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--project", "my-stack-exp_2"]) == 0
+
+
+def test_out_must_be_a_directory_and_the_dry_run_names_it(tmp_path, capsys):
+    not_a_directory = tmp_path / "file"
+    not_a_directory.write_text("mine", encoding="utf-8")
+    line = refusal(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--out", str(not_a_directory)], capsys)
+    assert line == f"error: --out {not_a_directory}: not a directory"
+    assert not_a_directory.read_text(encoding="utf-8") == "mine"
+    assert main(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--out", str(tmp_path / "runs")]) == 0
+    assert f"would write into {tmp_path / 'runs' / '<timestamp>'}/;" in capsys.readouterr().out
+
+
+def test_a_run_directory_nothing_ran_in_is_discarded_and_one_with_results_kept(tmp_path):
+    unstarted = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    assert discard_unstarted(unstarted) and not unstarted.exists() and tmp_path.exists()
+    started = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    first = load_matrix(MATRICES / "smoke.toml").configurations[0]
+    finish(started, first.index, first.name)
+    assert not discard_unstarted(started) and (started / PLAN_FILE).exists()
+
+
+def time_wait_port() -> int:
+    """A localhost port left with only a TIME-WAIT connection, as Nginx's published port is after a run.
+
+    The listener sets SO_REUSEADDR like Docker's (Go's listeners do), and closes the connection first, so
+    the TIME-WAIT socket is on its side.
+    """
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("0.0.0.0", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    with socket.create_connection(("127.0.0.1", port)) as client:
+        accepted, _ = listener.accept()
+        accepted.close()
+        client.recv(1)
+    listener.close()
+    return port
+
+
+def test_a_port_with_only_time_wait_connections_is_free_and_a_listening_one_is_not():
+    require_free_port(time_wait_port())
+    with socket.socket() as listener:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        with pytest.raises(StackError, match=f"port {port} is in use \\(Address already in use\\); choose another"):
+            require_free_port(port)
+
+
+def test_a_configuration_asking_for_more_cpus_than_the_engine_has_is_unfit_in_words():
+    small, large = (replace(load_matrix(MATRICES / "smoke.toml").configurations[0], cpus=cpus) for cpus in (2, 2.5))
+    assert unfit_reason(small, engine_cpus=2) is None
+    assert unfit_reason(large, engine_cpus=2) == ("asks for 2.5 CPUs per replica, but the Docker engine has 2; "
+                                                  "Docker refuses a limit above that")
+
+
+# What `docker compose up` wrote for an image the engine does not have, and for a name that is no image reference.
+NO_SUCH_IMAGE_LOG = """\
+ api Pulling 
+ api Warning Get "https://registry-1.docker.io/v2/": dial tcp: lookup registry-1.docker.io: no such host
+ Network exp_default  Creating
+ Network exp_default  Created
+ Container exp-api-1  Creating
+ Container exp-api-1  Error response from daemon: No such image: no-such-image:nope
+Error response from daemon: No such image: no-such-image:nope
+"""
+BAD_REFERENCE_LOG = ("unable to get image 'Bad Image': Error response from daemon: no such image: Bad Image: "
+                     "invalid reference format: repository name must be lowercase\n")
+
+
+@pytest.mark.parametrize(("log", "reason"), [
+    (NO_SUCH_IMAGE_LOG, "Error response from daemon: No such image: no-such-image:nope"),
+    (BAD_REFERENCE_LOG, BAD_REFERENCE_LOG.strip()),
+    (" Container exp-api-1  Created\n Container exp-api-1  Starting\n",
+     "Container exp-api-1  Created / Container exp-api-1  Starting"),
+    ("", "no output"),
+])
+def test_composes_own_error_line_becomes_the_reason(tmp_path, log, reason):
+    path = tmp_path / "compose.log"
+    path.write_text(log, encoding="utf-8")
+    assert compose_error(path) == reason
+
+
+@pytest.mark.slow
+def test_locusts_own_error_is_the_reason_when_it_writes_no_statistics(tmp_path):
+    # A spike that ends after the run time: the real Locust refuses the shape at start and leaves empty CSVs.
+    load = Load(users=2, spawn_rate=2, duration_s=10, shape="spike")
+    command = locust_command(load, Slo(), "http://127.0.0.1:9", tmp_path)
+    run = run_locust(command, tmp_path, load.duration_s, MATRICES.parent.parent)
+    assert run.exit_code != 0
+    with pytest.raises(ValueError):
+        read_stats_csv(run.stats_csv)
+    assert locust_error(run.log) == "spike shape: the spike ends at 35 s, after the run time of 10 s"
