@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -81,3 +82,13 @@ def test_command_says_when_it_cannot_write_the_model_dir(tmp_path: Path) -> None
     )
     assert run.returncode == 1
     assert "cannot write the model into" in run.stderr and "Traceback" not in run.stderr
+    assert "training" not in run.stdout, "said before training, not after"
+
+
+def test_command_refuses_an_empty_model_dir(tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-m", "training", "--model-dir", ""], cwd=tmp_path, capture_output=True, text=True,
+                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+
+    assert run.returncode == 2
+    assert "argument --model-dir: is empty" in run.stderr
+    assert list(tmp_path.iterdir()) == []
