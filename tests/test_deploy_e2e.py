@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -138,3 +139,35 @@ def test_ctrl_c_tears_the_stack_down_and_the_run_can_resume(project, tmp_path):
     resumed = subprocess.run([sys.executable, "-m", "deploy", "run", "--resume", str(run_dir), "--dry-run"],
                              cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert resumed.returncode == 0 and "[done, kept]" not in resumed.stdout
+
+
+def run_deploy_args(project: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "deploy", "run", str(SMOKE), "--only", "1", "--out", str(out), "--project", project,
+         "--no-build", "--ready-timeout", "90", *extra],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL,
+    )
+
+
+def test_an_image_compose_cannot_start_fails_at_once_in_composes_words(project, tmp_path):
+    completed = run_deploy_args(project, tmp_path, "--port", str(free_port()), "--image", f"no-such-image-{project}:nope")
+    assert completed.returncode == 1, completed.stdout[-3000:] + completed.stderr[-3000:]
+    assert "ended in error" in completed.stderr and "Traceback" not in completed.stderr
+    (run_dir,) = list(tmp_path.iterdir())
+    (row,) = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"]
+    assert row["status"] == "error"
+    assert "docker compose up" in row["reason"] and f"no-such-image-{project}" in row["reason"], row["reason"]
+    assert row["ready_s"] < 60  # not the whole --ready-timeout of 90 s
+    assert left_behind(project) == []
+
+
+def test_a_taken_port_stops_the_run_before_anything_and_leaves_no_run_directory(project, tmp_path):
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        completed = run_deploy_args(project, tmp_path / "out", "--port", str(port))
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines()[-1] == f"error: port {port} is in use (Address already in use); " \
+                                                        "choose another with --port"
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
