@@ -58,24 +58,31 @@ def _percentile_ms(text: str) -> float:
 def read_stats_csv(path: str | PathLike[str]) -> RunStats:
     """Read the ``Aggregated`` row of Locust's ``PREFIX_stats.csv``.
 
-    Raises ``ValueError`` when the file has no such row or lacks a column, and
+    Raises ``ValueError`` naming the file when it is not UTF-8 text, has no
+    such row, or the row lacks a column or holds a value that is not a number;
     ``OSError`` when it cannot be read.
     """
-    with open(path, newline="", encoding="utf-8") as file:
-        for row in csv.DictReader(file):
-            if row.get("Name") != AGGREGATED_ROW:
-                continue
-            try:
-                return RunStats(
-                    requests=int(row["Request Count"]),
-                    failures=int(row["Failure Count"]),
-                    requests_per_s=float(row["Requests/s"]),
-                    p50_ms=_percentile_ms(row["50%"]),
-                    p95_ms=_percentile_ms(row["95%"]),
-                    p99_ms=_percentile_ms(row["99%"]),
-                )
-            except (KeyError, TypeError) as error:
-                raise ValueError(f"{path}: the {AGGREGATED_ROW} row lacks the column {error}") from None
+    try:
+        with open(path, newline="", encoding="utf-8") as file:
+            rows = list(csv.DictReader(file))
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not UTF-8 text; expected Locust's PREFIX_stats.csv") from None
+    for row in rows:
+        if row.get("Name") != AGGREGATED_ROW:
+            continue
+        try:
+            return RunStats(
+                requests=int(row["Request Count"]),
+                failures=int(row["Failure Count"]),
+                requests_per_s=float(row["Requests/s"]),
+                p50_ms=_percentile_ms(row["50%"]),
+                p95_ms=_percentile_ms(row["95%"]),
+                p99_ms=_percentile_ms(row["99%"]),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError(f"{path}: the {AGGREGATED_ROW} row lacks the column {error}") from None
+        except ValueError as error:
+            raise ValueError(f"{path}: the {AGGREGATED_ROW} row holds a value that is not a number ({error})") from None
     raise ValueError(f"{path}: no {AGGREGATED_ROW!r} row; expected Locust's PREFIX_stats.csv")
 
 

@@ -35,17 +35,40 @@ def format_summary(stats: RunStats, slo: Slo, verdict: Verdict) -> str:
     ))
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m loadtest.summary", description=__doc__.split("\n\n")[0])
-    parser.add_argument("prefix", help="the run's --csv prefix, e.g. reports/loadtest/20250101T120000/run")
-    prefix = parser.parse_args(argv).prefix
+def run_prefix(prefix: str) -> str:
+    """``prefix`` itself, or for a directory holding one run, that run's prefix (``DIR/NAME``)."""
+    path = Path(prefix)
+    if path.is_dir():
+        runs = sorted(path.glob("*_stats.csv"))
+        if len(runs) == 1:
+            return str(runs[0])[: -len("_stats.csv")]
+    return prefix
+
+
+def read_verdict(path: Path) -> tuple[Slo, Verdict]:
+    """The SLO and verdict a headless run wrote; ``ValueError`` in words when the file is not one."""
     try:
-        stats = read_stats_csv(f"{prefix}_stats.csv")
-        document = json.loads(Path(f"{prefix}_verdict.json").read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8"))
         slo = Slo(**document["slo"])
         verdict = Verdict(bool(document["passed"]), tuple(document["reasons"]))
-    except (OSError, ValueError, KeyError, TypeError) as error:
-        print(f"no complete load test results at {prefix}: {error}", file=sys.stderr)
+    except (KeyError, TypeError, AttributeError, ValueError):
+        raise ValueError(f"{path} is not the verdict a headless run writes (an object with slo, passed and reasons)") from None
+    return slo, verdict
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m loadtest.summary", description=__doc__.split("\n\n")[0])
+    parser.add_argument("prefix", help="the run's --csv prefix, e.g. reports/loadtest/20250101T120000/run, "
+                                       "or the directory holding it")
+    prefix = run_prefix(parser.parse_args(argv).prefix)
+    try:
+        stats = read_stats_csv(f"{prefix}_stats.csv")
+        slo, verdict = read_verdict(Path(f"{prefix}_verdict.json"))
+    except OSError as error:
+        print(f"error: no complete load test results at {prefix}: {error.filename}: {error.strerror}", file=sys.stderr)
+        return MISSING_EXIT_CODE
+    except ValueError as error:
+        print(f"error: no complete load test results at {prefix}: {error}", file=sys.stderr)
         return MISSING_EXIT_CODE
     print(format_summary(stats, slo, verdict))
     print(f"reports     {Path(prefix).parent}/")
