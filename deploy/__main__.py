@@ -20,13 +20,19 @@ from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from deploy.k8s_overlay import NoRecommendation, NotResults, find_results, recommended_configuration, write_overlay
+from deploy.k8s_overlay import (
+    NoRecommendation,
+    NotResults,
+    OverlayRefused,
+    find_results,
+    recommended_configuration,
+    write_overlay,
+)
 from deploy.matrix import Matrix, MatrixError, load_matrix
-from deploy.outcome import rejudge
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
-from deploy.report import RESULTS_MD, table, write_reports
-from deploy.results import ERROR, load_results, save_result
+from deploy.report import RESULTS_MD, UnusableRun, judge_again, table, write_reports
+from deploy.results import ERROR, UnreadableResult, save_result
 from deploy.rundir import (
     DEFAULT_ROOT,
     MATRIX_COPY,
@@ -78,6 +84,13 @@ def compose_project(text: str) -> str:
         return check_project(text, Path.cwd())
     except ValueError as error:
         raise argparse.ArgumentTypeError(str(error)) from None
+
+
+def directory_path(text: str) -> Path:
+    """argparse type: a directory path, not empty (Path("") would be the current directory)."""
+    if not text:
+        raise argparse.ArgumentTypeError("must name a directory, got an empty string")
+    return Path(text)
 
 
 def http_url(text: str) -> str:
@@ -133,8 +146,9 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("recommend", help="print a run's recommendation; --k8s writes it as a Kubernetes overlay")
     parser.add_argument("results", nargs="?", type=Path, metavar="RESULTS",
                         help=f"a results.json or its run directory (default: the newest under {DEFAULT_ROOT})")
-    parser.add_argument("--k8s", type=Path, metavar="DIR",
-                        help="write the recommended configuration into DIR as a kustomize overlay of deploy/k8s/base")
+    parser.add_argument("--k8s", type=directory_path, metavar="DIR",
+                        help="write the recommended configuration into DIR as a kustomize overlay of deploy/k8s/base; "
+                             "an existing kustomization.yaml or size.yaml is replaced only if this command wrote it")
     parser.set_defaults(handler=recommend_command)
 
 
@@ -230,18 +244,20 @@ def run_command(args: argparse.Namespace) -> int:
 def report_command(args: argparse.Namespace) -> int:
     """``report``: judge a run directory's results again from their files, rewrite results.*, the plots, the recommendation."""
     matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), _read_plan(args.run_dir)
-    by_index = {configuration.index: configuration for configuration in matrix.configurations}
-    results = []
-    for result in load_results(args.run_dir):
-        if result.index in plan.selected:
-            directory = args.run_dir / result.artifacts
-            result = rejudge(result, by_index[result.index], matrix.slo, directory, plan.host.cpus)
-            save_result(result, directory)
-            results.append(result)
-    if not results:
-        print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
+    try:
+        results = judge_again(args.run_dir, matrix, plan)
+        if not results:
+            print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
+            return 1
+        for result in results:
+            save_result(result, args.run_dir / result.artifacts)
+        return _finish(args.run_dir, matrix, plan, results)
+    except (UnreadableResult, UnusableRun) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename or args.run_dir}: {error.strerror or error}", file=sys.stderr)
         return 1
-    return _finish(args.run_dir, matrix, plan, results)
 
 
 def recommend_command(args: argparse.Namespace) -> int:
@@ -249,16 +265,27 @@ def recommend_command(args: argparse.Namespace) -> int:
     try:
         results_json = find_results(args.results)
         best = recommended_configuration(results_json)
-    except (FileNotFoundError, NoRecommendation) as error:
+    except NoRecommendation as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
-    except NotResults as error:
+    except (FileNotFoundError, NotResults) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: {error.filename}: cannot read it: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"{results_json}: recommended {best.label} ({best.requests_per_s:.0f} req/s, "
           f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed)")
     if args.k8s is not None:
-        for path in write_overlay(best, args.k8s, source=results_json):
+        try:
+            written = write_overlay(best, args.k8s, source=results_json)
+        except OverlayRefused as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except OSError as error:
+            print(f"error: cannot write {error.filename or args.k8s}: {error.strerror or error}", file=sys.stderr)
+            return 1
+        for path in written:
             print(f"wrote {path}")
         print(f"apply with: kubectl apply -k {args.k8s}")
     return 0

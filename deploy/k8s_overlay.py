@@ -5,6 +5,8 @@ the cheapest passing configuration (:func:`deploy.recommend.recommend`) and
 writes ``DIR/kustomization.yaml`` and ``DIR/size.yaml``: a patch that sets
 the Deployment's CPU and memory requests and limits and WEB_CONCURRENCY, and
 the HorizontalPodAutoscaler's replica range. Apply with ``kubectl apply -k DIR``.
+Both files begin with :data:`WRITTEN_MARK`; a kustomization or patch without it
+(a hand-written overlay, the base itself) is never overwritten.
 Field reference: https://kubectl.docs.kubernetes.io/references/kustomize/kustomization/
 """
 
@@ -25,6 +27,10 @@ from deploy.rundir import DEFAULT_ROOT
 BASE_DIR = Path(__file__).resolve().parent / "k8s" / "base"
 KUSTOMIZATION_FILE = "kustomization.yaml"
 PATCH_FILE = "size.yaml"
+# kustomize reads whichever of these a directory holds and refuses a directory with two.
+KUSTOMIZATION_NAMES = (KUSTOMIZATION_FILE, "kustomization.yml", "Kustomization")
+# The first line of every file this module writes: only files that begin with it are overwritten.
+WRITTEN_MARK = "# Written by `python -m deploy recommend --k8s`: do not edit, run it again."
 # The base's names (deploy/k8s/base): the Deployment, its HPA and the container.
 WORKLOAD_NAME = "api-inference"
 CONTAINER_NAME = "api"
@@ -42,6 +48,10 @@ class NoRecommendation(LookupError):
 
 class NotResults(ValueError):
     """The file is not a results.json that ``python -m deploy run`` wrote."""
+
+
+class OverlayRefused(ValueError):
+    """The overlay directory is a file, or holds a kustomization or patch this module did not write."""
 
 
 def find_results(path: Path | None, root: Path = DEFAULT_ROOT) -> Path:
@@ -66,7 +76,7 @@ def recommended_configuration(results_json: Path) -> ConfigurationResult:
     """The cheapest configuration that passed in ``results_json``.
 
     Raises NotResults when the file is not JSON of the shape ``{"configurations": [result, ...]}``,
-    NoRecommendation when no configuration passed.
+    NoRecommendation when no configuration passed, OSError when it cannot be read.
     """
     try:
         document = json.loads(results_json.read_text(encoding="utf-8"))
@@ -134,16 +144,42 @@ def patches(result: ConfigurationResult) -> list[dict]:
     ]
 
 
+def check_overlay_dir(directory: Path) -> None:
+    """Raise OverlayRefused unless :func:`write_overlay` may write into ``directory``: it must be a directory
+    or not exist yet (nor any parent be a file), and hold no kustomization or size.yaml without
+    :data:`WRITTEN_MARK`."""
+    existing = next((path for path in (directory, *directory.parents) if path.exists()), None)
+    if existing is not None and not existing.is_dir():
+        where = "" if existing == directory else f": {existing}"
+        raise OverlayRefused(f"{directory}{where} is a file, not a directory")
+    for name in (*KUSTOMIZATION_NAMES, PATCH_FILE):
+        path = directory / name
+        if (path.exists() or path.is_symlink()) and not _written_here(path):
+            raise OverlayRefused(f"{path} exists and was not written by `python -m deploy recommend --k8s`; "
+                                 "it is left alone: choose another directory or remove it")
+
+
+def _written_here(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8") as handle:
+            return handle.readline().rstrip("\n") == WRITTEN_MARK
+    except (OSError, ValueError):  # a directory, a dangling link, not UTF-8: not ours
+        return False
+
+
 def write_overlay(result: ConfigurationResult, directory: Path, source: Path, base_dir: Path = BASE_DIR) -> list[Path]:
     """Write ``directory/kustomization.yaml`` and ``directory/size.yaml`` for ``result``; return both paths.
 
     ``source`` (the results.json read) is named in the header; the base is
     referenced by a path relative to ``directory``, as kustomize requires.
+    Raises OverlayRefused (see :func:`check_overlay_dir`) before writing anything,
+    OSError when the directory or a file cannot be written.
     """
+    check_overlay_dir(directory)
     directory.mkdir(parents=True, exist_ok=True)
     minimum, _ = replica_range(result.replicas)
     header = [
-        "# Written by `python -m deploy recommend --k8s`: do not edit, run it again.",
+        WRITTEN_MARK,
         f"# From {source}: the cheapest configuration that passed, {result.label},",
         f"# measured at {result.requests_per_s:.0f} req/s, p95 {result.p95_ms:.0f} ms, "
         f"p99 {result.p99_ms:.0f} ms, {result.failure_ratio:.2%} failed.",
@@ -157,7 +193,8 @@ def write_overlay(result: ConfigurationResult, directory: Path, source: Path, ba
         "patches": [{"path": PATCH_FILE}],
     }
     kustomization_path, patch_path = directory / KUSTOMIZATION_FILE, directory / PATCH_FILE
+    # The patch first: a failure in between leaves no new kustomization naming a missing patch.
+    patch_path.write_text(WRITTEN_MARK + "\n" + yaml.safe_dump_all(patches(result), sort_keys=False), encoding="utf-8")
     kustomization_path.write_text("\n".join(header) + "\n" + yaml.safe_dump(kustomization, sort_keys=False),
                                   encoding="utf-8")
-    patch_path.write_text(yaml.safe_dump_all(patches(result), sort_keys=False), encoding="utf-8")
     return [kustomization_path, patch_path]

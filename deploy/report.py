@@ -4,6 +4,10 @@
 with its limits, throughput, latency percentiles, failures, CPU throttling,
 memory peak against the limit and the verdict with its reason, then the
 recommendation (see :mod:`deploy.recommend`).
+
+:func:`judge_again` reads a run directory's results back for ``python -m deploy report``;
+a damaged file stops it with an error naming that file, since a report that
+quietly left a row out would recommend from part of the run.
 """
 
 from __future__ import annotations
@@ -12,11 +16,15 @@ import csv
 import json
 from pathlib import Path
 
+from deploy.loadgen import CSV_PREFIX
 from deploy.matrix import Matrix
+from deploy.outcome import rejudge
 from deploy.plots import plot_memory, plot_throughput_latency
 from deploy.recommend import Recommendation, describe, format_bytes, recommend
-from deploy.results import COMPLETED, ConfigurationResult, superseded_results
+from deploy.results import COMPLETED, ConfigurationResult, load_results, superseded_results
 from deploy.rundir import Plan
+from deploy.sampling import SAMPLES_FILE, read_samples
+from loadtest.slo import read_stats_csv
 
 RESULTS_JSON = "results.json"
 RESULTS_CSV = "results.csv"
@@ -26,13 +34,58 @@ MEMORY_PNG = "memory.png"
 MIB = 1024**2
 
 
+class UnusableRun(ValueError):
+    """A file of the run directory that the report needs is missing or damaged; the message names it."""
+
+
+def judge_again(run_dir: Path, matrix: Matrix, plan: Plan) -> list[ConfigurationResult]:
+    """The finished configurations of ``plan`` in ``run_dir``, judged again under ``matrix``'s SLO from the
+    files each kept (Locust's stats CSV, the stats samples), in matrix order. Writes nothing.
+
+    Raises UnreadableResult for a damaged result.json, UnusableRun when a configuration's
+    locust_stats.csv or samples.csv is missing or damaged.
+    """
+    by_index = {configuration.index: configuration for configuration in matrix.configurations}
+    results = []
+    for result in load_results(run_dir):
+        if result.index not in plan.selected:
+            continue
+        if result.index not in by_index:
+            raise UnusableRun(f"{run_dir / result.artifacts}: configuration {result.index} is not in the run's matrix")
+        directory = run_dir / result.artifacts
+        try:
+            results.append(rejudge(result, by_index[result.index], matrix.slo, directory, plan.host.cpus))
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            raise UnusableRun(_unreadable(directory, error)) from error
+    return results
+
+
+def _unreadable(directory: Path, error: Exception) -> str:
+    """Which kept file stopped :func:`rejudge`, and why: each is read again on its own to tell."""
+    for path, reader in ((directory / f"{CSV_PREFIX}_stats.csv", read_stats_csv), (directory / SAMPLES_FILE, read_samples)):
+        try:
+            reader(path)
+        except OSError as failure:
+            return f"{path}: cannot read it: {failure.strerror}"
+        except KeyError as failure:  # csv.DictReader's row lacks a column
+            return f"{path}: not as `deploy run` wrote it (no column {failure})"
+        except (ValueError, TypeError) as failure:
+            reason = str(failure).removeprefix(f"{path}: ") or repr(failure)
+            return f"{path}: not as `deploy run` wrote it ({reason})"
+    return f"{directory}: cannot judge it again ({error!r})"
+
+
 def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[ConfigurationResult]) -> Recommendation:
     """Write every report file of ``results`` into ``run_dir`` and return the recommendation.
 
     Files: results.json (the plan, the load, the SLO, every row), results.csv
     (one flat row per configuration), results.md, throughput_latency.png, memory.png.
+    Raises UnreadableResult, before writing anything, for a damaged attempt set aside by ``--redo``;
+    OSError when a file cannot be written.
     """
     recommendation = recommend(results, host_cpus=plan.host.cpus)
+    # Composed before any file is written: it reads the attempts set aside, which may be damaged.
+    text = markdown(matrix, plan, results, recommendation, run_dir)
     document = {
         "matrix": plan.matrix,
         "started_at": plan.started_at,
@@ -50,7 +103,7 @@ def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[Confi
         writer.writerows(rows)
     plot_throughput_latency(results, matrix.slo, run_dir / THROUGHPUT_PNG)
     plot_memory(results, run_dir / MEMORY_PNG)
-    (run_dir / RESULTS_MD).write_text(markdown(matrix, plan, results, recommendation, run_dir), encoding="utf-8")
+    (run_dir / RESULTS_MD).write_text(text, encoding="utf-8")
     return recommendation
 
 

@@ -20,6 +20,7 @@ RESULT_FILE = "result.json"
 COMPLETED = "completed"
 NOT_READY = "not_ready"
 ERROR = "error"
+STATUSES = (COMPLETED, NOT_READY, ERROR)
 
 PASS = "pass"
 MARGINAL = "marginal"
@@ -128,6 +129,26 @@ def artifacts_dirname(index: int, name: str) -> str:
     return f"{index:02d}-{name}"
 
 
+class UnreadableResult(ValueError):
+    """A result.json that cannot be read, or is not one :func:`save_result` wrote."""
+
+
+def read_result(path: Path) -> ConfigurationResult:
+    """The result stored at ``path``; raises UnreadableResult naming the file and the problem."""
+    try:
+        result = ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        if result.status not in STATUSES:
+            raise ValueError(f"unknown status {result.status!r}")
+        if result.verdict not in VERDICT_MARKS:
+            raise ValueError(f"unknown verdict {result.verdict!r}")
+        return result
+    except OSError as error:
+        raise UnreadableResult(f"{path}: cannot read it: {error.strerror}") from error
+    except (ValueError, TypeError, KeyError, AttributeError) as error:  # bad JSON or UTF-8 is a ValueError too
+        reason = str(error).splitlines()[0] if str(error) else repr(error)
+        raise UnreadableResult(f"{path}: not a result.json written by `deploy run` ({reason})") from error
+
+
 def save_result(result: ConfigurationResult, directory: Path) -> Path:
     """Write ``result`` as ``directory/result.json`` and return that path."""
     path = directory / RESULT_FILE
@@ -139,18 +160,22 @@ def load_results(run_dir: Path) -> list[ConfigurationResult]:
     """Every finished configuration's result in ``run_dir``, in matrix order.
 
     Only the current attempt counts: a directory a redo set aside (``NN-name.superseded-...``) is skipped.
+    Raises UnreadableResult for a result.json that is damaged.
     """
     results = []
     for path in sorted(Path(run_dir).glob(f"*/{RESULT_FILE}")):
-        result = ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))
+        result = read_result(path)
         if path.parent.name == result.artifacts:
             results.append(result)
     return sorted(results, key=lambda result: result.index)
 
 
 def superseded_results(run_dir: Path) -> list[tuple[str, ConfigurationResult]]:
-    """Earlier attempts a redo set aside in ``run_dir``: (directory name, result), in matrix order."""
+    """Earlier attempts a redo set aside in ``run_dir``: (directory name, result), in matrix order.
+
+    Raises UnreadableResult for a result.json that is damaged.
+    """
     attempts = []
     for path in sorted(Path(run_dir).glob(f"*.superseded-*/{RESULT_FILE}")):
-        attempts.append((path.parent.name, ConfigurationResult.from_dict(json.loads(path.read_text(encoding="utf-8")))))
+        attempts.append((path.parent.name, read_result(path)))
     return sorted(attempts, key=lambda attempt: (attempt[1].index, attempt[0]))

@@ -185,6 +185,12 @@ def test_recommend_refuses_a_file_that_is_not_results(tmp_path, capsys, content,
     assert reason in line
 
 
+def test_recommend_refuses_a_missing_file_like_a_damaged_one(tmp_path, capsys):
+    missing = tmp_path / "nonexistent"
+    assert refusal(["recommend", str(missing)], capsys) == f"error: no results.json at {missing}"
+    assert refusal(["recommend", str(tmp_path)], capsys) == f"error: no results.json at {tmp_path / 'results.json'}"
+
+
 @pytest.mark.parametrize(("plan", "message"), [
     (None, "is not a run directory of `deploy run`: it has no plan.json"),
     (b"{", "its plan is not one `deploy run` wrote"),

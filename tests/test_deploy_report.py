@@ -176,3 +176,71 @@ def test_the_report_of_a_partly_finished_run_says_what_is_missing(run_dir, capsy
     assert main(["report", str(run_dir)]) == 0
     assert "1 configuration(s) have no result yet; finish with --resume" in capsys.readouterr().err
     assert len(table_rows((run_dir / "results.md").read_text(encoding="utf-8"))) == 6
+
+
+def report_error(run_dir: Path, capsys, code: int = 2) -> str:
+    """Run `report` on a damaged run directory; check the exit code, one error line, no traceback; return the line."""
+    exit_code = main(["report", str(run_dir)])
+    err = capsys.readouterr().err
+    assert exit_code == code, err
+    assert "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1, err
+    return err.strip()
+
+
+def kept_files(run_dir: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(run_dir)): path.read_bytes() for path in sorted(run_dir.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize(("damage", "reason"), [
+    (b"not json", "not a result.json written by `deploy run` (Expecting value: line 1 column 1 (char 0))"),
+    (b"[]", "not a result.json written by `deploy run` ('list' object has no attribute 'items')"),
+    (b'{"index": 3}', "not a result.json written by `deploy run` (ConfigurationResult.__init__() missing"),
+])
+def test_report_names_a_damaged_result_and_writes_nothing(run_dir, capsys, damage, reason):
+    damaged = run_dir / artifacts_dirname(3, "1x0.35cpu-192M") / RESULT_FILE
+    damaged.write_bytes(damage)
+    before = kept_files(run_dir)
+    assert report_error(run_dir, capsys).startswith(f"error: {damaged}: {reason}")
+    assert kept_files(run_dir) == before
+
+
+def test_report_names_a_result_with_an_unknown_verdict(run_dir, capsys):
+    damaged = run_dir / artifacts_dirname(3, "1x0.35cpu-192M") / RESULT_FILE
+    damaged.write_text(damaged.read_text(encoding="utf-8").replace('"verdict": "pass"', '"verdict": "great"'),
+                       encoding="utf-8")
+    assert report_error(run_dir, capsys) == \
+        f"error: {damaged}: not a result.json written by `deploy run` (unknown verdict 'great')"
+
+
+@pytest.mark.parametrize(("name", "content", "reason"), [
+    ("locust_stats.csv", b"garbage\n", "not as `deploy run` wrote it (no 'Aggregated' row; expected Locust's PREFIX_stats.csv)"),
+    ("locust_stats.csv", None, "cannot read it: No such file or directory"),
+    ("samples.csv", b"a,b\n1,2\n", "not as `deploy run` wrote it (no column 'replica')"),
+    ("samples.csv", None, "cannot read it: No such file or directory"),
+])
+def test_report_names_a_damaged_locust_or_samples_file_and_writes_nothing(run_dir, capsys, name, content, reason):
+    damaged = run_dir / artifacts_dirname(4, "1x0.5cpu-250M") / name
+    if content is None:
+        damaged.unlink()
+    else:
+        damaged.write_bytes(content)
+    before = kept_files(run_dir)
+    assert report_error(run_dir, capsys) == f"error: {damaged}: {reason}"
+    assert kept_files(run_dir) == before
+
+
+def test_report_names_a_damaged_attempt_set_aside_and_writes_nothing(run_dir, capsys):
+    attempt = run_dir / f"{artifacts_dirname(5, '3x0.5cpu-250M')}.superseded-20261130T070000Z"
+    attempt.mkdir()
+    (attempt / RESULT_FILE).write_text("{", encoding="utf-8")
+    before = kept_files(run_dir)
+    assert report_error(run_dir, capsys).startswith(f"error: {attempt / RESULT_FILE}: not a result.json written by")
+    assert kept_files(run_dir) == before
+
+
+def test_report_that_cannot_be_written_is_one_error_line(run_dir, capsys):
+    # A directory in the way of results.json: the OS refuses the write even to root, as a read-only directory would.
+    (run_dir / "results.json").mkdir()
+    line = report_error(run_dir, capsys, code=1)
+    assert line == f"error: cannot write {run_dir / 'results.json'}: Is a directory"

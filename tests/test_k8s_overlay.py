@@ -7,12 +7,15 @@ The fixture is the results.json of a real run of deploy/matrices/smoke.toml
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
 from deploy.__main__ import main
 from deploy.k8s_overlay import (
+    BASE_DIR,
+    WRITTEN_MARK,
     NoRecommendation,
     cpu_quantity,
     find_results,
@@ -135,3 +138,84 @@ def test_recommend_command_fails_when_nothing_passed(tmp_path: Path, capsys: pyt
 
     assert "passed the SLO" in capsys.readouterr().err
     assert not (tmp_path / "overlay").exists()
+
+
+def error_line(argv: list[str], capsys: pytest.CaptureFixture[str], code: int) -> str:
+    """Run the CLI; check its exit code and that it printed one error line and no traceback; return the line."""
+    try:
+        exit_code = main(argv)
+    except SystemExit as exited:  # argparse refuses an argument by exiting
+        exit_code = exited.code
+    err = capsys.readouterr().err
+    assert exit_code == code, err
+    assert "Traceback" not in err
+    lines = [line for line in err.splitlines() if line.startswith(("error:", "python -m deploy"))]
+    assert len(lines) == 1, err
+    return lines[0]
+
+
+def snapshot(directory: Path) -> dict[str, bytes]:
+    return {str(path.relative_to(directory)): path.read_bytes() for path in sorted(directory.rglob("*")) if path.is_file()}
+
+
+@pytest.mark.parametrize("hand_written", ["kustomization.yaml", "size.yaml", "kustomization.yml", "Kustomization"])
+def test_a_hand_written_overlay_is_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                              hand_written: str) -> None:
+    overlay = tmp_path / "overlay"
+    overlay.mkdir()
+    (overlay / hand_written).write_text("# mine\nresources:\n  - ../base\n", encoding="utf-8")
+    before = snapshot(overlay)
+
+    line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", str(overlay)], capsys, code=2)
+
+    assert line == (f"error: {overlay / hand_written} exists and was not written by `python -m deploy recommend --k8s`; "
+                    "it is left alone: choose another directory or remove it")
+    assert snapshot(overlay) == before
+
+
+def test_the_projects_overlays_and_base_are_left_alone(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # A copy of deploy/k8s, so that a regression cannot damage the repository's own files.
+    k8s = Path(shutil.copytree(BASE_DIR.parent, tmp_path / "k8s"))
+    before = snapshot(k8s)
+    for directory in (k8s / "base", k8s / "overlays" / "reference"):
+        line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", str(directory)], capsys, code=2)
+        assert line.startswith(f"error: {directory / 'kustomization.yaml'} exists and was not written by")
+    assert snapshot(k8s) == before
+
+
+def test_a_second_run_replaces_the_overlay_it_wrote(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    overlay = tmp_path / "overlay"
+    assert main(["recommend", str(RECORDED_RESULTS), "--k8s", str(overlay)]) == 0
+    assert (overlay / "size.yaml").read_text(encoding="utf-8").startswith(WRITTEN_MARK + "\n")
+
+    assert main(["recommend", str(with_verdicts(tmp_path, "fail", "pass")), "--k8s", str(overlay)]) == 0
+
+    limits = api_container(by_kind(render(overlay)))["resources"]["limits"]
+    assert limits == {"cpu": "250m", "memory": "192Mi"}
+
+
+def test_an_empty_directory_name_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", ""], capsys, code=2)
+    assert line == "python -m deploy recommend: error: argument --k8s: must name a directory, got an empty string"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_file_where_the_directory_should_be_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    file = tmp_path / "notes.txt"
+    file.write_text("keep me", encoding="utf-8")
+
+    line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", str(file)], capsys, code=2)
+    assert line == f"error: {file} is a file, not a directory"
+    line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", str(file / "overlay")], capsys, code=2)
+    assert line == f"error: {file / 'overlay'}: {file} is a file, not a directory"
+    assert file.read_text(encoding="utf-8") == "keep me"
+
+
+def test_a_directory_the_system_cannot_create_is_one_error_line(tmp_path: Path,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    # Longer than any file system's name limit (255 bytes): the OS refuses it, even to root.
+    overlay = tmp_path / ("x" * 300)
+    line = error_line(["recommend", str(RECORDED_RESULTS), "--k8s", str(overlay)], capsys, code=1)
+    assert line == f"error: cannot write {overlay}: File name too long"
