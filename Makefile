@@ -28,7 +28,7 @@ model: $(BIN)/.installed ## Train the model into MODEL_DIR (default models/iris)
 	MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m training
 
 serve: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Run the service with Gunicorn on 127.0.0.1:8000, no Docker
-	MODEL_DIR=$(MODEL_DIR) HOST=$(HOST) PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py
+	MODEL_DIR=$(MODEL_DIR) HOST=$(or $(HOST),127.0.0.1) PORT=$(PORT) $(BIN)/gunicorn -c service/gunicorn.conf.py
 
 # kubectl renders the Kubernetes overlays in the tests (`kubectl kustomize`, with
 # kustomize v5.7.1 inside; no cluster needed). It comes from the npm package that

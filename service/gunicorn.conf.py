@@ -61,7 +61,10 @@ def _worker_class(name: str) -> str:
 install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
-bind = f"{os.environ.get('HOST', '0.0.0.0')}:{_setting('PORT', 8000, minimum=1, maximum=65535)}"
+_host = os.environ.get("HOST") or "0.0.0.0"
+if "/" in _host:
+    raise SystemExit(f"Error: HOST={_host!r} is an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not a URL")
+bind = f"{_host}:{_setting('PORT', 8000, minimum=1, maximum=65535)}"
 workers = _setting("WEB_CONCURRENCY", default_workers(), minimum=1)
 # gthread keeps connections alive (Nginx reuses them through its upstream
 # keepalive pool); the sync worker closes every connection after one request.

@@ -142,6 +142,7 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     ("GUNICORN_TIMEOUT", "-5", "GUNICORN_TIMEOUT must be at least 1, got -5"),
     ("MAX_BATCH_SIZE", "lots", "MAX_BATCH_SIZE='lots' is not a valid int"),
     ("PORT", "99999", "PORT must be at most 65535, got 99999"),
+    ("HOST", "http://localhost", "HOST='http://localhost' is an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not a URL"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("GUNICORN_WORKER_CLASS", "nope", "GUNICORN_WORKER_CLASS='nope' is not a Gunicorn worker class (e.g. gthread, sync, or a module.Class path)"),
     ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a usable directory: File exists"),
