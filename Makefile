@@ -137,7 +137,7 @@ experiments: $(BIN)/.installed ## Run the scale-experiment MATRIX (default: the 
 BENCH_ARGS ?=
 .PHONY: bench
 
-bench: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Benchmark /predict against the model's own cost and the framework's ceiling (~3 min); reports in reports/bench/
+bench: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Benchmark /predict against the model's own cost and the framework's ceiling (about 3½ min); reports in reports/bench/
 	MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment, tools, trained models and reports

@@ -177,7 +177,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise MatrixError(f"no unfinished run of {args.matrix} under {args.out}")
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
-        again = matrix.select(redo) if redo else ()
+        again = matrix.select(redo, "--redo") if redo else ()
         if any(configuration.index not in plan.selected for configuration in again):
             raise MatrixError(f"--redo names a configuration that {run_dir} does not cover")
         for configuration in again if not args.dry_run else ():

@@ -114,10 +114,10 @@ class Matrix:
     slo: Slo
     configurations: tuple[Configuration, ...]
 
-    def select(self, selectors: list[str]) -> tuple[Configuration, ...]:
+    def select(self, selectors: list[str], option: str = "--only") -> tuple[Configuration, ...]:
         """Configurations picked by 1-based index or name, in matrix order; all when ``selectors`` is empty.
 
-        Raises MatrixError for a selector that matches no configuration.
+        Raises MatrixError, naming ``option``, for a selector that matches no configuration.
         """
         if not selectors:
             return self.configurations
@@ -130,7 +130,7 @@ class Matrix:
                 chosen.add(int(selector))
             else:
                 known = ", ".join(f"{c.index} ({c.name})" for c in self.configurations)
-                raise MatrixError(f"--only {selector!r} matches no configuration; known: {known}")
+                raise MatrixError(f"{option} {selector!r} matches no configuration; known: {known}")
         return tuple(c for c in self.configurations if c.index in chosen)
 
 

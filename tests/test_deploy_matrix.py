@@ -124,8 +124,10 @@ def test_only_selects_rows_by_index_or_name_in_matrix_order(tmp_path):
     assert [c.index for c in matrix.select(["small", "1"])] == [1, 2]
     assert [c.index for c in matrix.select(["2"])] == [2]
     assert [c.index for c in matrix.select([])] == [1, 2]
-    with pytest.raises(MatrixError, match="'3' matches no configuration; known: 1 \\(1x0.5cpu-250M\\), 2 \\(small\\)"):
+    with pytest.raises(MatrixError, match="^--only '3' matches no configuration; known: 1 \\(1x0.5cpu-250M\\), 2 \\(small\\)"):
         matrix.select(["3"])
+    with pytest.raises(MatrixError, match="^--redo '9' matches no configuration"):
+        matrix.select(["9"], "--redo")
 
 
 @pytest.mark.parametrize(("old", "new", "message"), [
