@@ -57,14 +57,27 @@ class NotReady(ApiError):
     code = "not_ready"
 
 
-# Werkzeug's exception names, turned into stable snake_case codes.
-_HTTP_CODES = {
+# HTTP statuses raised by Werkzeug or answered by Gunicorn itself
+# (service/protocol_errors.py), as stable snake_case codes.
+HTTP_CODES = {
     400: "bad_request",
+    403: "forbidden",
     404: "not_found",
     405: "method_not_allowed",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    417: "expectation_failed",
+    431: "request_header_fields_too_large",
+    500: "internal_error",
+    501: "not_implemented",
 }
+INTERNAL_ERROR_MESSAGE = "The server failed to answer this request; it has been logged."
+
+
+def http_code(status: int) -> str:
+    """The error code for an HTTP ``status``: ``HTTP_CODES``, else ``http_<status>``."""
+    return HTTP_CODES.get(status, f"http_{status}")
 
 
 def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
@@ -150,10 +163,10 @@ def init_app(app: Flask) -> None:
         elif status == 413:
             limit = current_app.config["MAX_CONTENT_LENGTH"]
             message = f"Request body is over the limit of {limit} bytes."
-        body, code = error_response(status, _HTTP_CODES.get(status, f"http_{status}"), message)
+        body, code = error_response(status, http_code(status), message)
         return body, code, headers
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> ResponseReturnValue:
         LOG.exception("unhandled error")
-        return error_response(500, "internal_error", "The server failed to answer this request; it has been logged.")
+        return error_response(500, http_code(500), INTERNAL_ERROR_MESSAGE)

@@ -19,18 +19,7 @@ from http import HTTPStatus
 
 from gunicorn import util
 
-# Gunicorn's statuses (Worker.handle_error) -> the codes the README documents.
-CODES = {
-    400: "bad_request",
-    403: "forbidden",
-    414: "uri_too_long",
-    417: "expectation_failed",
-    431: "request_header_fields_too_large",
-    500: "internal_error",
-    501: "not_implemented",
-}
-# Gunicorn sends an empty message with its 500s; the app's words for the same case.
-INTERNAL_ERROR_MESSAGE = "The server failed to answer this request; it has been logged."
+from service.errors import INTERNAL_ERROR_MESSAGE, http_code
 
 
 def standard_reason(status: int, reason: str) -> str:
@@ -48,7 +37,7 @@ def error_document(status: int, reason: str, message: str) -> bytes:
     the connection is closed afterwards, as Gunicorn does.
     """
     body = json.dumps({
-        "error": {"status": status, "code": CODES.get(status, f"http_{status}"),
+        "error": {"status": status, "code": http_code(status),
                   "message": message or INTERNAL_ERROR_MESSAGE, "fields": {}},
         "request_id": None,
     }).encode()
