@@ -14,6 +14,8 @@ import re
 import subprocess
 from pathlib import Path
 
+from dotenv import dotenv_values
+
 from deploy.matrix import Configuration
 
 DEFAULT_PROJECT = "api-inference-exp"
@@ -52,16 +54,8 @@ def check_project(project: str, root: Path) -> str:
 def stack_projects(root: Path) -> set[str]:
     """The project names a plain ``docker compose`` in ``root`` uses: COMPOSE_PROJECT_NAME in the environment
     and in ``root/.env`` (Compose's precedence picks one; both are someone's stack)."""
-    names = {os.environ.get(PROJECT_VARIABLE, "")}
-    try:
-        lines = (root / ".env").read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        lines = []
-    for line in lines:
-        key, _, value = line.partition("=")
-        if key.strip().removeprefix("export ").strip() == PROJECT_VARIABLE:
-            names.add(value.split(" #")[0].strip().strip("'\""))
-    return names - {""}
+    in_file = dotenv_values(root / ".env").get(PROJECT_VARIABLE) if (root / ".env").is_file() else None
+    return {os.environ.get(PROJECT_VARIABLE) or "", in_file or ""} - {""}
 
 
 class ComposeStack:
