@@ -14,7 +14,7 @@ from typing import Any
 from flask import Flask, Response, g, request
 
 from service import config as service_config
-from service import errors, logs, metrics, openapi, predict, probes, v2
+from service import body, errors, logs, metrics, openapi, predict, probes, v2
 from service.model import load_model
 
 # A caller's X-Request-ID is echoed only when it is short and printable; otherwise we make one.
@@ -61,6 +61,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     _init_request_context(app)
     errors.init_app(app)
+    body.init_app(app)
     for blueprint in (predict.bp, probes.bp, metrics.bp, openapi.bp, v2.bp):
         app.register_blueprint(blueprint)
     return app

@@ -21,7 +21,8 @@ from marshmallow import ValidationError
 from service.body import json_body
 from service.errors import ApiError, ValidationFailed, flatten_messages, summarise
 from service.metrics import PREDICTIONS, count_predictions
-from service.model import Model, Predictions
+from service.model import Predictions
+from service.probes import ready_model
 from service.schemas import BatchSchema, FeaturesSchema, json_type
 from service.validation import MEASUREMENT_RANGE_CM, check_batch_size, check_features
 from training.data import FEATURE_NAMES
@@ -162,8 +163,8 @@ def json_response(payload: dict[str, Any]) -> Response:
 
 @bp.post("/predict")
 def predict() -> Response:
-    """Predict the species of one flower or of a batch."""
-    model: Model = current_app.extensions["model"]
+    """Predict the species of one flower or of a batch; 503 ``not_ready`` while the model's self-test fails."""
+    model = ready_model()
     body = json_body(request)
     row = valid_row(body)
     if row is not None:  # one valid flower, the most common request: no numpy on its way

@@ -17,12 +17,22 @@ def health() -> ResponseReturnValue:
     return jsonify(status="ok")
 
 
-@bp.get("/ready")
-def ready() -> ResponseReturnValue:
-    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise."""
+def ready_model() -> Model:
+    """The served model once its self-test passed; ``NotReady`` (503 ``not_ready``, with the reason) before.
+
+    /ready and every prediction route ask this, so a replica that is not ready
+    refuses predictions too, and Nginx retries them on another replica.
+    """
     model: Model = current_app.extensions["model"]
     if not model.ready:
         raise NotReady(f"model {model.version} is not ready: {model.ready_reason}")
+    return model
+
+
+@bp.get("/ready")
+def ready() -> ResponseReturnValue:
+    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise."""
+    model = ready_model()
     return jsonify(status="ready", model_name=model.name, model_version=model.version)
 
 

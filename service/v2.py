@@ -24,6 +24,7 @@ from service.body import json_body
 from service.errors import ApiError
 from service.metrics import count_predictions
 from service.predict import json_response
+from service.probes import ready_model
 from service.model import Model
 from service.openapi import API_TITLE, API_VERSION
 from service.v2_schemas import load_inference_request
@@ -104,8 +105,10 @@ def model_ready(model_name: str, model_version: str | None = None) -> ResponseRe
 @bp.post("/models/<model_name>/infer")
 @bp.post("/models/<model_name>/versions/<model_version>/infer")
 def infer(model_name: str, model_version: str | None = None) -> ResponseReturnValue:
-    """``$inference_response`` for an ``$inference_request``: the requested outputs for every row."""
+    """``$inference_response`` for an ``$inference_request``: the requested outputs for every row;
+    503 while the model's self-test fails."""
     model = _served_model(model_name, model_version)
+    ready_model()
     inference_request = load_inference_request(_request_json())
     X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"])
     names = requested_outputs(inference_request.get("outputs"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 
+from service.body import discard_unread_body
 from tests.conftest import SEED_REQUEST
 
 
@@ -55,3 +56,25 @@ def test_a_declared_length_past_the_limit_is_413_before_reading(client, app) -> 
     raw = json.dumps({"instances": [SEED_REQUEST] * 500}).encode()
     response = client.post("/predict", data=raw, content_type="application/json")
     assert response.status_code == 413 and response.get_json()["error"]["code"] == "payload_too_large"
+
+
+def test_discard_unread_body_reads_what_is_left_of_a_terminated_input() -> None:
+    environ = {"wsgi.input": io.BytesIO(b"x" * 1000), "wsgi.input_terminated": True}
+
+    assert discard_unread_body(environ) == 1000
+    assert environ["wsgi.input"].read() == b""
+
+
+def test_discard_unread_body_stops_at_its_byte_cap() -> None:
+    environ = {"wsgi.input": io.BytesIO(b"x" * 1000), "wsgi.input_terminated": True}
+
+    assert discard_unread_body(environ, max_bytes=300) == 300
+    assert len(environ["wsgi.input"].read()) == 700
+
+
+def test_discard_unread_body_leaves_an_input_that_may_not_end_with_the_body_alone() -> None:
+    # Without wsgi.input_terminated a read past the body could wait for the next request.
+    environ = {"wsgi.input": io.BytesIO(b"x" * 1000)}
+
+    assert discard_unread_body(environ) == 0
+    assert len(environ["wsgi.input"].read()) == 1000

@@ -211,3 +211,36 @@ def test_a_body_cut_short_is_a_400_not_a_prediction(model_dir: Path, tmp_path: P
         error = json.loads(body)["error"]
         assert error["code"] == "bad_request" and words in error["message"], error
         assert server.worker_pids() == before
+
+
+def chunked(body: bytes, size: int = 1 << 20):
+    """``body`` in pieces, for http.client to send with chunked transfer coding."""
+    for start in range(0, len(body), size):
+        yield body[start:start + size]
+
+
+MILLION_ROWS = json.dumps({"instances": [SEED_REQUEST] * 1_000_000}).encode()
+
+
+@pytest.mark.parametrize(("body", "encode_chunked"), [
+    (b"x" * 20_000_000, False),
+    (MILLION_ROWS, False),
+    (b"x" * 20_000_000, True),
+], ids=["20-MB", "batch-of-10^6-rows", "20-MB-chunked"])
+def test_a_client_that_sends_a_whole_large_body_first_reads_its_413(model_dir: Path, tmp_path: Path, body: bytes,
+                                                                   encode_chunked: bool) -> None:
+    # http.client sends the whole body before it reads: had Gunicorn closed the
+    # socket while the body was still coming, it would get a broken pipe.
+    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+        connection = http.client.HTTPConnection(urlsplit(server.url).hostname, urlsplit(server.url).port, timeout=60)
+        try:
+            connection.request("POST", "/predict", body=chunked(body) if encode_chunked else body,
+                               headers={"Content-Type": "application/json"}, encode_chunked=encode_chunked)
+            response = connection.getresponse()
+            assert response.status == 413
+            assert json.loads(response.read())["error"]["code"] == "payload_too_large"
+            # The rest of the body was read, so the connection serves the next request.
+            connection.request("POST", "/predict", body=SEED_BODY, headers={"Content-Type": "application/json"})
+            assert json.loads(connection.getresponse().read())["prediction"] == "setosa"
+        finally:
+            connection.close()
