@@ -1,4 +1,5 @@
-"""nginx/default.conf: in step with the service's limits, accepted by the nginx image compose.yaml names, and answering its own errors as the service does."""
+"""nginx/: in step with the service's limits, accepted by the nginx image compose.yaml names, shedding
+what the replicas cannot take, and answering its own errors as the service does."""
 
 from __future__ import annotations
 
@@ -9,16 +10,24 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import pytest
 import requests
+import yaml
 from requests.structures import CaseInsensitiveDict
 
 from service.config import DEFAULT_MAX_BODY_BYTES
+from tests.conftest import SEED_REQUEST
 from tests.servers import ROOT, free_port
 
-NGINX_CONF = ROOT / "nginx" / "default.conf"
+NGINX_CONF = ROOT / "nginx" / "default.conf.template"
+NGINX_MAIN_CONF = ROOT / "nginx" / "nginx.conf"
+COMPOSE_FILE = ROOT / "compose.yaml"
 NGINX_IMAGE = "nginx:1.30"  # compose.yaml's
+# Requests in flight per replica in the tests' Nginx: small, so that two held requests fill it.
+TEST_MAX_CONNS = 2
 GUNICORN_CONF = ROOT / "service" / "gunicorn.conf.py"
 SIZE_UNITS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3}
 START_TIMEOUT_S = 90.0
@@ -53,14 +62,56 @@ def test_nginx_closes_idle_upstream_connections_before_gunicorn_does() -> None:
     assert seconds(directive("keepalive_timeout", upstream)) < gunicorn_keepalive_s
 
 
+def nginx_mounts(max_conns: int | str) -> list[str]:
+    """``docker run`` arguments that set Nginx up as compose.yaml does: nginx.conf, the template, API_MAX_CONNS."""
+    return ["-e", f"API_MAX_CONNS={max_conns}",
+            "-v", f"{NGINX_MAIN_CONF}:/etc/nginx/nginx.conf:ro",
+            "-v", f"{NGINX_CONF}:/etc/nginx/templates/default.conf.template:ro"]
+
+
+def compose_nginx_service() -> dict:
+    return yaml.safe_load(COMPOSE_FILE.read_text())["services"]["nginx"]
+
+
+def test_compose_mounts_nginx_conf_and_the_template_and_gives_api_max_conns_a_default() -> None:
+    nginx = compose_nginx_service()
+    sources = {mount["target"]: mount["source"] for mount in nginx["configs"]}
+    files = yaml.safe_load(COMPOSE_FILE.read_text())["configs"]
+
+    assert files[sources["/etc/nginx/nginx.conf"]]["file"] == "./nginx/nginx.conf"
+    assert files[sources["/etc/nginx/templates/default.conf.template"]]["file"] == "./nginx/default.conf.template"
+    assert re.fullmatch(r"\$\{API_MAX_CONNS:-[1-9]\d*\}", nginx["environment"]["API_MAX_CONNS"])
+    assert "${API_MAX_CONNS}" in directive("server", re.search(r"^upstream api \{(.*?)^\}", NGINX_CONF.read_text(),
+                                                                  flags=re.MULTILINE | re.DOTALL).group(1))
+
+
+def test_each_worker_may_open_more_files_than_it_has_connections() -> None:
+    # Every connection is a file descriptor; worker_connections above the open
+    # files limit fails with "Too many open files" instead.
+    main = NGINX_MAIN_CONF.read_text()
+
+    assert int(directive("worker_rlimit_nofile", main)) > int(directive("worker_connections", main))
+
+
 @pytest.mark.docker
-def test_config_passes_nginx_t_in_the_image_compose_runs(docker_engine: None) -> None:
-    result = subprocess.run(
-        ["docker", "run", "--rm", "-v", f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro", NGINX_IMAGE, "nginx", "-t"],
-        capture_output=True, text=True, timeout=120,
-    )
+def test_config_renders_and_passes_nginx_t_in_the_image_compose_runs(docker_engine: None) -> None:
+    result = subprocess.run(["docker", "run", "--rm", *nginx_mounts(17), NGINX_IMAGE, "nginx", "-T"],
+                            capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "test is successful" in result.stderr
+    # The image's entrypoint rendered the template: the upstream's admission limit is the variable's value.
+    assert re.search(r"server api:8000 resolve .*max_conns=17;", result.stdout)
+    assert "${" not in result.stdout
+
+
+@pytest.mark.docker
+def test_without_api_max_conns_nginx_refuses_to_start(docker_engine: None) -> None:
+    # compose.yaml always sets it; a hand-made `docker run` that forgets it fails at once, in Nginx's words.
+    result = subprocess.run(["docker", "run", "--rm", "-v", f"{NGINX_MAIN_CONF}:/etc/nginx/nginx.conf:ro",
+                             "-v", f"{NGINX_CONF}:/etc/nginx/templates/default.conf.template:ro",
+                             NGINX_IMAGE, "nginx", "-t"], capture_output=True, text=True, timeout=120)
+    assert result.returncode != 0
+    assert "max_conns" in result.stderr
 
 
 def docker(*args: str, timeout_s: float = 120) -> str:
@@ -72,7 +123,7 @@ def docker(*args: str, timeout_s: float = 120) -> str:
 
 def run_nginx(name: str, port: int, *network_args: str) -> None:
     docker("run", "-d", "--name", name, "-p", f"127.0.0.1:{port}:8000", "--cpus", "0.25", *network_args,
-           "-v", f"{NGINX_CONF}:/etc/nginx/conf.d/default.conf:ro", NGINX_IMAGE)
+           *nginx_mounts(TEST_MAX_CONNS), NGINX_IMAGE)
 
 
 def wait_for(url: str, status: int = 200) -> None:
@@ -90,7 +141,8 @@ def wait_for(url: str, status: int = 200) -> None:
 
 @pytest.fixture(scope="module")
 def nginx_port(docker_engine: None) -> Iterator[int]:
-    """Nginx alone (no replica answers: `api` resolves to its own loopback), on a free localhost port."""
+    """Nginx alone, on a free localhost port: no replica answers (on the default network there is no
+    Docker DNS, so `api` resolves to nothing)."""
     port, name = free_port(), f"api-inference-nginx-test-{uuid.uuid4().hex[:8]}"
     try:
         run_nginx(name, port, "--add-host", "api:127.0.0.1")
@@ -100,9 +152,18 @@ def nginx_port(docker_engine: None) -> Iterator[int]:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, timeout=60)
 
 
+@dataclass(frozen=True)
+class ReplicaBehindNginx:
+    """Nginx on a localhost port, and the container name of the one api replica behind it."""
+
+    port: int
+    api: str
+
+
 @pytest.fixture(scope="module")
-def nginx_with_replica_port(docker_engine: None) -> Iterator[int]:
-    """Nginx and one api replica (the image ``make build`` makes) on a network of their own."""
+def replica_behind_nginx(docker_engine: None) -> Iterator[ReplicaBehindNginx]:
+    """Nginx (TEST_MAX_CONNS requests in flight per replica) and one api replica (the image ``make build`` makes)
+    on a network of their own."""
     suffix = uuid.uuid4().hex[:8]
     image, network = f"api-inference:nginx-test-{suffix}", f"api-inference-nginx-test-{suffix}"
     api, nginx, port = f"{network}-api", f"{network}-nginx", free_port()
@@ -114,11 +175,16 @@ def nginx_with_replica_port(docker_engine: None) -> Iterator[int]:
                "--cpus", "0.5", "--memory", "256m", image)
         run_nginx(nginx, port, "--network", network)
         wait_for(f"http://127.0.0.1:{port}/ready")
-        yield port
+        yield ReplicaBehindNginx(port, api)
     finally:
         subprocess.run(["docker", "rm", "-f", nginx, api], capture_output=True, timeout=60)
         subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=60)
         subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="module")
+def nginx_with_replica_port(replica_behind_nginx: ReplicaBehindNginx) -> int:
+    return replica_behind_nginx.port
 
 
 def exchange(port: int, request: bytes) -> tuple[str, CaseInsensitiveDict, bytes]:
@@ -238,7 +304,8 @@ def test_a_client_slower_than_the_timeouts_is_disconnected_without_a_response(ng
 @pytest.mark.parametrize(("path", "body", "status"), [
     ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
     ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
-    ("/v2/models/iris/infer", b"{}", 502),  # no replica answers
+    # `api` resolves to no replica (no Docker DNS on this network): none to try, so shed.
+    ("/v2/models/iris/infer", b"{}", 503),
 ])
 def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes, status: int) -> None:
     response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers={"Content-Type": "application/json"},
@@ -261,3 +328,51 @@ def test_only_the_v2_prefix_gets_the_protocol_s_shape(nginx_port: int) -> None:
 
     assert response.status_code == 413
     assert_nginx_error(response.headers, response.json(), 413, "payload_too_large")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_a_request_beyond_every_replica_s_limit_is_shed_at_once_with_a_json_503(replica_behind_nginx: ReplicaBehindNginx) -> None:
+    url = f"http://127.0.0.1:{replica_behind_nginx.port}"
+    infer = {"inputs": [{"name": "features", "shape": [1, 4], "datatype": "FP64", "data": [5.1, 3.5, 1.4, 0.2]}]}
+    # A paused replica accepts connections (the kernel does) but answers nothing: requests sent to it stay in flight.
+    docker("pause", replica_behind_nginx.api)
+    with ThreadPoolExecutor(TEST_MAX_CONNS) as pool:
+        try:
+            held = [pool.submit(requests.post, f"{url}/predict", json=SEED_REQUEST, timeout=60) for _ in range(TEST_MAX_CONNS)]
+            deadline = time.monotonic() + 30
+            while True:  # until Nginx has both held requests in flight and sheds the next one
+                shed = requests.post(f"{url}/predict", json=SEED_REQUEST, headers={"X-Request-ID": "shed-1"}, timeout=10)
+                if shed.status_code == 503 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.2)
+            shed_v2 = requests.post(f"{url}/v2/models/iris/infer", json=infer, timeout=10)
+        finally:
+            docker("unpause", replica_behind_nginx.api)
+        answered = [future.result() for future in held]
+
+    assert shed.status_code == 503, shed.text
+    assert shed.headers["Retry-After"] == "1"
+    assert shed.headers["X-Upstream-Addr"] == "api : api", "no replica was tried, on either pass"
+    assert shed.json() == {"error": {"status": 503, "code": "overloaded", "message": shed.json()["error"]["message"],
+                                     "fields": {}}, "request_id": "shed-1"}
+    assert "retry after 1 s" in shed.json()["error"]["message"]
+    assert shed.headers["Content-Type"] == "application/json"
+    # The Open Inference Protocol's routes get the same refusal in the protocol's shape.
+    assert shed_v2.status_code == 503 and shed_v2.headers["Retry-After"] == "1"
+    assert shed_v2.json() == {"error": shed.json()["error"]["message"]}
+    # The held requests were answered once the replica went on, and it takes new ones.
+    assert [response.status_code for response in answered] == [200] * TEST_MAX_CONNS
+    assert requests.post(f"{url}/predict", json=SEED_REQUEST, timeout=10).status_code == 200
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_nginx_workers_run_with_the_open_files_limit_nginx_conf_asks(replica_behind_nginx: ReplicaBehindNginx) -> None:
+    nginx = replica_behind_nginx.api.removesuffix("-api") + "-nginx"
+    limits = docker("exec", nginx, "sh", "-c",
+                    "for status in /proc/[0-9]*/cmdline; do if grep -q '^nginx: worker process' $status; then "
+                    "grep 'Max open files' ${status%/cmdline}/limits; fi; done")
+
+    wanted = directive("worker_rlimit_nofile", NGINX_MAIN_CONF.read_text())
+    assert limits.split() and all(line.split()[3] == wanted for line in limits.strip().splitlines()), limits

@@ -49,8 +49,8 @@ REQUEST_TIMEOUT_S = (5.0, 45.0)
 GUNICORN_GRACEFUL_TIMEOUT_S = 8  # service/gunicorn.conf.py default
 REGISTRY = "127.0.0.1:5000"
 PUSHED_IMAGE = f"{REGISTRY}/api-inference:test"
-# Nginx's own errors: status -> code, as in nginx/default.conf.
-NGINX_ERROR_CODES = {502: "bad_gateway", 503: "service_unavailable", 504: "gateway_timeout"}
+# Nginx's own errors: status -> code, as in nginx/default.conf.template.
+NGINX_ERROR_CODES = {502: "bad_gateway", 503: "overloaded", 504: "gateway_timeout"}
 
 
 def run(command: list[str], *, env: dict[str, str] | None = None, timeout_s: float = COMPOSE_TIMEOUT_S) -> str:
