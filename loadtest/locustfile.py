@@ -6,6 +6,8 @@ batches, and a small share of deliberately invalid requests (tag ``invalid``;
 ``--exclude-tags invalid`` drops them) whose expected 4xx counts as a success.
 ``OpenInferenceUser`` sends the same flowers to the Open Inference Protocol's
 ``/v2/models/iris/infer``; it runs only when named (``locust OpenInferenceUser``).
+``NginxHealthUser`` asks Nginx's own ``/nginx-health``, which no replica answers:
+the ceiling of the load generator and the host, also only when named.
 Knobs: ``loadtest/options.py`` (``locust --help`` lists them). At the end of a
 run the SLO verdict is logged, written next to the CSV files as
 ``PREFIX_verdict.json``, and sets the exit code (0 met, 1 missed).
@@ -42,6 +44,7 @@ logger = logging.getLogger("loadtest")
 SLO_MISSED_EXIT_CODE = 1
 USAGE_EXIT_CODE = 2  # as argparse exits on a bad option
 PREDICT_PATH = "/predict"
+NGINX_HEALTH_PATH = "/nginx-health"
 
 cpu_watch = CpuWatch()
 
@@ -150,14 +153,40 @@ class OpenInferenceUser(FastHttpUser):
         self._wait = wait_time_from(environment.parsed_options)
 
 
+class NginxHealthUser(FastHttpUser):
+    """A client of Nginx's own ``GET /nginx-health``: no replica is involved, so its
+    highest rate is what the load generator, the host and Nginx can do at all.
+
+    Off unless chosen: ``locust NginxHealthUser``.
+    """
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self._wait = wait_time_from(environment.parsed_options)
+
+    def wait_time(self) -> float:
+        return self._wait(self)
+
+    @task
+    def nginx_health(self) -> None:
+        with self.client.get(NGINX_HEALTH_PATH, name=NGINX_HEALTH_PATH, catch_response=True) as response:
+            if response.status_code != 200:
+                response.failure(f"HTTP {response.status_code}" if response.status_code else
+                                 f"no response: {response.error}")
+
+
+# Users that run only when named on the command line or picked in the web UI.
+CHOSEN_ONLY = (OpenInferenceUser, NginxHealthUser)
+
+
 @events.init.add_listener
-def _open_inference_only_when_chosen(environment: Any, **_: Any) -> None:
+def _chosen_only_users_when_chosen(environment: Any, **_: Any) -> None:
     # Locust runs every User class of a locustfile unless some are named; the
     # workers spawn what the master sends them, so only the master decides.
     options = environment.parsed_options
     if isinstance(environment.runner, WorkerRunner) or options.user_classes or options.class_picker:
         return
-    environment.user_classes[:] = [cls for cls in environment.user_classes if cls is not OpenInferenceUser]
+    environment.user_classes[:] = [cls for cls in environment.user_classes if cls not in CHOSEN_ONLY]
 
 
 def wait_time_from(options: Any) -> Any:

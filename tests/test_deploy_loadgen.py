@@ -5,9 +5,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from deploy.loadgen import generator_saturated, locust_command, main_failure, read_live
+import pytest
+
+from deploy.loadgen import (
+    LocustRun, OpenLoad, OpenLoadRun, generator_saturated, locust_command, main_failure, measured_window_s, open_load_command, read_live,
+)
 from deploy.matrix import Load
-from loadtest.slo import Slo
+from loadtest.slo import RunStats, Slo
 
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
 
@@ -57,3 +61,65 @@ def test_saturation_is_read_from_the_locustfiles_verdict(tmp_path):
     verdict["reasons"] = ["p95 840 ms > 300 ms"]
     (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
     assert not generator_saturated(tmp_path)
+
+
+def test_an_open_load_has_enough_users_on_constant_throughput_to_offer_the_rate_exactly():
+    load = OpenLoad(rate_rps=101, window_s=15, ramp_s=4, pace_s=2.5)
+    assert load.users == 253  # ceil(101 x 2.5)
+    assert load.throughput_per_user * load.users == pytest.approx(101)
+    assert load.throughput_per_user <= 1 / 2.5
+    assert load.spawn_rate == pytest.approx(253 / 4)
+    assert load.run_time_s == 19
+    assert OpenLoad(rate_rps=0.1, window_s=5).users == 1
+
+
+@pytest.mark.parametrize("field", ["rate_rps", "window_s", "ramp_s", "pace_s"])
+@pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf")])
+def test_an_open_load_refuses_a_rate_or_time_that_is_not_a_positive_number(field, value):
+    arguments = {"rate_rps": 10, "window_s": 10, "ramp_s": 2, "pace_s": 2, field: value}
+    with pytest.raises(ValueError, match=field):
+        OpenLoad(**arguments)
+
+
+def test_the_open_load_command_resets_statistics_after_the_ramp_and_overrides_locust_conf(tmp_path):
+    load = OpenLoad(rate_rps=40, window_s=10, ramp_s=5, pace_s=2)
+    command = open_load_command(load, Slo(max_failure_ratio=0.01, p95_ms=300, p99_ms=1000), "http://127.0.0.1:18000",
+                                tmp_path, ("--loglevel", "WARNING"))
+    text = " ".join(command)
+    for part in ("--users 80", "--spawn-rate 16", "--run-time 15s", "--shape none", "--reset-stats",
+                 "--wait-model constant_throughput", "--throughput-per-user 0.5", "--slo-min-rps 38",
+                 "--slo-p95-ms 300", "--slo-p99-ms 1000", f"--csv {tmp_path}/locust"):
+        assert part in text
+    assert command[-3:] == ["--loglevel", "WARNING", "PredictApiUser"]
+    assert open_load_command(OpenLoad(rate_rps=500, window_s=5, user_class="NginxHealthUser"), Slo(),
+                             "http://127.0.0.1:1", tmp_path)[-1] == "NginxHealthUser"
+
+
+def test_an_open_load_kept_pace_only_when_95_percent_of_the_offered_rate_was_answered(tmp_path):
+    load = OpenLoad(rate_rps=100, window_s=10)
+    locust = LocustRun(0, tmp_path / "s.csv", tmp_path / "h.csv", tmp_path / "l.log", False)
+
+    def ran(achieved_rps: float | None) -> OpenLoadRun:
+        stats = None if achieved_rps is None else RunStats(1000, 0, achieved_rps, 5, 9, 12)
+        return OpenLoadRun(load, locust, stats)
+
+    assert ran(96).kept_pace and ran(95).kept_pace
+    assert not ran(94.9).kept_pace
+    assert not ran(None).kept_pace and ran(None).achieved_rps == 0
+
+
+def test_the_achieved_rate_is_the_windows_requests_over_the_window_locusts_log_timed(tmp_path):
+    log = tmp_path / "locust.log"
+    log.write_text(
+        "[2026-12-02 07:53:51,439] vm/INFO/locust.runners: Ramping to 150 users at a rate of 37.50 per second\n"
+        "[2026-12-02 07:53:55,390] vm/INFO/locust.runners: Resetting stats\n\n"
+        "[2026-12-02 07:54:05,390] vm/INFO/locust.main: --run-time limit reached, shutting down\n", encoding="utf-8")
+    assert measured_window_s(log) == pytest.approx(10.0)
+    locust = LocustRun(0, tmp_path / "s.csv", tmp_path / "h.csv", log, False)
+    run = OpenLoadRun(OpenLoad(rate_rps=60, window_s=10), locust, RunStats(600, 0, 62.68, 21, 43, 130),
+                      window_s=measured_window_s(log))
+    assert run.achieved_rps == pytest.approx(60.0)  # not Locust's 62.68, timed to the last answer
+    assert OpenLoadRun(run.load, locust, run.stats).achieved_rps == 62.68
+    assert measured_window_s(tmp_path / "missing.log") is None
+    log.write_text("[2026-12-02 07:53:55,390] vm/INFO/locust.runners: Resetting stats\n", encoding="utf-8")
+    assert measured_window_s(log) is None
