@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import random
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from loadtest.open_inference import INFER_PATH, check_inference, infer_request  
 from loadtest.payloads import (  # noqa: E402
     INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
 )
+from loadtest.rate_steps import Schedule  # noqa: E402
+from loadtest.request_log import RequestLog  # noqa: E402
 from loadtest.results import final_verdict, rewrite_final_csv, write_verdict  # noqa: E402
 from loadtest.selfwatch import CpuWatch  # noqa: E402
 from loadtest.shapes import shape_from  # noqa: E402
@@ -47,6 +50,9 @@ PREDICT_PATH = "/predict"
 NGINX_HEALTH_PATH = "/nginx-health"
 
 cpu_watch = CpuWatch()
+# The --rate-steps schedule shared by every user (set up when Locust starts), and the --request-log.
+schedule: Schedule | None = None
+request_log: RequestLog | None = None
 
 
 class PredictMix(TaskSet):
@@ -190,7 +196,10 @@ def _chosen_only_users_when_chosen(environment: Any, **_: Any) -> None:
 
 
 def wait_time_from(options: Any) -> Any:
-    """Locust's wait function for ``--wait-model``: ``between`` (closed) or ``constant_throughput`` (open)."""
+    """Locust's wait function: the ``--rate-steps`` schedule's when given (open, ``loadtest.rate_steps``), else
+    ``--wait-model``'s: ``between`` (closed) or ``constant_throughput`` (open)."""
+    if options.rate_steps:
+        return schedule.wait_time
     if options.wait_model == "constant_throughput":
         return constant_throughput(options.throughput_per_user)
     if options.wait_min_s > options.wait_max_s:
@@ -205,7 +214,13 @@ def _add_knobs(parser: Any, **_: Any) -> None:
 
 @events.init.add_listener
 def _on_init(environment: Any, **_: Any) -> None:
+    global schedule, request_log
     options = environment.parsed_options
+    if options.rate_steps:
+        schedule = Schedule(options.rate_steps, options.num_users or 1)
+    if options.request_log:
+        request_log = RequestLog(Path(options.request_log))
+        environment.events.request.add_listener(request_log.on_request)
     try:
         wait_time_from(options)  # contradictory wait options fail here, once, not in every user
         shape = None if isinstance(environment.runner, WorkerRunner) else shape_from(options)
@@ -217,6 +232,15 @@ def _on_init(environment: Any, **_: Any) -> None:
         environment.shape_class = shape
         logger.info("load shape %s: %s", shape.name, _shape_summary(shape))
     cpu_watch.attach(environment)
+
+
+@events.test_start.add_listener
+def _start_the_schedule(environment: Any, **_: Any) -> None:
+    started = time.time()
+    if schedule is not None:
+        schedule.start(started)
+    if request_log is not None:
+        request_log.start(started)
 
 
 def _shape_summary(shape: Any) -> str:
@@ -240,5 +264,7 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if options.csv_prefix:
         rewrite_final_csv(environment, options.csv_prefix)
         write_verdict(Path(f"{options.csv_prefix}_verdict.json"), verdict, stats, slo, cpu_watch.nodes())
+    if request_log is not None:
+        request_log.close()
     if not locust_log.unhandled_greenlet_exception:  # keep Locust's own exit code 2 for a crash
         environment.process_exit_code = 0 if verdict.passed else SLO_MISSED_EXIT_CODE

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from loadtest.rate_steps import parse_rate_steps
 from loadtest.slo import Slo
 
 WAIT_MODELS = ("between", "constant_throughput")
@@ -76,6 +77,11 @@ def add_arguments(parser: Any) -> None:
     _add(parser, "wait-max-s", type=non_negative_float, default=0.5, help="Longest wait between requests, s")
     _add(parser, "throughput-per-user", type=positive_float, default=2.0,
          help="Requests per second each user aims at with --wait-model constant_throughput")
+    _add(parser, "rate-steps", type=parse_rate_steps, default=None, include_in_web_ui=False, metavar="RATE:S,...",
+         help="Open load in steps: the --users together start RATE requests/s for S seconds, then the next "
+              "step's (replaces --wait-model; spawn them at the first RATE)")
+    _add(parser, "request-log", default="", include_in_web_ui=False, metavar="PATH",
+         help="Write every request (start, latency, status) as a CSV row into PATH (local runs)")
     _add(parser, "slo-max-failure-ratio", type=share, default=slo.max_failure_ratio,
          help="SLO: largest share of failed requests (0-1)")
     _add(parser, "slo-p95-ms", type=positive_float, default=slo.p95_ms, help="SLO: largest 95th percentile latency, ms")
