@@ -7,6 +7,8 @@
   they kept (after a change of the rules or the matrix's SLO) and rewrite its reports.
 - ``recommend [RESULTS] [--k8s DIR]``: a run's cheapest passing configuration;
   ``--k8s`` writes it as a kustomize overlay of deploy/k8s/base.
+- ``overload``: one configuration at 0.5x, 1x, 1.5x, 2x and again 0.5x its capacity
+  (open model): how the stack sheds what it cannot serve (``deploy.overload``).
 
 Each command is one ``add_*_command`` function registering a subparser and its handler.
 """
@@ -14,6 +16,7 @@ Each command is one ``add_*_command`` function registering a subparser and its h
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from datetime import datetime, timezone
@@ -28,7 +31,7 @@ from deploy.k8s_overlay import (
     recommended_configuration,
     write_overlay,
 )
-from deploy.matrix import Matrix, MatrixError, load_matrix
+from deploy.matrix import Configuration, Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, UnusableRun, judge_again, table, write_reports
@@ -46,6 +49,7 @@ from deploy.rundir import (
     set_aside,
 )
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError, check_project
+from loadtest.slo import Slo
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
@@ -152,6 +156,49 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(handler=recommend_command)
 
 
+def positive_number(text: str) -> float:
+    """argparse type: a finite number greater than 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
+    return value
+
+
+def add_overload_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``overload``."""
+    from deploy.overload import DEFAULT_PACE_S, DEFAULT_PEAK_S, DEFAULT_STEP_S
+
+    parser = commands.add_parser("overload", help="drive one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity "
+                                                  "and report how the stack sheds what it cannot serve")
+    parser.add_argument("--replicas", type=int, default=1, help="api replicas (default 1)")
+    parser.add_argument("--cpus", type=positive_number, default=0.5, help="CPU limit per replica (default 0.5)")
+    parser.add_argument("--memory", default="256M", help="memory limit per replica, Docker units (default 256M)")
+    capacity = parser.add_mutually_exclusive_group(required=True)
+    capacity.add_argument("--capacity-rps", type=positive_number, metavar="RPS",
+                          help="the configuration's capacity, requests/s")
+    capacity.add_argument("--capacity-from", type=Path, metavar="RESULTS",
+                          help="a capacity run's results.json (or its directory): its capacity_rps for this configuration")
+    parser.add_argument("--step-s", type=positive_seconds, default=DEFAULT_STEP_S,
+                        help=f"seconds of each step but the 2x one (default {DEFAULT_STEP_S:g})")
+    parser.add_argument("--peak-s", type=positive_seconds, default=DEFAULT_PEAK_S,
+                        help=f"seconds of the 2x step (default {DEFAULT_PEAK_S:g})")
+    parser.add_argument("--pace-s", type=positive_seconds, default=DEFAULT_PACE_S,
+                        help=f"seconds between one user's requests at 2x: above the slowest answer (default {DEFAULT_PACE_S:g})")
+    parser.add_argument("--out", type=Path, default=Path("reports/overload"),
+                        help="where the run directory goes (default reports/overload)")
+    parser.add_argument("--project", type=compose_project, default="api-inference-overload",
+                        help="Compose project name (default api-inference-overload)")
+    parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
+    parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
+    parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
+    parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
+                        help="how long every replica gets to become healthy (default 120)")
+    parser.set_defaults(handler=overload_command)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``python -m deploy`` parser with every command."""
     parser = argparse.ArgumentParser(prog="python -m deploy", description="Scale experiments for the inference service.")
@@ -159,6 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_command(commands)
     add_report_command(commands)
     add_recommend_command(commands)
+    add_overload_command(commands)
     return parser
 
 
@@ -289,6 +337,68 @@ def recommend_command(args: argparse.Namespace) -> int:
             print(f"wrote {path}")
         print(f"apply with: kubectl apply -k {args.k8s}")
     return 0
+
+
+def overload_command(args: argparse.Namespace) -> int:
+    """``overload``: bring the configuration up, offer the steps, write overload.md/.json/.png; exit 1 if a target is missed."""
+    from deploy.matrix import parse_memory
+    from deploy.overload import CapacityNotFound, OverloadPlan, capacity_from, run_overload, write_reports
+
+    try:
+        memory_bytes = parse_memory(args.memory)
+    except ValueError as error:
+        raise MatrixError(f"--memory: {error}") from None
+    if args.replicas < 1:
+        raise MatrixError(f"--replicas must be at least 1, got {args.replicas}")
+    capacity_rps = args.capacity_rps
+    if capacity_rps is None:
+        try:
+            capacity_rps = capacity_from(find_results(args.capacity_from), args.replicas, args.cpus, args.memory)
+        except (FileNotFoundError, CapacityNotFound) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        except (OSError, ValueError) as error:
+            print(f"error: {args.capacity_from}: cannot read it: {error}", file=sys.stderr)
+            return 2
+    plan = OverloadPlan(capacity_rps=capacity_rps, step_s=args.step_s, peak_s=args.peak_s, pace_s=args.pace_s)
+    configuration = Configuration(index=1, name="overload", replicas=args.replicas, cpus=args.cpus, memory=args.memory,
+                                  memory_limit_bytes=memory_bytes, workers=None)
+    slo = Slo()
+    directory = args.out / datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    command = "python -m deploy " + shlex.join(sys.argv[1:])
+
+    import docker
+
+    from deploy.stack import ComposeStack
+
+    try:
+        client = docker.from_env()
+        client.ping()
+    except docker.errors.DockerException as error:
+        print(f"error: cannot reach the Docker engine: {error}", file=sys.stderr)
+        return 1
+    previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
+                signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
+    try:
+        result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image),
+                              client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout)
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    except (OSError, ValueError) as error:
+        print(f"error: Locust left no usable request log in {directory}: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\ninterrupted; the stack is down", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+    written = write_reports(result, directory, command)
+    print()
+    print(result.markdown(command))
+    print(f"reports: {', '.join(str(path) for path in written)}")
+    return 0 if all(check.passed for check in result.checks) else 1
 
 
 def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import matplotlib
@@ -75,6 +76,53 @@ def plot_memory(results: list[ConfigurationResult], path: Path) -> None:
     axis.set_title("Memory per replica: peak working set against the limit", fontsize="medium")
     axis.margins(y=0.3)
     axis.legend(loc="upper center", ncol=2, fontsize="small", framealpha=0.9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def plot_overload(requests: list, plan, configuration: str, path: Path) -> None:
+    """An overload run second by second: answers per second by outcome against the offered rate (top), and the
+    p99 latency of the 2xx and of the 503s each second (bottom, ms, log scale). ``requests``: ``deploy.overload.Request``s."""
+    import numpy as np
+
+    end_s = plan.step_starts_s[-1] + plan.durations_s[-1]
+    seconds = np.arange(0, math.ceil(end_s))
+    outcomes = {"2xx": lambda s: 200 <= s < 300, "503": lambda s: s == 503,
+                "other status": lambda s: s != 0 and not 200 <= s < 300 and s != 503, "no answer": lambda s: s == 0}
+    colours = {"2xx": "#2e7d32", "503": "#f9a825", "other status": "#c62828", "no answer": "#000000"}
+    figure, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7), sharex=True)
+    bottom_of_bar = np.zeros(len(seconds))
+    for outcome, matches in outcomes.items():
+        counts = np.bincount([int(r.start_s) for r in requests if matches(r.status) and r.start_s < len(seconds)],
+                             minlength=len(seconds))[:len(seconds)]
+        top.bar(seconds, counts, width=1.0, bottom=bottom_of_bar, color=colours[outcome], label=outcome, align="edge")
+        bottom_of_bar += counts
+    offered = [(plan.step_starts_s[0] - plan.load.ramp_s, plan.rates_rps[0])]
+    offered += list(zip(plan.step_starts_s[1:], plan.rates_rps[1:]))
+    times = [start for start, _ in offered] + [end_s]
+    top.step(times, [rate for _, rate in offered] + [offered[-1][1]], where="post", color="black", linewidth=1.2,
+             label="offered")
+    top.axhline(plan.capacity_rps, color="grey", linestyle=":", linewidth=1, label=f"capacity {plan.capacity_rps:g} req/s")
+    top.set_ylabel("answers per second")
+    top.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    for label, matches, colour in (("2xx p99", outcomes["2xx"], colours["2xx"]), ("503 p99", outcomes["503"], colours["503"])):
+        per_second: dict[int, list[float]] = {}
+        for request in requests:
+            if matches(request.status):
+                per_second.setdefault(int(request.start_s), []).append(request.response_time_ms)
+        if per_second:
+            xs = sorted(per_second)
+            bottom.plot(xs, [np.percentile(per_second[x], 99) for x in xs], color=colour, label=label)
+    bottom.set_yscale("log")
+    bottom.set_ylabel("latency p99 (ms)")
+    bottom.set_xlabel("seconds since the load started")
+    bottom.legend(loc="upper left", fontsize="small", framealpha=0.9)
+    for start in plan.step_starts_s:
+        for axis in (top, bottom):
+            axis.axvline(start, color="grey", linewidth=0.6)
+    top.set_title(f"Overload: {configuration}, steps of {', '.join(f'{m:g}x' for m in plan.multipliers)} capacity",
+                  fontsize="medium")
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
