@@ -52,7 +52,14 @@ def rate_at(steps: tuple[RateStep, ...], elapsed_s: float) -> float:
 
 
 class Schedule:
-    """The steps and the moment they started (``start``, at the test's start, Unix time); a wait function for users."""
+    """The steps, the users sharing them and when they started (``start``, Unix time by default).
+
+    Each user's requests are spaced so that every user starts one request per
+    ``users / rate`` seconds, with the rate integrated over the steps: a user
+    waiting out a slow step's long pace starts its next request early when a
+    faster step begins, so the offered rate changes at the step's start, not a
+    pace later.
+    """
 
     def __init__(self, steps: tuple[RateStep, ...], users: int, clock: Callable[[], float] = time.time) -> None:
         self.steps = steps
@@ -61,19 +68,36 @@ class Schedule:
         self.started = clock()
 
     def start(self, started: float) -> None:
-        """Count the schedule from ``started`` (the clock's time, Unix time by default)."""
+        """Count the schedule from ``started`` (the clock's time)."""
         self.started = started
 
-    def pace_s(self) -> float:
-        """Seconds between a user's request starts now: ``users / rate``."""
-        return self.users / rate_at(self.steps, self.clock() - self.started)
+    def requests_per_user(self, elapsed_s: float) -> float:
+        """How many requests each user has started ``elapsed_s`` into the schedule: the integral of ``rate / users``."""
+        count = 0.0
+        for step in self.steps:
+            span_s = min(max(elapsed_s, 0.0), step.duration_s)
+            count += span_s * step.rate_rps / self.users
+            elapsed_s -= step.duration_s
+            if elapsed_s <= 0:
+                return count
+        return count + elapsed_s * self.steps[-1].rate_rps / self.users
+
+    def elapsed_at(self, requests_per_user: float) -> float:
+        """The moment, in seconds into the schedule, at which each user has started ``requests_per_user`` requests."""
+        elapsed_s = 0.0
+        for step in self.steps:
+            step_count = step.duration_s * step.rate_rps / self.users
+            if requests_per_user <= step_count:
+                return elapsed_s + requests_per_user * self.users / step.rate_rps
+            requests_per_user -= step_count
+            elapsed_s += step.duration_s
+        return elapsed_s + requests_per_user * self.users / self.steps[-1].rate_rps
 
     def wait_time(self, user: Any) -> float:
-        """Locust's wait function: the rest of the current pace after the request that just ended (0 if it took longer)."""
-        now = self.clock()
-        last_start = getattr(user, "_schedule_last_start", None)
-        if last_start is None:  # the first request ran at spawn: its start is about now minus its run time
-            last_start = now
-        wait_s = max(0.0, last_start + self.pace_s() - now)
-        user._schedule_last_start = now + wait_s
-        return wait_s
+        """Locust's wait function: seconds until the user's next request is due (0 if it is late already)."""
+        now_s = self.clock() - self.started
+        # The first call follows the request made at spawn: the user's place in the schedule is now.
+        done = getattr(user, "_schedule_requests", None)
+        done = self.requests_per_user(now_s) if done is None else done
+        user._schedule_requests = done + 1
+        return max(0.0, self.elapsed_at(done + 1) - now_s)
