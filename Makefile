@@ -131,6 +131,16 @@ EXPERIMENT_ARGS ?=
 experiments: $(BIN)/.installed ## Run the scale-experiment MATRIX (default: the reference) into reports/experiments/; EXPERIMENT_ARGS=--resume etc.
 	$(BIN)/python -m deploy run $(MATRIX) $(EXPERIMENT_ARGS)
 
+# Overload: one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity (README "Overload").
+# CAPACITY_RPS: its capacity in requests/s (or OVERLOAD_ARGS=--capacity-from reports/.../results.json);
+# OVERLOAD_ARGS: e.g. --cpus 0.25 --memory 256M --replicas 1 --peak-s 60.
+CAPACITY_RPS ?=
+OVERLOAD_ARGS ?=
+.PHONY: overload
+
+overload: $(BIN)/.installed ## Drive one configuration past CAPACITY_RPS (0.5x-2x, open model) and report how it sheds; reports in reports/overload/
+	$(BIN)/python -m deploy overload $(if $(CAPACITY_RPS),--capacity-rps $(CAPACITY_RPS)) $(OVERLOAD_ARGS)
+
 # Benchmark: bench/ (README "Performance"). wrk drives the full-speed runs when
 # installed (Debian/Ubuntu: apt-get install wrk); otherwise Locust does, and the
 # report says whether it saturated. BENCH_ARGS: e.g. --skip-nginx --repeats 5.
