@@ -37,7 +37,7 @@ from loadtest.open_inference import INFER_PATH, check_inference, infer_request  
 from loadtest.payloads import (  # noqa: E402
     INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
 )
-from loadtest.rate_steps import Schedule  # noqa: E402
+from loadtest.rate_steps import RateSchedule  # noqa: E402
 from loadtest.request_log import RequestLog  # noqa: E402
 from loadtest.results import final_verdict, rewrite_final_csv, write_verdict  # noqa: E402
 from loadtest.selfwatch import CpuWatch  # noqa: E402
@@ -51,7 +51,7 @@ NGINX_HEALTH_PATH = "/nginx-health"
 
 cpu_watch = CpuWatch()
 # The --rate-steps schedule shared by every user (set up when Locust starts), and the --request-log.
-schedule: Schedule | None = None
+schedule: RateSchedule | None = None
 request_log: RequestLog | None = None
 
 
@@ -217,7 +217,7 @@ def _on_init(environment: Any, **_: Any) -> None:
     global schedule, request_log
     options = environment.parsed_options
     if options.rate_steps:
-        schedule = Schedule(options.rate_steps, options.num_users or 1)
+        schedule = RateSchedule(options.rate_steps, options.num_users or 1)
     if options.request_log:
         request_log = RequestLog(Path(options.request_log))
         environment.events.request.add_listener(request_log.on_request)

@@ -51,7 +51,7 @@ def rate_at(steps: tuple[RateStep, ...], elapsed_s: float) -> float:
     return steps[-1].rate_rps
 
 
-class Schedule:
+class RateSchedule:
     """The steps, the users sharing them and when they started (``start``, Unix time by default).
 
     Each user's requests are spaced so that every user starts one request per

@@ -7,7 +7,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from loadtest.rate_steps import RateStep, Schedule, parse_rate_steps, rate_at
+from loadtest.rate_steps import RateSchedule, RateStep, parse_rate_steps, rate_at
 
 STEPS = (RateStep(10.0, 4.0), RateStep(40.0, 2.0), RateStep(10.0, 2.0))
 
@@ -26,7 +26,7 @@ def test_rate_at_follows_the_steps_and_keeps_the_last_after_the_end() -> None:
     assert [rate_at(STEPS, t) for t in (0, 3.9, 4, 5.9, 6, 7.9, 100)] == [10, 10, 40, 40, 10, 10, 10]
 
 
-def start_times(schedule: Schedule, users: int, until_s: float) -> list[float]:
+def start_times(schedule: RateSchedule, users: int, until_s: float) -> list[float]:
     """When every request starts if each user's request takes no time: users spawned at the first step's rate."""
     starts = []
     for index in range(users):
@@ -42,7 +42,7 @@ def start_times(schedule: Schedule, users: int, until_s: float) -> list[float]:
 def test_users_together_start_each_step_s_rate_from_the_step_s_first_second() -> None:
     # 40 users: at 10 req/s each waits 4 s, at 40 req/s 1 s; a user in the middle of a
     # 4 s wait when the fast step begins goes early, so the rate changes at once.
-    schedule = Schedule(STEPS, users=40, clock=lambda: 0.0)
+    schedule = RateSchedule(STEPS, users=40, clock=lambda: 0.0)
     schedule.start(0.0)
 
     starts = start_times(schedule, users=40, until_s=8.0)
@@ -53,7 +53,7 @@ def test_users_together_start_each_step_s_rate_from_the_step_s_first_second() ->
 
 def test_a_late_user_starts_its_next_request_at_once() -> None:
     clock = [0.0]
-    schedule = Schedule((RateStep(1.0, 10.0),), users=1, clock=lambda: clock[0])
+    schedule = RateSchedule((RateStep(1.0, 10.0),), users=1, clock=lambda: clock[0])
     schedule.start(0.0)
     user = SimpleNamespace()
 
