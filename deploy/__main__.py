@@ -215,7 +215,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise MatrixError("--only cannot change what a resumed run covers; start a new run instead")
         run_dir = Path(args.resume) if args.resume != "latest" else latest_unfinished(args.out, args.matrix, args.mode)
         if run_dir is None:
-            raise MatrixError(f"no unfinished {args.mode} run of {args.matrix} under {args.out}")
+            raise MatrixError(f"no unfinished run of {args.matrix} under {args.out} (`deploy {args.mode}`)")
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
         if plan.mode != args.mode:
             raise MatrixError(f"{run_dir} is a `deploy {plan.mode}` run: resume it with `python -m deploy {plan.mode}`")

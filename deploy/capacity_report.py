@@ -10,7 +10,6 @@ then replication's scaling efficiency, the sizing for the goal, and the plots.
 from __future__ import annotations
 
 import csv
-import json
 from dataclasses import asdict, fields
 from pathlib import Path
 
@@ -20,13 +19,11 @@ from deploy.matrix import Matrix
 from deploy.plots import plot_capacity_cpu, plot_latency_throughput, plot_scaling
 from deploy.probe import ProbeResult
 from deploy.recommend import format_bytes
+from deploy.report import RESULTS_MD, write_tables
 from deploy.results import ConfigurationResult
 from deploy.rundir import Plan
 from deploy.sizing import Sizing, describe_sizing, scalings, size_for
 
-RESULTS_JSON = "results.json"
-RESULTS_CSV = "results.csv"
-RESULTS_MD = "results.md"
 PROBES_CSV = "probes.csv"
 LATENCY_PNG = "latency_throughput.png"
 CAPACITY_PNG = "capacity_cpu.png"
@@ -60,12 +57,7 @@ def write_capacity_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: l
         "recommended": _recommended(sizing),
         "configurations": [result.to_dict() for result in results],
     }
-    (run_dir / RESULTS_JSON).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    rows = [result.flat() for result in results]
-    with (run_dir / RESULTS_CSV).open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["index"])
-        writer.writeheader()
-        writer.writerows(rows)
+    write_tables(run_dir, document, results)
     _write_all_probes(results, run_dir / PROBES_CSV)
     plot_latency_throughput(results, matrix.slo, run_dir / LATENCY_PNG)
     plot_capacity_cpu(results, run_dir / CAPACITY_PNG)

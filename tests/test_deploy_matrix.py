@@ -44,19 +44,29 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_reference_matrix_has_the_seven_seed_rows():
+def test_reference_matrix_meets_single_and_replicated_at_equal_total_cpu():
     matrix = load_matrix(MATRICES / "reference.toml")
-    rows = [(c.replicas, c.cpus, c.memory) for c in matrix.configurations]
-    assert rows == [(1, 2.0, "1000M"), (1, 0.25, "128M"), (1, 0.35, "192M"), (1, 0.5, "250M"),
-                    (3, 0.5, "250M"), (3, 1.0, "500M"), (3, 2.0, "1000M")]
+    rows = [(c.replicas, c.cpus) for c in matrix.configurations]
+    assert rows == [(1, 0.25), (2, 0.25), (4, 0.25), (1, 0.5), (2, 0.5), (3, 0.5), (1, 1.0), (1, 1.5), (1, 2.0), (3, 1.0)]
+    totals = {}
+    for configuration in matrix.configurations:
+        totals.setdefault(configuration.total_cpus, set()).add(configuration.replicas)
+    assert totals[0.5] == {1, 2} and totals[1.0] == {1, 2, 4} and totals[1.5] == {1, 3}
+    # Replicas of one size share its memory limit, so N x c compares with N times 1 x c.
+    by_cpus = {}
+    for configuration in matrix.configurations:
+        by_cpus.setdefault(configuration.cpus, set()).add(configuration.memory_limit_bytes)
+    assert all(len(limits) == 1 for limits in by_cpus.values())
     assert (matrix.load.users, matrix.load.spawn_rate, matrix.load.duration_s, matrix.load.shape) == (100, 10, 60, "constant")
     assert (matrix.slo.max_failure_ratio, matrix.slo.p95_ms, matrix.slo.p99_ms) == (0.01, 300, 1000)
-    assert matrix.slo.min_rps > 0
+    assert matrix.search.max_users <= 900  # Nginx's stock 1024 connections per worker
+    assert matrix.goal.rps and matrix.goal.headroom == 0.2
 
 
 def test_smoke_matrix_is_two_short_small_rows():
     matrix = load_matrix(MATRICES / "smoke.toml")
-    assert len(matrix.configurations) == 2
+    assert [(c.replicas, c.cpus) for c in matrix.configurations] == [(1, 0.25), (1, 0.5)]
+    assert matrix.search.window_s <= 10
     assert matrix.load.duration_s <= 15
     assert all(c.cpus <= 0.5 and c.memory_limit_bytes <= 256 * 1024**2 for c in matrix.configurations)
 
