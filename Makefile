@@ -123,13 +123,14 @@ loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST U
 	if [ $$rc -ne 0 ] && [ ! -e $$dir/run_stats.csv ]; then rm -rf $$dir; exit $$rc; fi; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
 
-# Scale experiments: deploy/ (README "Scale experiments").
+# Scale experiments: deploy/ (README "Scale experiments"). `python -m deploy run MATRIX`
+# instead asks whether each configuration holds the matrix's fixed [load].
 MATRIX ?= deploy/matrices/reference.toml
 EXPERIMENT_ARGS ?=
 .PHONY: experiments
 
-experiments: $(BIN)/.installed ## Run the scale-experiment MATRIX (default: the reference) into reports/experiments/; EXPERIMENT_ARGS=--resume etc.
-	$(BIN)/python -m deploy run $(MATRIX) $(EXPERIMENT_ARGS)
+experiments: $(BIN)/.installed ## Search each configuration's capacity in MATRIX (default: the reference, under 30 min) into reports/experiments/; EXPERIMENT_ARGS=--resume, --target-rps R etc.
+	$(BIN)/python -m deploy capacity $(MATRIX) $(EXPERIMENT_ARGS)
 
 # Overload: one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity (README "Overload").
 # CAPACITY_RPS: its capacity in requests/s (or OVERLOAD_ARGS=--capacity-from reports/.../results.json);

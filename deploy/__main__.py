@@ -3,9 +3,12 @@
 - ``run [MATRIX]``: run a matrix of configurations under Locust load and write
   the reports (``--dry-run`` prints the plan, ``--only`` picks rows,
   ``--resume [DIR]`` finishes an interrupted run).
+- ``capacity [MATRIX]``: search each configuration's capacity under open-model
+  load (``deploy.capacity_run``), with ``run``'s options and ``--target-rps``.
 - ``report DIR``: judge a run directory's configurations again from the files
   they kept (after a change of the rules or the matrix's SLO) and rewrite its reports.
-- ``recommend [RESULTS] [--k8s DIR]``: a run's cheapest passing configuration;
+- ``recommend [RESULTS] [--k8s DIR]``: a run's cheapest passing configuration, or for a
+  capacity run the sizing for ``--target-rps`` (or the matrix's goal);
   ``--k8s`` writes it as a kustomize overlay of deploy/k8s/base.
 - ``overload``: one configuration at 0.5x, 1x, 1.5x, 2x and again 0.5x its capacity
   (open model): how the stack sheds what it cannot serve (``deploy.overload``).
@@ -27,7 +30,9 @@ from deploy.k8s_overlay import (
     NoRecommendation,
     NotResults,
     OverlayRefused,
+    capacity_sizing,
     find_results,
+    is_capacity_run,
     recommended_configuration,
     write_overlay,
 )
@@ -35,11 +40,13 @@ from deploy.matrix import Configuration, Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
 from deploy.report import RESULTS_MD, UnusableRun, judge_again, table, write_reports
-from deploy.results import ERROR, UnreadableResult, save_result
+from deploy.results import ERROR, ConfigurationResult, UnreadableResult, save_result
 from deploy.rundir import (
+    CAPACITY_MODE,
     DEFAULT_ROOT,
     MATRIX_COPY,
     PLAN_FILE,
+    RUN_MODE,
     Plan,
     create_run_dir,
     discard_unstarted,
@@ -48,12 +55,16 @@ from deploy.rundir import (
     read_plan,
     set_aside,
 )
+from deploy.sizing import Sizing, describe_sizing
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError, check_project
 from loadtest.slo import Slo
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
 OVERHEAD_PER_CONFIGURATION_S = 30
+# Capacity per CPU of the limit for the dry run's typical estimate: about what one replica of the Iris
+# service held through Nginx on a 2-CPU host (1 × 0.25 CPU: about 112 req/s).
+TYPICAL_RPS_PER_CPU = 450
 EXIT_INTERRUPTED = 130
 # A configuration ended with status "error": the tooling failed around it (see its reason); --resume tries it again.
 EXIT_CONFIGURATION_ERROR = 1
@@ -69,6 +80,17 @@ def port_number(text: str) -> int:
     if not 1 <= port <= MAX_PORT:
         raise argparse.ArgumentTypeError(f"port must be 1-{MAX_PORT}, got {port}")
     return port
+
+
+def positive_rate(text: str) -> float:
+    """argparse type: a request rate, requests/s, greater than 0."""
+    try:
+        rate = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of requests/s: {text!r}") from None
+    if not rate > 0 or rate == float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite number of requests/s greater than 0, got {text}")
+    return rate
 
 
 def positive_seconds(text: str) -> float:
@@ -112,6 +134,23 @@ def http_url(text: str) -> str:
 def add_run_command(commands: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     parser = commands.add_parser("run", help="run a matrix of configurations under load and write the reports")
+    add_matrix_run_arguments(parser)
+    parser.set_defaults(handler=run_command, mode=RUN_MODE, target_rps=None)
+
+
+def add_capacity_command(commands: argparse._SubParsersAction) -> None:
+    """Register ``capacity``."""
+    parser = commands.add_parser("capacity", help="search each configuration's capacity under open-model load "
+                                                  "and write the reports")
+    add_matrix_run_arguments(parser)
+    parser.add_argument("--target-rps", type=positive_rate, metavar="R",
+                        help="size the recommendation for R requests/s (with the matrix's [goal] headroom, default "
+                             "20%%); replaces the matrix's [goal] rps")
+    parser.set_defaults(handler=run_command, mode=CAPACITY_MODE)
+
+
+def add_matrix_run_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments ``run`` and ``capacity`` share: the matrix, which rows, resume, where, and the stack's names."""
     parser.add_argument("matrix", nargs="?", type=Path, default=DEFAULT_MATRIX,
                         help=f"matrix file (TOML; default {DEFAULT_MATRIX})")
     parser.add_argument("--only", action="append", default=[], metavar="ROW",
@@ -135,7 +174,6 @@ def add_run_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
                         help="one more Locust argument, repeatable: --locust-arg=--master "
                              "--locust-arg=--expect-workers=4")
-    parser.set_defaults(handler=run_command)
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
@@ -150,6 +188,8 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("recommend", help="print a run's recommendation; --k8s writes it as a Kubernetes overlay")
     parser.add_argument("results", nargs="?", type=Path, metavar="RESULTS",
                         help=f"a results.json or its run directory (default: the newest under {DEFAULT_ROOT})")
+    parser.add_argument("--target-rps", type=positive_rate, metavar="R",
+                        help="a capacity run: size for R requests/s instead of the run's goal")
     parser.add_argument("--k8s", type=directory_path, metavar="DIR",
                         help="write the recommended configuration into DIR as a kustomize overlay of deploy/k8s/base; "
                              "an existing kustomization.yaml or size.yaml is replaced only if this command wrote it")
@@ -204,6 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m deploy", description="Scale experiments for the inference service.")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     add_run_command(commands)
+    add_capacity_command(commands)
     add_report_command(commands)
     add_recommend_command(commands)
     add_overload_command(commands)
@@ -211,7 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    """``run``: plan, run (or resume) the matrix, write the reports."""
+    """``run`` and ``capacity``: plan, run (or resume) the matrix, write the reports."""
     redo = [part for item in args.redo for part in item.split(",") if part]
     if redo and args.resume in (None, "latest"):
         raise MatrixError("--redo needs the run directory: --resume DIR --redo ROW")
@@ -220,10 +261,12 @@ def run_command(args: argparse.Namespace) -> int:
     if args.resume:
         if args.only:
             raise MatrixError("--only cannot change what a resumed run covers; start a new run instead")
-        run_dir = Path(args.resume) if args.resume != "latest" else latest_unfinished(args.out, args.matrix)
+        run_dir = Path(args.resume) if args.resume != "latest" else latest_unfinished(args.out, args.matrix, args.mode)
         if run_dir is None:
-            raise MatrixError(f"no unfinished run of {args.matrix} under {args.out}")
+            raise MatrixError(f"no unfinished run of {args.matrix} under {args.out} (`deploy {args.mode}`)")
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
+        if plan.mode != args.mode:
+            raise MatrixError(f"{run_dir} is a `deploy {plan.mode}` run: resume it with `python -m deploy {plan.mode}`")
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
         again = matrix.select(redo, "--redo") if redo else ()
         if any(configuration.index not in plan.selected for configuration in again):
@@ -236,8 +279,12 @@ def run_command(args: argparse.Namespace) -> int:
         selected = matrix.select([part for item in args.only for part in item.split(",") if part])
         run_dir = plan = None
     if args.dry_run:
-        print_plan(matrix, selected, run_dir, {configuration.index for configuration in again} if args.resume else set(),
-                   args.out)
+        redone = {configuration.index for configuration in again} if args.resume else set()
+        if args.mode == CAPACITY_MODE:
+            print_capacity_plan(matrix, selected, run_dir, redone, args.out,
+                                plan.target_rps if plan else args.target_rps)
+        else:
+            print_plan(matrix, selected, run_dir, redone, args.out)
         return 0
 
     import docker  # here, so that --dry-run and the other commands need no Docker engine
@@ -253,7 +300,8 @@ def run_command(args: argparse.Namespace) -> int:
     new_run = plan is None
     if new_run:
         plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
-                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host)
+                    started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host, mode=args.mode,
+                    target_rps=args.target_rps)
         try:
             run_dir = create_run_dir(args.out, matrix, plan)
         except OSError as error:
@@ -267,14 +315,18 @@ def run_command(args: argparse.Namespace) -> int:
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
                 signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
-        results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)))
+        measure = None
+        if plan.mode == CAPACITY_MODE:
+            from deploy.capacity_run import measure_capacity
+            measure = measure_capacity
+        results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)), measure)
     except StackError as error:
         if new_run:
             discard_unstarted(run_dir)  # nothing ran: a directory with only the plan would only mislead --resume
         print(f"error: {error}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
-        print(f"\ninterrupted; the stack is down. Resume with: python -m deploy run {args.matrix} --resume {run_dir}",
+        print(f"\ninterrupted; the stack is down. Resume with: python -m deploy {plan.mode} {args.matrix} --resume {run_dir}",
               file=sys.stderr)
         return EXIT_INTERRUPTED
     finally:
@@ -293,7 +345,11 @@ def report_command(args: argparse.Namespace) -> int:
     """``report``: judge a run directory's results again from their files, rewrite results.*, the plots, the recommendation."""
     matrix, plan = load_matrix(args.run_dir / MATRIX_COPY), _read_plan(args.run_dir)
     try:
-        results = judge_again(args.run_dir, matrix, plan)
+        if plan.mode == CAPACITY_MODE:
+            from deploy.capacity_run import judge_capacity_again
+            results = judge_capacity_again(args.run_dir, matrix, plan)
+        else:
+            results = judge_again(args.run_dir, matrix, plan)
         if not results:
             print(f"error: {args.run_dir} has no finished configuration yet", file=sys.stderr)
             return 1
@@ -312,6 +368,10 @@ def recommend_command(args: argparse.Namespace) -> int:
     """``recommend``: print the cheapest passing configuration of a run; with ``--k8s``, write its overlay."""
     try:
         results_json = find_results(args.results)
+        if is_capacity_run(results_json):
+            return _recommend_capacity(results_json, args)
+        if args.target_rps is not None:
+            raise NoRecommendation(f"{results_json} is a `deploy run` result: --target-rps needs a `deploy capacity` run")
         best = recommended_configuration(results_json)
     except NoRecommendation as error:
         print(f"error: {error}", file=sys.stderr)
@@ -324,18 +384,22 @@ def recommend_command(args: argparse.Namespace) -> int:
         return 2
     print(f"{results_json}: recommended {best.label} ({best.requests_per_s:.0f} req/s, "
           f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed)")
-    if args.k8s is not None:
-        try:
-            written = write_overlay(best, args.k8s, source=results_json)
-        except OverlayRefused as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-        except OSError as error:
-            print(f"error: cannot write {error.filename or args.k8s}: {error.strerror or error}", file=sys.stderr)
-            return 1
-        for path in written:
-            print(f"wrote {path}")
-        print(f"apply with: kubectl apply -k {args.k8s}")
+    return _write_overlay(best, args.k8s, results_json) if args.k8s is not None else 0
+
+
+def _write_overlay(replica: ConfigurationResult, directory: Path, results_json: Path, sizing: Sizing | None = None) -> int:
+    """Write the overlay, say where; the exit code (2: refused, 1: cannot write)."""
+    try:
+        written = write_overlay(replica, directory, source=results_json, sizing=sizing)
+    except OverlayRefused as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except OSError as error:
+        print(f"error: cannot write {error.filename or directory}: {error.strerror or error}", file=sys.stderr)
+        return 1
+    for path in written:
+        print(f"wrote {path}")
+    print(f"apply with: kubectl apply -k {directory}")
     return 0
 
 
@@ -401,13 +465,30 @@ def overload_command(args: argparse.Namespace) -> int:
     return 0 if all(check.passed for check in result.checks) else 1
 
 
+def _recommend_capacity(results_json: Path, args: argparse.Namespace) -> int:
+    """``recommend`` for a capacity run: the sizing for --target-rps or its goal; ``--k8s`` writes its overlay.
+    Raises NoRecommendation, NotResults, OSError like ``capacity_sizing``."""
+    sizing = capacity_sizing(results_json, args.target_rps)
+    print(f"{results_json}: " + " ".join(describe_sizing(sizing)))
+    if args.k8s is None:
+        return 0
+    return _write_overlay(sizing.pick or sizing.extrapolation.replica, args.k8s, results_json, sizing)
+
+
 def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
-    recommendation = write_reports(run_dir, matrix, plan, results)
+    if plan.mode == CAPACITY_MODE:
+        from deploy.capacity_report import table as capacity_table
+        from deploy.capacity_report import write_capacity_reports
+        from deploy.capacity_run import read_ceiling
+
+        sizing = write_capacity_reports(run_dir, matrix, plan, results, read_ceiling(run_dir))
+        lines = [capacity_table(results), "", *(describe_sizing(sizing) if sizing else [])]
+    else:
+        recommendation = write_reports(run_dir, matrix, plan, results)
+        lines = [table(results), "", *describe(recommendation)]
     missing = len(plan.selected) - len(results)
     print()
-    print(table(results))
-    print()
-    print("\n".join(describe(recommendation)))
+    print("\n".join(lines))
     print(f"\nreports: {run_dir / RESULTS_MD} (and results.csv, results.json, *.png)")
     if missing:
         print(f"{missing} configuration(s) have no result yet; finish with --resume {run_dir}", file=sys.stderr)
@@ -434,6 +515,45 @@ def print_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[
     minutes = todo * (load.duration_s + OVERHEAD_PER_CONFIGURATION_S) / 60
     print(f"about {minutes:.0f} min ({load.duration_s} s of load + ~{OVERHEAD_PER_CONFIGURATION_S} s start and "
           f"teardown each, plus the image build)")
+    print(f"would write into {run_dir or out / '<timestamp>'}/; dry run: nothing started, nothing written")
+
+
+def print_capacity_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, redo: set[int], out: Path,
+                        target_rps: float | None) -> None:
+    """Print what ``capacity`` would do: SLO, search, the configurations with the users their highest rate
+    needs, and the time it takes at most (every probe of the budget) and typically."""
+    from deploy.capacity_run import PROBE_OVERHEAD_S, estimate_s
+    from deploy.loadgen import OpenLoad
+    from deploy.search import estimate_probes
+
+    slo, search, goal = matrix.slo, matrix.search, matrix.goal
+    print(f"matrix {matrix.path}: {len(selected)} of {len(matrix.configurations)} configuration(s), capacity search")
+    print(f"SLO: failed ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms; "
+          "achieved ≥ 95% of offered; generator not saturated; no OOM kill, restart or unhealthy replica")
+    print(f"search: from {search.start_rps:g} req/s, doubling then bisecting to {search.bracket:.0%}, at most "
+          f"{search.max_probes} probes of {search.ramp_s:g} s ramp + {search.window_s:g} s window + {search.drain_s:g} s "
+          f"drain; one request per {search.pace_s:g} s per user, at most {search.max_users} users "
+          f"({search.max_rps:g} req/s)")
+    target = target_rps if target_rps is not None else goal.rps
+    print(f"goal: {f'{target:g} req/s with {goal.headroom:.0%} headroom' if target else 'none (no sizing)'}")
+    todo = []
+    for configuration in selected:
+        done = run_dir is not None and configuration.index not in redo and \
+            is_finished(run_dir, configuration.index, configuration.name)
+        if not done:
+            todo.append(configuration)
+        print(f"  {configuration.index:>2}  {configuration.name:<22} {configuration.label:<26} "
+              f"total {configuration.total_cpus:g} CPU, {format_bytes(configuration.total_memory_bytes)}"
+              + ("  [done, kept]" if done else ""))
+    most_users = OpenLoad(rate_rps=search.max_rps, window_s=search.window_s, pace_s=search.pace_s).users
+    print(f"the highest rate, {search.max_rps:g} req/s, runs {most_users} Locust users, each a connection to Nginx")
+    at_most_s = estimate_s(search, len(todo)) + len(todo) * OVERHEAD_PER_CONFIGURATION_S
+    typical = sum(estimate_probes(search.start_rps, TYPICAL_RPS_PER_CPU * c.total_cpus, search.max_rps, search.bracket,
+                                  search.max_probes) for c in todo)
+    typical_s = estimate_s(search, 0) + typical * (search.probe_s + PROBE_OVERHEAD_S) \
+        + len(todo) * OVERHEAD_PER_CONFIGURATION_S
+    print(f"about {typical_s / 60:.0f} min ({typical} probes if each configuration holds ~{TYPICAL_RPS_PER_CPU} req/s "
+          f"per CPU), at most {at_most_s / 60:.0f} min (every probe of the budget), plus the image build")
     print(f"would write into {run_dir or out / '<timestamp>'}/; dry run: nothing started, nothing written")
 
 

@@ -1,8 +1,9 @@
 """Write the scale experiments' recommendation as a kustomize overlay of deploy/k8s/base.
 
 ``python -m deploy recommend --k8s DIR`` reads a run's ``results.json``, takes
-the cheapest passing configuration (:func:`deploy.recommend.recommend`) and
-writes ``DIR/kustomization.yaml`` and ``DIR/size.yaml``: a patch that sets
+the cheapest passing configuration (:func:`deploy.recommend.recommend`), or for a
+capacity run the sizing for a target rate (:func:`deploy.sizing.size_for`: its
+replica count is the autoscaler's minimum), and writes ``DIR/kustomization.yaml`` and ``DIR/size.yaml``: a patch that sets
 the Deployment's CPU and memory requests and limits and WEB_CONCURRENCY, and
 the HorizontalPodAutoscaler's replica range. Apply with ``kubectl apply -k DIR``.
 Both files begin with :data:`WRITTEN_MARK`; a kustomization or patch without it
@@ -19,10 +20,12 @@ from pathlib import Path
 
 import yaml
 
+from deploy.matrix import Goal
 from deploy.recommend import recommend
 from deploy.report import RESULTS_JSON
 from deploy.results import ConfigurationResult
-from deploy.rundir import DEFAULT_ROOT
+from deploy.rundir import CAPACITY_MODE, DEFAULT_ROOT
+from deploy.sizing import Sizing, size_for
 
 BASE_DIR = Path(__file__).resolve().parent / "k8s" / "base"
 KUSTOMIZATION_FILE = "kustomization.yaml"
@@ -40,6 +43,7 @@ MIN_REPLICAS = 2
 # Headroom the autoscaler may add above the measured replica count.
 SCALE_OUT_FACTOR = 2
 MIB = 1024**2
+DEFAULT_HEADROOM = Goal().headroom
 
 
 class NoRecommendation(LookupError):
@@ -78,6 +82,43 @@ def recommended_configuration(results_json: Path) -> ConfigurationResult:
     Raises NotResults when the file is not JSON of the shape ``{"configurations": [result, ...]}``,
     NoRecommendation when no configuration passed, OSError when it cannot be read.
     """
+    _, results = read_results(results_json)
+    best = recommend(results).cheapest_pass
+    if best is None:
+        raise NoRecommendation(f"no configuration in {results_json} passed the SLO; nothing to deploy")
+    return best
+
+
+def is_capacity_run(results_json: Path) -> bool:
+    """Whether ``results_json`` was written by ``deploy capacity``. Raises like :func:`read_results`."""
+    document, _ = read_results(results_json)
+    return document.get("mode") == CAPACITY_MODE
+
+
+def capacity_sizing(results_json: Path, target_rps: float | None) -> Sizing:
+    """The sizing of a capacity run's ``results_json`` for ``target_rps`` (None: the run's goal).
+
+    Raises NoRecommendation when there is no target, or nothing measured holds it or extrapolates to it;
+    NotResults and OSError like :func:`read_results`.
+    """
+    document, results = read_results(results_json)
+    goal = document.get("goal") or {}
+    target = target_rps if target_rps is not None else goal.get("rps")
+    if not target:
+        raise NoRecommendation(f"{results_json} has no goal: give the rate to size for with --target-rps")
+    sizing = size_for(results, float(target), float(goal.get("headroom", DEFAULT_HEADROOM)))
+    if sizing.replicas is None:
+        raise NoRecommendation(f"no configuration in {results_json} holds {target:g} req/s, and none has a "
+                               "capacity of its own to extrapolate from")
+    return sizing
+
+
+def read_results(results_json: Path) -> tuple[dict, list[ConfigurationResult]]:
+    """The document and the rows of a results.json.
+
+    Raises NotResults when the file is not JSON of the shape ``{"configurations": [result, ...]}``,
+    OSError when it cannot be read.
+    """
     try:
         document = json.loads(results_json.read_text(encoding="utf-8"))
         if not isinstance(document, dict):
@@ -90,10 +131,7 @@ def recommended_configuration(results_json: Path) -> ConfigurationResult:
         raise NotResults(_not_results(results_json, f"no key {error}")) from error
     except (ValueError, TypeError, AttributeError) as error:  # bad JSON or UTF-8 is a ValueError too
         raise NotResults(_not_results(results_json, str(error).splitlines()[0])) from error
-    best = recommend(results).cheapest_pass
-    if best is None:
-        raise NoRecommendation(f"no configuration in {results_json} passed the SLO; nothing to deploy")
-    return best
+    return document, results
 
 
 def _not_results(results_json: Path, reason: str) -> str:
@@ -127,10 +165,11 @@ def replica_range(replicas: int) -> tuple[int, int]:
     return minimum, minimum * SCALE_OUT_FACTOR
 
 
-def patches(result: ConfigurationResult) -> list[dict]:
-    """The strategic-merge patches of ``result``: the Deployment's container, then the HPA."""
+def patches(result: ConfigurationResult, replicas: int | None = None) -> list[dict]:
+    """The strategic-merge patches of ``result``: the Deployment's container, then the HPA sized from
+    ``replicas`` (default: the configuration's own)."""
     size = {"cpu": cpu_quantity(result.cpus), "memory": memory_quantity(result.memory_limit_bytes)}
-    minimum, maximum = replica_range(result.replicas)
+    minimum, maximum = replica_range(replicas or result.replicas)
     container = {
         "name": CONTAINER_NAME,
         "env": [{"name": "WEB_CONCURRENCY", "value": str(workers(result))}],
@@ -167,25 +206,40 @@ def _written_here(path: Path) -> bool:
         return False
 
 
-def write_overlay(result: ConfigurationResult, directory: Path, source: Path, base_dir: Path = BASE_DIR) -> list[Path]:
+def write_overlay(result: ConfigurationResult, directory: Path, source: Path, base_dir: Path = BASE_DIR,
+                  sizing: Sizing | None = None) -> list[Path]:
     """Write ``directory/kustomization.yaml`` and ``directory/size.yaml`` for ``result``; return both paths.
 
     ``source`` (the results.json read) is named in the header; the base is
-    referenced by a path relative to ``directory``, as kustomize requires.
+    referenced by a path relative to ``directory``, as kustomize requires. With
+    ``sizing`` (a capacity run's), ``result`` is the replica size and the
+    autoscaler's minimum is the sizing's replica count.
     Raises OverlayRefused (see :func:`check_overlay_dir`) before writing anything,
     OSError when the directory or a file cannot be written.
     """
     check_overlay_dir(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    minimum, _ = replica_range(result.replicas)
-    header = [
-        WRITTEN_MARK,
-        f"# From {source}: the cheapest configuration that passed, {result.label},",
-        f"# measured at {result.requests_per_s:.0f} req/s, p95 {result.p95_ms:.0f} ms, "
-        f"p99 {result.p99_ms:.0f} ms, {result.failure_ratio:.2%} failed.",
-    ]
-    if minimum != result.replicas:
-        header.append(f"# minReplicas is {minimum}, not the measured {result.replicas}: one pod keeps serving through a drain.")
+    replicas = sizing.replicas if sizing is not None else result.replicas
+    minimum, _ = replica_range(replicas)
+    if sizing is None:
+        header = [
+            WRITTEN_MARK,
+            f"# From {source}: the cheapest configuration that passed, {result.label},",
+            f"# measured at {result.requests_per_s:.0f} req/s, p95 {result.p95_ms:.0f} ms, "
+            f"p99 {result.p99_ms:.0f} ms, {result.failure_ratio:.2%} failed.",
+        ]
+    else:
+        how = ("extrapolated from the capacity of " if sizing.extrapolation else "measured capacity of ") + \
+            f"{result.label}: {result.capacity_rps:g} req/s"
+        header = [
+            WRITTEN_MARK,
+            f"# From {source}: {replicas} replica(s) of {cpu_quantity(result.cpus)} CPU / "
+            f"{memory_quantity(result.memory_limit_bytes)} for {sizing.target_rps:g} req/s "
+            f"with {sizing.headroom:.0%} headroom,",
+            f"# {how}.",
+        ]
+    if minimum != replicas:
+        header.append(f"# minReplicas is {minimum}, not the measured {replicas}: one pod keeps serving through a drain.")
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
@@ -194,7 +248,8 @@ def write_overlay(result: ConfigurationResult, directory: Path, source: Path, ba
     }
     kustomization_path, patch_path = directory / KUSTOMIZATION_FILE, directory / PATCH_FILE
     # The patch first: a failure in between leaves no new kustomization naming a missing patch.
-    patch_path.write_text(WRITTEN_MARK + "\n" + yaml.safe_dump_all(patches(result), sort_keys=False), encoding="utf-8")
+    patch_path.write_text(WRITTEN_MARK + "\n" + yaml.safe_dump_all(patches(result, replicas), sort_keys=False),
+                          encoding="utf-8")
     kustomization_path.write_text("\n".join(header) + "\n" + yaml.safe_dump(kustomization, sort_keys=False),
                                   encoding="utf-8")
     return [kustomization_path, patch_path]

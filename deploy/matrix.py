@@ -14,6 +14,21 @@ A matrix is a TOML file (read with :mod:`tomllib`)::
     p99_ms = 1000
     min_rps = 100
 
+    [search]                    # optional, for `deploy capacity`; these are the defaults
+    start_rps = 25              # first offered rate, requests/s
+    ramp_s = 5                  # each probe: users started within this many seconds,
+    window_s = 15               # then this many seconds measured,
+    drain_s = 5                 # then this long for queues to drain before the next
+    max_probes = 8              # probes per configuration at most
+    bracket = 0.1               # stop once (lowest fail - highest pass) <= bracket x highest pass
+    pace_s = 2.5                # seconds between one user's requests: at least 1.5 x the SLO's p99 (default:
+                                # 2.5 or that, whichever is longer); open model while answers take less
+    max_users = 900             # Locust users at most: the highest rate offered is max_users / pace_s
+
+    [goal]                      # optional: what the recommendation sizes for
+    rps = 400                   # requests/s to hold (default: none)
+    headroom = 0.2              # capacity needed above rps, share (default 0.2)
+
     [[configuration]]           # one table per configuration
     replicas = 3                # API containers behind Nginx
     cpus = 0.5                  # CPU limit per replica (docker --cpus)
@@ -60,7 +75,12 @@ NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 CONFIGURATION_KEYS = {"name", "replicas", "cpus", "memory", "workers"}
 LOAD_KEYS = {"users", "spawn_rate", "duration_s", "shape"}
 SLO_KEYS = {"max_failure_ratio", "p95_ms", "p99_ms", "min_rps"}
-TOP_LEVEL_KEYS = {"load", "slo", "configuration"}
+SEARCH_KEYS = {"start_rps", "ramp_s", "window_s", "drain_s", "max_probes", "bracket", "pace_s", "max_users"}
+GOAL_KEYS = {"rps", "headroom"}
+TOP_LEVEL_KEYS = {"load", "slo", "search", "goal", "configuration"}
+# The pace must leave a user time for an answer at the SLO's p99 and then some,
+# or a slow answer would delay the user's next request (coordinated omission).
+MIN_PACE_OVER_P99 = 1.5
 
 
 class MatrixError(ValueError):
@@ -75,6 +95,43 @@ class Load:
     spawn_rate: float
     duration_s: int
     shape: str
+
+
+@dataclass(frozen=True)
+class Search:
+    """How ``deploy capacity`` looks for each configuration's capacity (see the module docstring)."""
+
+    start_rps: float = 25.0
+    ramp_s: float = 5.0
+    window_s: float = 15.0
+    drain_s: float = 5.0
+    max_probes: int = 8
+    bracket: float = 0.1
+    pace_s: float = 2.5
+    max_users: int = 900
+
+    @property
+    def max_rps(self) -> float:
+        """The highest rate the bench offers: max_users users, one request per pace_s each."""
+        return self.max_users / self.pace_s
+
+    @property
+    def probe_s(self) -> float:
+        """Seconds one probe takes: ramp, window and drain."""
+        return self.ramp_s + self.window_s + self.drain_s
+
+
+@dataclass(frozen=True)
+class Goal:
+    """The load to size for: ``rps`` requests/s (None: no goal) held with ``headroom`` (a share) to spare."""
+
+    rps: float | None = None
+    headroom: float = 0.2
+
+    @property
+    def required_rps(self) -> float | None:
+        """The capacity a configuration needs: rps x (1 + headroom)."""
+        return None if self.rps is None else self.rps * (1 + self.headroom)
 
 
 @dataclass(frozen=True)
@@ -113,6 +170,8 @@ class Matrix:
     load: Load
     slo: Slo
     configurations: tuple[Configuration, ...]
+    search: Search = Search()
+    goal: Goal = Goal()
 
     def select(self, selectors: list[str], option: str = "--only") -> tuple[Configuration, ...]:
         """Configurations picked by 1-based index or name, in matrix order; all when ``selectors`` is empty.
@@ -178,6 +237,8 @@ def load_matrix(path: str | Path) -> Matrix:
     _reject_unknown(path, "the top level", document, TOP_LEVEL_KEYS)
     load = _parse_load(path, _table(path, document, "load"))
     slo = _parse_slo(path, _table(path, document, "slo"))
+    search = _parse_search(path, _optional_table(path, document, "search"), slo)
+    goal = _parse_goal(path, _optional_table(path, document, "goal"))
     rows = document.get("configuration")
     if not isinstance(rows, list) or not rows:
         raise MatrixError(f"{path}: needs at least one [[configuration]] table")
@@ -190,13 +251,20 @@ def load_matrix(path: str | Path) -> Matrix:
                 f"is already used by configuration {seen[configuration.name]}"
             )
         seen[configuration.name] = configuration.index
-    return Matrix(path=path, load=load, slo=slo, configurations=configurations)
+    return Matrix(path=path, load=load, slo=slo, configurations=configurations, search=search, goal=goal)
 
 
 def _table(path: Path, document: dict[str, Any], key: str) -> dict[str, Any]:
     table = document.get(key)
     if not isinstance(table, dict):
         raise MatrixError(f"{path}: needs a [{key}] table")
+    return table
+
+
+def _optional_table(path: Path, document: dict[str, Any], key: str) -> dict[str, Any]:
+    table = document.get(key, {})
+    if not isinstance(table, dict):
+        raise MatrixError(f"{path}: [{key}] must be a table")
     return table
 
 
@@ -253,6 +321,42 @@ def _parse_slo(path: Path, table: dict[str, Any]) -> Slo:
         p99_ms=float(_number(path, where, table, "p99_ms")),
         min_rps=float(_number(path, where, table, "min_rps", inclusive=True)),
     )
+
+
+def _parse_search(path: Path, table: dict[str, Any], slo: Slo) -> Search:
+    where = "[search]"
+    _reject_unknown(path, where, table, SEARCH_KEYS)
+    defaults = Search()
+    values: dict[str, Any] = {}
+    for key in ("start_rps", "ramp_s", "window_s", "pace_s"):
+        if key in table:
+            values[key] = float(_number(path, where, table, key))
+    if "drain_s" in table:
+        values["drain_s"] = float(_number(path, where, table, "drain_s", inclusive=True))
+    for key in ("max_probes", "max_users"):
+        if key in table:
+            values[key] = int(_number(path, where, table, key, integer=True, minimum=1, inclusive=True))
+    if "bracket" in table:
+        values["bracket"] = float(_number(path, where, table, "bracket", maximum=1))
+    if "pace_s" not in table:  # the default, stretched for an SLO with a long p99
+        values["pace_s"] = max(defaults.pace_s, MIN_PACE_OVER_P99 * slo.p99_ms / 1000)
+    search = Search(**{**defaults.__dict__, **values})
+    if search.pace_s * 1000 < MIN_PACE_OVER_P99 * slo.p99_ms:
+        raise MatrixError(f"{path}: {where}: pace_s {search.pace_s:g} must be at least {MIN_PACE_OVER_P99:g} x the "
+                          f"SLO's p99 ({MIN_PACE_OVER_P99 * slo.p99_ms / 1000:g} s), or a user waiting for a slow "
+                          "answer would hold back its next request")
+    if search.start_rps > search.max_rps:
+        raise MatrixError(f"{path}: {where}: start_rps {search.start_rps:g} is over what max_users {search.max_users} "
+                          f"at pace_s {search.pace_s:g} offer ({search.max_rps:g} req/s)")
+    return search
+
+
+def _parse_goal(path: Path, table: dict[str, Any]) -> Goal:
+    where = "[goal]"
+    _reject_unknown(path, where, table, GOAL_KEYS)
+    rps = float(_number(path, where, table, "rps")) if "rps" in table else None
+    headroom = float(_number(path, where, table, "headroom", inclusive=True, maximum=10)) if "headroom" in table else 0.2
+    return Goal(rps=rps, headroom=headroom)
 
 
 def _parse_configuration(path: Path, index: int, row: Any) -> Configuration:

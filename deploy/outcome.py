@@ -6,7 +6,6 @@ tests feed it the Locust CSVs and stats samples a run kept.
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from deploy.loadgen import CSV_PREFIX, generator_saturated, main_failure
@@ -14,7 +13,7 @@ from deploy.matrix import Configuration
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, ContainerFigures
 from deploy.sampling import SAMPLES_FILE, StatsSample, read_samples, summarize
 from deploy.verdict import judge_not_ready, judge_run
-from loadtest.slo import RunStats, Slo, read_stats_csv
+from loadtest.slo import RunStats, Slo, percentile_or_none, read_stats_csv
 
 
 def identity(configuration: Configuration, started_at: str, artifacts: str) -> dict[str, object]:
@@ -49,7 +48,7 @@ def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, sam
         **identity(configuration, started_at, artifacts), status=COMPLETED, verdict=judgement.verdict,
         reason=judgement.reason, requests=stats.requests, failures=stats.failures,
         failure_ratio=round(stats.failure_ratio, 6), requests_per_s=round(stats.requests_per_s, 2),
-        p50_ms=_ms(stats.p50_ms), p95_ms=_ms(stats.p95_ms), p99_ms=_ms(stats.p99_ms),
+        p50_ms=percentile_or_none(stats.p50_ms), p95_ms=percentile_or_none(stats.p95_ms), p99_ms=percentile_or_none(stats.p99_ms),
         generator_saturated=generator_saturated, containers=figures,
         ready_s=None if ready_s is None else round(ready_s, 1),
         host_load_1m=None if host_load_1m is None else round(host_load_1m, 2),
@@ -80,8 +79,3 @@ def unmeasured_result(configuration: Configuration, status: str, why: str, start
         **identity(configuration, started_at, artifacts), status=status, verdict=FAIL, reason=judgement.reason,
         ready_s=None if ready_s is None else round(ready_s, 1),
     )
-
-
-def _ms(value: float) -> float | None:
-    """A Locust percentile, None for the NaN of a run without requests (JSON has no NaN)."""
-    return None if math.isnan(value) else value

@@ -126,3 +126,98 @@ def plot_overload(requests: list, plan, configuration: str, path: Path) -> None:
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)
     plt.close(figure)
+
+
+def plot_latency_throughput(results: list[ConfigurationResult], slo: Slo, path: Path) -> None:
+    """Per configuration one curve from its probes: p95 (solid) and p99 (dotted) latency against the achieved
+    throughput, failed probes marked ×, the SLO's p95 and p99 drawn (Triton Model Analyzer's view)."""
+    figure, axis = plt.subplots(figsize=(8, 5.5))
+    for result in results:
+        probes = sorted((p for p in result.probes if p.p95_ms is not None), key=lambda p: p.offered_rps)
+        if not probes:
+            continue
+        achieved = [p.achieved_rps for p in probes]
+        (line,) = axis.plot(achieved, [p.p95_ms for p in probes], marker="o", markersize=3,
+                            label=f"{result.replicas}×{result.cpus:g} CPU")
+        axis.plot(achieved, [p.p99_ms for p in probes], linestyle=":", color=line.get_color())
+        failed = [p for p in probes if not p.passed]
+        axis.scatter([p.achieved_rps for p in failed], [p.p95_ms for p in failed], marker="x", s=40,
+                     color=line.get_color())
+    axis.axhline(slo.p95_ms, color="black", linestyle="--", linewidth=1, label=f"SLO p95 {slo.p95_ms:g} ms")
+    axis.axhline(slo.p99_ms, color="grey", linestyle="--", linewidth=1, label=f"SLO p99 {slo.p99_ms:g} ms")
+    axis.set_yscale("log")
+    axis.set_xlabel("achieved throughput (req/s)")
+    axis.set_ylabel("latency (ms, log scale)")
+    axis.set_title("Latency against throughput, one curve per configuration\n"
+                   "(solid p95, dotted p99, × a failed probe)", fontsize="medium")
+    axis.legend(fontsize="small", framealpha=0.9)
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def cheapest_front(results: list[ConfigurationResult]) -> list[ConfigurationResult]:
+    """The configurations no cheaper one matches: by total CPU (then memory), each with a higher capacity than
+    every configuration before it."""
+    front: list[ConfigurationResult] = []
+    for result in sorted((r for r in results if r.capacity_rps is not None),
+                         key=lambda r: (r.total_cpus, r.total_memory_bytes, r.index)):
+        if not front or result.capacity_rps > front[-1].capacity_rps:
+            front.append(result)
+    return front
+
+
+def plot_capacity_cpu(results: list[ConfigurationResult], path: Path) -> None:
+    """Capacity against total CPU, one point per configuration (hollow: a lower bound the bench set),
+    the cheapest-for-capacity front drawn through its points."""
+    figure, axis = plt.subplots(figsize=(8, 5.5))
+    measured = [r for r in results if r.capacity_rps is not None]
+    for result in measured:
+        bounded = result.capacity_bound is not None
+        axis.scatter(result.total_cpus, result.capacity_rps, s=50, color=VERDICT_COLOURS[result.verdict],
+                     facecolors="none" if bounded else VERDICT_COLOURS[result.verdict], zorder=3)
+        label = f"{result.replicas}×{result.cpus:g}" + (f" ≥ ({result.capacity_bound})" if bounded else "")
+        axis.annotate(label, (result.total_cpus, result.capacity_rps), textcoords="offset points", xytext=(5, 5),
+                      fontsize="x-small")
+    front = cheapest_front(results)
+    if front:
+        axis.step([r.total_cpus for r in front], [r.capacity_rps for r in front], where="post", color="#1565c0",
+                  linewidth=1, label="cheapest for its capacity")
+        axis.legend(fontsize="small", framealpha=0.9)
+    axis.set_xlabel("total CPU (replicas × cpus)")
+    axis.set_ylabel("capacity (req/s)")
+    axis.set_ylim(bottom=0)
+    axis.set_xlim(left=0)
+    axis.set_title("Capacity against total CPU (hollow: a lower bound set by the bench)", fontsize="medium")
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)
+
+
+def plot_scaling(pairs: list, path: Path) -> None:
+    """Per replicated configuration: N × the capacity of 1 × c (what perfect scaling gives) beside its measured
+    capacity, labelled with the efficiency. ``pairs``: ``deploy.sizing.Scaling`` items."""
+    figure, axis = plt.subplots(figsize=(max(6.0, 1.6 * len(pairs)), 4.5))
+    if not pairs:
+        axis.text(0.5, 0.5, "no replicated configuration with a measured one-replica counterpart",
+                  ha="center", va="center", transform=axis.transAxes)
+        axis.set_axis_off()
+    else:
+        positions = list(range(len(pairs)))
+        width = 0.38
+        ideal = [pair.replicated.replicas * pair.single.capacity_rps for pair in pairs]
+        measured = [pair.replicated.capacity_rps for pair in pairs]
+        axis.bar([p - width / 2 for p in positions], ideal, width, color="#b0bec5", label="N × capacity of 1 × c")
+        bars = axis.bar([p + width / 2 for p in positions], measured, width, color="#1565c0",
+                        label="capacity of N × c")
+        axis.bar_label(bars, [f"{pair.efficiency:.0%}" + (" (bounded)" if pair.bounded else "") for pair in pairs],
+                       fontsize="x-small")
+        axis.set_xticks(positions, [f"{pair.replicated.replicas}×{pair.replicated.cpus:g} CPU" for pair in pairs],
+                        fontsize="small")
+        axis.set_ylabel("capacity (req/s)")
+        axis.margins(y=0.2)
+        axis.legend(fontsize="small", framealpha=0.9)
+    axis.set_title("Replication: scaling efficiency = capacity of N × c / (N × capacity of 1 × c)", fontsize="medium")
+    figure.tight_layout()
+    figure.savefig(path, dpi=DPI)
+    plt.close(figure)

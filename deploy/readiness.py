@@ -87,6 +87,12 @@ def wait_ready(client: docker.DockerClient, project: str, configuration: Configu
                 up.wait()
 
 
+def unhealthy_replicas(containers: list) -> tuple[str, ...]:
+    """Every replica of ``containers`` that is not healthy now, in words: ("api-2 unhealthy", "api-1 exited")."""
+    states = ((replica_name(container), _health(container)) for container in containers)
+    return tuple(f"{name} {state}" for name, state in states if state != "healthy")
+
+
 def _health(container) -> str:
     """The container's health status; "running" when the image has no healthcheck, else Docker's status."""
     container.reload()

@@ -95,16 +95,21 @@ def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[Confi
         "recommended": recommendation.cheapest_pass.name if recommendation.cheapest_pass else None,
         "configurations": [result.to_dict() for result in results],
     }
+    write_tables(run_dir, document, results)
+    plot_throughput_latency(results, matrix.slo, run_dir / THROUGHPUT_PNG)
+    plot_memory(results, run_dir / MEMORY_PNG)
+    (run_dir / RESULTS_MD).write_text(text, encoding="utf-8")
+    return recommendation
+
+
+def write_tables(run_dir: Path, document: dict, results: list[ConfigurationResult]) -> None:
+    """Write ``document`` as results.json and one flat row per result as results.csv into ``run_dir``."""
     (run_dir / RESULTS_JSON).write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     rows = [result.flat() for result in results]
     with (run_dir / RESULTS_CSV).open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=list(rows[0]) if rows else ["index"])
         writer.writeheader()
         writer.writerows(rows)
-    plot_throughput_latency(results, matrix.slo, run_dir / THROUGHPUT_PNG)
-    plot_memory(results, run_dir / MEMORY_PNG)
-    (run_dir / RESULTS_MD).write_text(text, encoding="utf-8")
-    return recommendation
 
 
 def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], recommendation: Recommendation,

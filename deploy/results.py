@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from deploy.matrix import configuration_label
+from deploy.probe import ProbeResult
 
 RESULT_FILE = "result.json"
 
@@ -26,6 +27,10 @@ PASS = "pass"
 MARGINAL = "marginal"
 FAIL = "fail"
 VERDICT_MARKS = {PASS: "✅", MARGINAL: "⚠️", FAIL: "❌"}
+
+# What set a capacity besides the configuration itself (``capacity_bound``; None: the configuration).
+GENERATOR_BOUND = "generator"
+HOST_BOUND = "host"
 
 
 @dataclass(frozen=True)
@@ -76,6 +81,13 @@ class ConfigurationResult:
     started_at: str = ""  # ISO 8601, UTC
     artifacts: str = ""  # subdirectory of the run directory with Locust's CSVs, its HTML and logs
     host_load_1m: float | None = None  # the tool's host's 1-minute load average as the load ended (os.getloadavg)
+    # `deploy capacity` only: the highest offered rate that passed (req/s), what bounded it besides the
+    # configuration (None, GENERATOR_BOUND, HOST_BOUND), the bottleneck in words, every probe in order.
+    # The figures above (req/s, percentiles, containers) are then those of the probe at capacity.
+    capacity_rps: float | None = None
+    capacity_bound: str | None = None
+    bottleneck: str = ""
+    probes: tuple[ProbeResult, ...] = ()
 
     @property
     def label(self) -> str:
@@ -94,15 +106,28 @@ class ConfigurationResult:
             return None
         return self.containers.memory_peak_bytes / self.memory_limit_bytes
 
+    @property
+    def capacity_per_cpu(self) -> float | None:
+        """Capacity per CPU of the configuration's limits, req/s per CPU."""
+        return None if self.capacity_rps is None else self.capacity_rps / self.total_cpus
+
+    @property
+    def capacity_per_gib(self) -> float | None:
+        """Capacity per GiB of the configuration's memory limits, req/s per GiB."""
+        return None if self.capacity_rps is None else self.capacity_rps / (self.total_memory_bytes / 1024**3)
+
     def to_dict(self) -> dict[str, object]:
-        """A JSON-ready dict with every field (containers nested)."""
+        """A JSON-ready dict with every field (containers and probes nested)."""
         data = asdict(self)
         data["memory_peak_ratio"] = self.memory_peak_ratio
+        data["capacity_per_cpu"] = self.capacity_per_cpu
+        data["capacity_per_gib"] = self.capacity_per_gib
         return data
 
     def flat(self) -> dict[str, object]:
-        """One flat row for CSV: container figures inlined, lists joined with ';'."""
-        data = {key: value for key, value in asdict(self).items() if key != "containers"}
+        """One flat row for CSV: container figures inlined, lists joined with ';', probes left out
+        (each configuration's probes.csv has them)."""
+        data = {key: value for key, value in asdict(self).items() if key not in ("containers", "probes")}
         figures = self.containers
         for spec in fields(ContainerFigures):
             value = getattr(figures, spec.name) if figures else None
@@ -110,6 +135,8 @@ class ConfigurationResult:
                 value = ";".join("" if workers is None else str(workers) for workers in value)
             data[spec.name] = value
         data["memory_peak_ratio"] = self.memory_peak_ratio
+        data["capacity_per_cpu"] = self.capacity_per_cpu
+        data["capacity_per_gib"] = self.capacity_per_gib
         return data
 
     @classmethod
@@ -121,6 +148,7 @@ class ConfigurationResult:
             figures = dict(values["containers"])
             figures["workers_per_replica"] = tuple(figures["workers_per_replica"])
             values["containers"] = ContainerFigures(**figures)
+        values["probes"] = tuple(ProbeResult.from_dict(probe) for probe in values.get("probes") or ())
         return cls(**values)
 
 

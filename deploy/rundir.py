@@ -24,6 +24,9 @@ PLAN_FILE = "plan.json"
 MATRIX_COPY = "matrix.toml"
 DONE_FILE = "results.json"
 DEFAULT_ROOT = Path("reports/experiments")
+# What a run measures: the matrix's fixed load (`deploy run`) or each configuration's capacity (`deploy capacity`).
+RUN_MODE = "run"
+CAPACITY_MODE = "capacity"
 
 
 @dataclass(frozen=True)
@@ -45,12 +48,14 @@ class Plan:
     selected: tuple[int, ...]  # 1-based configuration indices to run
     started_at: str  # ISO 8601, UTC
     host: Host
+    mode: str = RUN_MODE  # RUN_MODE or CAPACITY_MODE
+    target_rps: float | None = None  # capacity runs: --target-rps, which replaces the matrix's [goal] rps
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
-        """Rebuild a plan read from plan.json."""
+        """Rebuild a plan read from plan.json (one written before capacity runs existed is a fixed-load run)."""
         return cls(matrix=data["matrix"], selected=tuple(data["selected"]), started_at=data["started_at"],
-                   host=Host(**data["host"]))
+                   host=Host(**data["host"]), mode=data.get("mode", RUN_MODE), target_rps=data.get("target_rps"))
 
 
 def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:
@@ -113,8 +118,8 @@ def set_aside(run_dir: Path, index: int, name: str) -> Path | None:
     return directory.rename(directory.with_name(f"{directory.name}.superseded-{stamp}"))
 
 
-def latest_unfinished(root: Path, matrix_path: Path) -> Path | None:
-    """The newest run directory under ``root`` of the same matrix file that has no results yet, or None."""
+def latest_unfinished(root: Path, matrix_path: Path, mode: str = RUN_MODE) -> Path | None:
+    """The newest run directory under ``root`` of the same matrix file and ``mode`` that has no results yet, or None."""
     candidates = []
     for plan_path in root.glob(f"*/{PLAN_FILE}"):
         run_dir = plan_path.parent
@@ -122,6 +127,7 @@ def latest_unfinished(root: Path, matrix_path: Path) -> Path | None:
             plan = read_plan(run_dir)
         except (OSError, ValueError, KeyError, TypeError):
             continue
-        if not (run_dir / DONE_FILE).exists() and Path(plan.matrix).resolve() == matrix_path.resolve():
+        if not (run_dir / DONE_FILE).exists() and Path(plan.matrix).resolve() == matrix_path.resolve() \
+                and plan.mode == mode:
             candidates.append(run_dir)
     return max(candidates, key=lambda path: path.name, default=None)

@@ -15,7 +15,7 @@ import signal
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -65,10 +65,17 @@ def describe_host(client: docker.DockerClient) -> Host:
                 os=str(info.get("OperatingSystem", "?")))
 
 
+# What measures a configuration once its stack is ready: (configuration, matrix, directory, stack, options,
+# client, progress, position, started_at, oom_watch, ready_s, host_cpus) -> its result.
+Measure = Callable[..., ConfigurationResult]
+
+
 def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, client: docker.DockerClient,
-               progress: Progress) -> list[ConfigurationResult]:
+               progress: Progress, measure: Measure | None = None) -> list[ConfigurationResult]:
     """Run every selected configuration of ``plan`` that has no result yet; return all results of the plan.
 
+    ``measure`` measures a configuration whose stack is ready (default: the matrix's fixed load,
+    ``deploy.capacity_run.measure_capacity`` for a capacity search).
     Raises StackError when the image cannot be built, KeyboardInterrupt when interrupted (after teardown).
     """
     selected = [c for c in matrix.configurations if c.index in plan.selected]
@@ -96,7 +103,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
                                                configuration_dir(run_dir, configuration.index, configuration.name).name)
                 else:
                     result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress,
-                                               position, plan.host.cpus)
+                                               position, plan.host.cpus, measure or measure_load)
                 save_result(result, configuration_dir(run_dir, configuration.index, configuration.name))
                 progress.line(f"{progress.prefix(position)} {result.mark} {configuration.name}: {result.reason}")
         finally:
@@ -116,8 +123,9 @@ def unfit_reason(configuration: Configuration, engine_cpus: int) -> str | None:
 
 def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Path, stack: ComposeStack,
                       options: RunOptions, client: docker.DockerClient, progress: Progress,
-                      position: int, host_cpus: int) -> ConfigurationResult:
-    """Measure one configuration and tear its stack down; failures to start or to measure become results."""
+                      position: int, host_cpus: int, measure: Measure | None = None) -> ConfigurationResult:
+    """Bring one configuration's stack up, ``measure`` it (default: the matrix's fixed load) and tear the
+    stack down; failures to start or to measure become results."""
     directory = configuration_dir(run_dir, configuration.index, configuration.name)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     oom_watch = None
@@ -132,8 +140,8 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         if not readiness.ready:
             return unmeasured_result(configuration, ERROR if readiness.compose_failed else NOT_READY, readiness.reason,
                                      started_at, directory.name, readiness.elapsed_s)
-        return _measure(configuration, matrix, directory, stack, options, client, progress, position, started_at,
-                        oom_watch, readiness.elapsed_s, host_cpus)
+        return (measure or measure_load)(configuration, matrix, directory, stack, options, client, progress, position,
+                                         started_at, oom_watch, readiness.elapsed_s, host_cpus)
     except (DockerException, StackError, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
@@ -144,9 +152,10 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             oom_watch.stop()
 
 
-def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
-             client: docker.DockerClient, progress: Progress, position: int, started_at: str, oom_watch: OomWatch,
-             ready_s: float, host_cpus: int) -> ConfigurationResult:
+def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
+                 options: RunOptions, client: docker.DockerClient, progress: Progress, position: int, started_at: str,
+                 oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
+    """Run the matrix's fixed ``[load]`` against a ready stack while sampling the replicas; its judged result."""
     containers = service_containers(client, stack.project)
     restarts_before = sum(restart_count(container) for container in containers)
     duration_s = matrix.load.duration_s
@@ -174,7 +183,7 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
     return measured_result(
         configuration, matrix.slo, stats, samples,
         workers_per_replica=tuple(workers_started(container) for container in containers),
-        oom_kills=_oom_kills_after_load(oom_watch, containers),
+        oom_kills=oom_kills_after_load(oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
         ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
@@ -182,7 +191,7 @@ def _measure(configuration: Configuration, matrix: Matrix, directory: Path, stac
     )
 
 
-def _oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
+def oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
     """The OOM kills in ``containers`` so far; a second's wait lets an event of the load's last moment arrive."""
     time.sleep(1)
     for container in containers:

@@ -28,7 +28,8 @@ _PROJECT_ROOT = str(Path(__file__).resolve().parent.parent)
 if _PROJECT_ROOT not in sys.path:
     sys.path.insert(0, _PROJECT_ROOT)
 
-from locust import FastHttpUser, TaskSet, between, constant_throughput, events, tag, task  # noqa: E402
+import gevent  # noqa: E402
+from locust import FastHttpUser, TaskSet, between, events, tag, task  # noqa: E402
 from locust import log as locust_log  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
@@ -94,15 +95,48 @@ class PredictMix(TaskSet):
         return self.user.rng.choices(self.tasks, weights)[0]
 
 
-class PredictApiUser(FastHttpUser):
-    """A client of ``POST /predict`` (see ``PredictMix``)."""
+class Schedule:
+    """Open-model pacing of one user: a request every ``interval_s`` seconds on a fixed schedule.
 
-    tasks = [PredictMix]
+    The first request waits a random phase within the interval, so users spawned in
+    one batch do not fire together (Locust spawns a second's users at once, and its
+    ``constant_throughput`` counts each user's period from its spawn: 100 users
+    spawned together then send 100 requests at once, every period). An answer later
+    than the interval delays the next request to its arrival, never makes the user
+    catch up in a burst: the rate offered falls short, which the run's achieved
+    rate shows.
+    """
+
+    def __init__(self, interval_s: float, rng: random.Random) -> None:
+        self.interval_s = interval_s
+        self.phase_s = rng.uniform(0.0, interval_s)
+        self._due: float | None = None
+
+    def start(self) -> float:
+        """Seconds to wait before the first request (the phase); the schedule counts from then."""
+        self._due = time.monotonic() + self.phase_s
+        return self.phase_s
+
+    def __call__(self, user: Any) -> float:
+        """Seconds until the next request is due (0 when it is overdue)."""
+        now = time.monotonic()
+        self._due = max((self._due if self._due is not None else now) + self.interval_s, now)
+        return self._due - now
+
+
+class PacedUser(FastHttpUser):
+    """What every client shares: its random draws, its wait (``--wait-model``) and how it judges a response."""
+
+    abstract = True
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
         self.rng = random.Random()
-        self._wait = wait_time_from(environment.parsed_options)
+        self._wait = wait_time_from(environment.parsed_options, self.rng)
+
+    def on_start(self) -> None:
+        if isinstance(self._wait, Schedule):
+            gevent.sleep(self._wait.start())
 
     def wait_time(self) -> float:
         return self._wait(self)
@@ -115,6 +149,12 @@ class PredictApiUser(FastHttpUser):
             response.failure(failure)
         else:
             response.success()
+
+
+class PredictApiUser(PacedUser):
+    """A client of ``POST /predict`` (see ``PredictMix``)."""
+
+    tasks = [PredictMix]
 
 
 class OpenInferenceMix(TaskSet):
@@ -141,7 +181,7 @@ class OpenInferenceMix(TaskSet):
         return self.user.rng.choices(self.tasks, weights if sum(weights) else None)[0]
 
 
-class OpenInferenceUser(FastHttpUser):
+class OpenInferenceUser(PacedUser):
     """A client of the Open Inference Protocol's ``POST /v2/models/iris/infer`` (see ``OpenInferenceMix``).
 
     Off unless chosen: ``locust OpenInferenceUser`` runs it alone, ``locust
@@ -150,35 +190,19 @@ class OpenInferenceUser(FastHttpUser):
 
     # Not a PredictApiUser subclass: Locust adds a base class's tasks to a subclass's.
     tasks = [OpenInferenceMix]
-    wait_time = PredictApiUser.wait_time
-    judge = PredictApiUser.judge
-
-    def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
-        self.rng = random.Random()
-        self._wait = wait_time_from(environment.parsed_options)
 
 
-class NginxHealthUser(FastHttpUser):
+class NginxHealthUser(PacedUser):
     """A client of Nginx's own ``GET /nginx-health``: no replica is involved, so its
     highest rate is what the load generator, the host and Nginx can do at all.
 
     Off unless chosen: ``locust NginxHealthUser``.
     """
 
-    def __init__(self, environment: Any) -> None:
-        super().__init__(environment)
-        self._wait = wait_time_from(environment.parsed_options)
-
-    def wait_time(self) -> float:
-        return self._wait(self)
-
     @task
     def nginx_health(self) -> None:
         with self.client.get(NGINX_HEALTH_PATH, name=NGINX_HEALTH_PATH, catch_response=True) as response:
-            if response.status_code != 200:
-                response.failure(f"HTTP {response.status_code}" if response.status_code else
-                                 f"no response: {response.error}")
+            self.judge(response, None if response.status_code == 200 else f"HTTP {response.status_code}")
 
 
 # Users that run only when named on the command line or picked in the web UI.
@@ -195,13 +219,14 @@ def _chosen_only_users_when_chosen(environment: Any, **_: Any) -> None:
     environment.user_classes[:] = [cls for cls in environment.user_classes if cls not in CHOSEN_ONLY]
 
 
-def wait_time_from(options: Any) -> Any:
-    """Locust's wait function: the ``--rate-steps`` schedule's when given (open, ``loadtest.rate_steps``), else
-    ``--wait-model``'s: ``between`` (closed) or ``constant_throughput`` (open)."""
+def wait_time_from(options: Any, rng: random.Random | None = None) -> Any:
+    """The wait function: the ``--rate-steps`` schedule's when given (open model, ``loadtest.rate_steps``), else
+    ``--wait-model``'s: Locust's ``between`` (closed model), or for ``constant_throughput`` (open model) a
+    :class:`Schedule` of one request per 1 / ``--throughput-per-user`` s, its phase drawn from ``rng``."""
     if options.rate_steps:
         return schedule.wait_time
     if options.wait_model == "constant_throughput":
-        return constant_throughput(options.throughput_per_user)
+        return Schedule(1.0 / options.throughput_per_user, rng or random.Random())
     if options.wait_min_s > options.wait_max_s:
         raise ValueError(f"--wait-min-s {options.wait_min_s:g} is over --wait-max-s {options.wait_max_s:g}")
     return between(options.wait_min_s, options.wait_max_s)

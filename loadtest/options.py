@@ -72,7 +72,8 @@ def add_arguments(parser: Any) -> None:
               "the expected 4xx counts as a success (0-1)")
     _add(parser, "wait-model", choices=WAIT_MODELS, default="between",
          help="between: closed model, each user waits --wait-min-s..--wait-max-s after each answer; "
-              "constant_throughput: each user starts --throughput-per-user requests per second")
+              "constant_throughput: open model, each user starts --throughput-per-user requests per second "
+              "on a fixed schedule from a random phase, whatever the answers while they come faster")
     _add(parser, "wait-min-s", type=non_negative_float, default=0.1, help="Shortest wait between requests, s")
     _add(parser, "wait-max-s", type=non_negative_float, default=0.5, help="Longest wait between requests, s")
     _add(parser, "throughput-per-user", type=positive_float, default=2.0,

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
 from loadtest.options import slo_from
 from loadtest.selfwatch import NodeCpu, locust_warnings, saturation_reason
-from loadtest.slo import RunStats, Slo, Verdict, judge, run_stats
+from loadtest.slo import RunStats, Slo, Verdict, judge, percentile_or_none, run_stats
 
 
 def final_verdict(environment: Any, nodes: list[NodeCpu]) -> tuple[Verdict, RunStats, Slo]:
@@ -56,7 +55,7 @@ def rewrite_final_csv(environment: Any, prefix: str) -> None:
 
 def write_verdict(path: Path, verdict: Verdict, stats: RunStats, slo: Slo, nodes: list[NodeCpu]) -> None:
     """Write ``{passed, reasons, slo, stats, generator_cpu}`` as JSON (a percentile of no requests is null)."""
-    stats_fields = {key: None if isinstance(value, float) and math.isnan(value) else value
+    stats_fields = {key: percentile_or_none(value) if isinstance(value, float) else value
                     for key, value in asdict(stats).items()}
     document = {
         "passed": verdict.passed,

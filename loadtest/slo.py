@@ -51,6 +51,11 @@ class RunStats:
         return self.failures / self.requests if self.requests else 0.0
 
 
+def percentile_or_none(value: float) -> float | None:
+    """A percentile of RunStats for JSON, which has no NaN: None for a run without requests."""
+    return None if math.isnan(value) else value
+
+
 def _percentile_ms(text: str) -> float:
     return math.nan if text == "N/A" else float(text)
 

@@ -37,24 +37,25 @@ HOST = Host(cpus=2, memory_bytes=8 * 1024**3, docker_version="27.0", cgroup_vers
 def test_dry_run_prints_every_row_and_the_time_and_writes_nothing(tmp_path, capsys):
     assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--out", str(tmp_path / "out")]) == 0
     printed = capsys.readouterr().out
-    assert "7 of 7 configuration(s)" in printed
+    assert "10 of 10 configuration(s)" in printed
     assert "load: 100 users spawned at 10/s for 60 s, shape constant" in printed
-    assert "3 × 1 CPU / 500M" in printed and "total 3 CPU, 1500M" in printed
-    assert "about 10 min" in printed
+    assert "3 × 1 CPU / 512M" in printed and "total 3 CPU, 1536M" in printed
+    assert "about 15 min" in printed
     assert not (tmp_path / "out").exists()
 
 
 def test_only_picks_rows_by_index_and_name(tmp_path, capsys):
-    assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--only", "2,3x1cpu-500M", "--only", "1"]) == 0
+    assert main(["run", str(MATRICES / "reference.toml"), "--dry-run", "--only", "2,1x1.0", "--only", "1"]) == 0
     printed = capsys.readouterr().out
-    assert "3 of 7 configuration(s)" in printed
+    assert "3 of 10 configuration(s)" in printed
     listed = [line.split()[0] for line in printed.splitlines() if line.startswith("   ")]
-    assert listed == ["1", "2", "6"]
+    assert listed == ["1", "2", "7"]
 
 
 def test_a_bad_matrix_exits_2_naming_the_row_and_key(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
-    bad.write_text((MATRICES / "smoke.toml").read_text().replace("replicas = 2", "replicas = 0"), encoding="utf-8")
+    bad.write_text((MATRICES / "smoke.toml").read_text().replace("replicas = 1\ncpus = 0.5", "replicas = 0\ncpus = 0.5"),
+                   encoding="utf-8")
     assert main(["run", str(bad), "--dry-run"]) == 2
     assert "configuration 2: replicas must be greater than 0, got 0" in capsys.readouterr().err
 

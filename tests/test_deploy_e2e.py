@@ -29,6 +29,19 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 SMOKE = ROOT / "deploy" / "matrices" / "smoke.toml"
 RUN_TIMEOUT_S = 420
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# One replica, and two replicas with WEB_CONCURRENCY set, under the smoke matrix's load and SLO.
+CONFIGURATIONS = """
+[[configuration]]
+replicas = 1
+cpus = 0.5
+memory = "256M"
+
+[[configuration]]
+replicas = 2
+cpus = 0.25
+memory = "192M"
+workers = 1
+"""
 LOCUST_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
                 "locust.html", "locust_verdict.json", "locust.log")
 
@@ -57,10 +70,12 @@ def left_behind(project: str) -> list[str]:
 
 
 def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
-    completed = run_deploy(project, SMOKE, tmp_path)
+    matrix = tmp_path / "single-and-replicated.toml"
+    matrix.write_text(SMOKE.read_text(encoding="utf-8").split("[[configuration]]")[0] + CONFIGURATIONS, encoding="utf-8")
+    completed = run_deploy(project, matrix, tmp_path / "out")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "[1/2" in completed.stdout and "[2/2" in completed.stdout  # progress: configuration k of n
-    (run_dir,) = list(tmp_path.iterdir())
+    (run_dir,) = list((tmp_path / "out").iterdir())
 
     document = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     first, second = document["configurations"]

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from deploy.matrix import MatrixError, load_matrix, parse_memory
+from deploy.matrix import MatrixError, Search, load_matrix, parse_memory
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
 
@@ -43,19 +44,29 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_reference_matrix_has_the_seven_seed_rows():
+def test_reference_matrix_meets_single_and_replicated_at_equal_total_cpu():
     matrix = load_matrix(MATRICES / "reference.toml")
-    rows = [(c.replicas, c.cpus, c.memory) for c in matrix.configurations]
-    assert rows == [(1, 2.0, "1000M"), (1, 0.25, "128M"), (1, 0.35, "192M"), (1, 0.5, "250M"),
-                    (3, 0.5, "250M"), (3, 1.0, "500M"), (3, 2.0, "1000M")]
+    rows = [(c.replicas, c.cpus) for c in matrix.configurations]
+    assert rows == [(1, 0.25), (2, 0.25), (4, 0.25), (1, 0.5), (2, 0.5), (3, 0.5), (1, 1.0), (1, 1.5), (1, 2.0), (3, 1.0)]
+    totals = {}
+    for configuration in matrix.configurations:
+        totals.setdefault(configuration.total_cpus, set()).add(configuration.replicas)
+    assert totals[0.5] == {1, 2} and totals[1.0] == {1, 2, 4} and totals[1.5] == {1, 3}
+    # Replicas of one size share its memory limit, so N x c compares with N times 1 x c.
+    by_cpus = {}
+    for configuration in matrix.configurations:
+        by_cpus.setdefault(configuration.cpus, set()).add(configuration.memory_limit_bytes)
+    assert all(len(limits) == 1 for limits in by_cpus.values())
     assert (matrix.load.users, matrix.load.spawn_rate, matrix.load.duration_s, matrix.load.shape) == (100, 10, 60, "constant")
     assert (matrix.slo.max_failure_ratio, matrix.slo.p95_ms, matrix.slo.p99_ms) == (0.01, 300, 1000)
-    assert matrix.slo.min_rps > 0
+    assert matrix.search.max_users <= 900  # Nginx's stock 1024 connections per worker
+    assert matrix.goal.rps and matrix.goal.headroom == 0.2
 
 
 def test_smoke_matrix_is_two_short_small_rows():
     matrix = load_matrix(MATRICES / "smoke.toml")
-    assert len(matrix.configurations) == 2
+    assert [(c.replicas, c.cpus) for c in matrix.configurations] == [(1, 0.25), (1, 0.5)]
+    assert matrix.search.window_s <= 10
     assert matrix.load.duration_s <= 15
     assert all(c.cpus <= 0.5 and c.memory_limit_bytes <= 256 * 1024**2 for c in matrix.configurations)
 
@@ -157,3 +168,37 @@ def test_a_generated_name_too_long_asks_for_a_name(tmp_path):
     path = write(tmp_path, replace_row('memory = "250M"', 'memory = "' + "0" * 80 + '256M"'))
     with pytest.raises(MatrixError, match="the name made from replicas, cpus and memory.*give the row a name"):
         load_matrix(path)
+
+
+def test_a_matrix_without_search_or_goal_gets_the_defaults(tmp_path):
+    matrix = load_matrix(write(tmp_path, GOOD))
+    assert matrix.search == Search()
+    assert (matrix.search.start_rps, matrix.search.window_s, matrix.search.max_probes, matrix.search.bracket) == \
+        (25, 15, 8, 0.1)
+    assert matrix.search.max_rps == 900 / 2.5 and matrix.search.probe_s == 25
+    assert (matrix.goal.rps, matrix.goal.headroom, matrix.goal.required_rps) == (None, 0.2, None)
+
+
+def test_search_and_goal_are_read_and_a_long_p99_stretches_the_default_pace(tmp_path):
+    text = GOOD.replace("[[configuration]]", "[search]\nstart_rps = 40\nwindow_s = 8\nmax_probes = 5\n"
+                        "bracket = 0.2\n\n[goal]\nrps = 300\nheadroom = 0.25\n\n[[configuration]]", 1)
+    matrix = load_matrix(write(tmp_path, text))
+    assert (matrix.search.start_rps, matrix.search.window_s, matrix.search.max_probes, matrix.search.bracket) == \
+        (40, 8, 5, 0.2)
+    assert matrix.goal.required_rps == pytest.approx(375)
+    slow = load_matrix(write(tmp_path, GOOD.replace("p99_ms = 1000", "p99_ms = 3000")))
+    assert slow.search.pace_s == pytest.approx(4.5)  # 1.5 x the p99
+
+
+@pytest.mark.parametrize(("table", "message"), [
+    ("[search]\nwindow = 10", "[search]: unknown key 'window'"),
+    ("[search]\nmax_probes = 0", "[search]: max_probes must be at least 1, got 0"),
+    ("[search]\nbracket = 1.5", "[search]: bracket must be at most 1, got 1.5"),
+    ("[search]\npace_s = 1", "[search]: pace_s 1 must be at least 1.5 x the SLO's p99"),
+    ("[search]\nstart_rps = 500\nmax_users = 100", "[search]: start_rps 500 is over what max_users 100"),
+    ("[goal]\nrps = 0", "[goal]: rps must be greater than 0"),
+    ("[goal]\nrps = 100\nmargin = 0.2", "[goal]: unknown key 'margin'"),
+])
+def test_bad_search_or_goal_settings_are_refused_naming_the_key(tmp_path, table, message):
+    with pytest.raises(MatrixError, match=re.escape(message)):
+        load_matrix(write(tmp_path, GOOD.replace("[[configuration]]", table + "\n\n[[configuration]]", 1)))

@@ -247,3 +247,19 @@ def test_open_model_paces_each_user_to_its_throughput() -> None:
 def test_contradictory_wait_bounds_are_refused() -> None:
     with pytest.raises(ValueError, match="--wait-min-s 2 is over --wait-max-s 1"):
         wait_time_from(parse_options(["--wait-min-s", "2", "--wait-max-s", "1"]))
+
+
+def test_open_model_users_start_at_a_random_phase_and_keep_their_schedule(monkeypatch) -> None:
+    clock = [100.0]
+    monkeypatch.setattr("loadtest.locustfile.time.monotonic", lambda: clock[0])
+    options = parse_options(["--wait-model", "constant_throughput", "--throughput-per-user", "0.5"])
+    phases = [wait_time_from(options, random.Random(seed)).phase_s for seed in range(200)]
+    assert 0 <= min(phases) < 0.2 and 1.8 < max(phases) < 2.0  # spread over the whole 2 s interval
+    schedule = wait_time_from(options, random.Random(1))
+    assert schedule.start() == schedule.phase_s
+    clock[0] += schedule.phase_s + 0.3  # the first answer took 0.3 s
+    assert schedule(None) == pytest.approx(1.7)  # the next request is due one interval after the first
+    clock[0] += 1.7 + 2.5  # an answer later than the interval
+    assert schedule(None) == 0  # the next request goes at once...
+    clock[0] += 0.1
+    assert schedule(None) == pytest.approx(1.9)  # ...and the schedule slips instead of catching up in a burst

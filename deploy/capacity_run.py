@@ -1,0 +1,223 @@
+"""``deploy capacity``: search each configuration's capacity on its stack, brought up once.
+
+:func:`measure_capacity` is the runner's ``measure`` for a capacity search
+(``deploy.runner.run_matrix`` brings each stack up and down around it). Before
+the first configuration it measures the bench's own ceiling on that stack:
+Locust against Nginx's ``/nginx-health``, which no replica answers, searched the
+same way (:func:`measure_ceiling`); the figure is kept in the run directory's
+``ceiling.json`` so a resumed run reuses it.
+
+Each probe (:func:`run_probe`): the open load of ``deploy.loadgen`` at one rate
+(ramp, measured window), the replicas' stats sampled meanwhile, a pause of
+``drain_s`` for queues to drain, then a health check of every replica. A probe
+that left a replica down or unhealthy brings the stack up again before the next.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from deploy.capacity import capacity_result, outcomes, rejudge_capacity
+from deploy.containers import OomWatch, restart_count, service_containers, workers_started
+from deploy.loadgen import LiveStats, OpenLoad, run_open_load
+from deploy.matrix import Configuration, Matrix, Search
+from deploy.probe import ProbeResult, probe_result, write_probes
+from deploy.progress import Progress
+from deploy.readiness import unhealthy_replicas, wait_ready
+from deploy.results import ConfigurationResult, load_results
+from deploy.rundir import Plan
+from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
+from deploy.search import bracket, conclude, next_rate
+from deploy.stack import ComposeStack
+from loadtest.slo import Slo
+
+CEILING_FILE = "ceiling.json"
+CEILING_DIR = "00-ceiling"
+PROBES_FILE = "probes.csv"
+NGINX_HEALTH_USER = "NginxHealthUser"
+# Nginx answers /nginx-health in about a millisecond: a few fast users make the rate,
+# so the ceiling measures requests, not connections.
+CEILING_PACE_S = 0.05
+# The ceiling search starts at the highest rate a configuration's search may offer and
+# looks up to this many times higher, with this bracket, ramp, drain and budget.
+CEILING_REACH = 8
+CEILING_BRACKET = 0.25
+CEILING_RAMP_S = 2.0
+CEILING_DRAIN_S = 2.0
+CEILING_PROBES = 3
+# Starting Locust and reading its files, and the health check: seconds a probe takes
+# beyond its ramp, window and drain (measured: 1-2 s on a 2-CPU host).
+PROBE_OVERHEAD_S = 2.0
+# After a probe that left a replica down, how long the stack gets to be ready again.
+RECOVER_TIMEOUT_S = 120.0
+
+
+@dataclass(frozen=True)
+class Ceiling:
+    """The bench's ceiling: the highest rate Locust on this host got Nginx to answer within the rules, req/s
+    (None when not even the first probe passed), and its probes."""
+
+    ceiling_rps: float | None
+    probes: tuple[ProbeResult, ...]
+
+    def to_dict(self) -> dict[str, object]:
+        return {"ceiling_rps": self.ceiling_rps, "probes": [probe.to_dict() for probe in self.probes]}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Ceiling:
+        return cls(data["ceiling_rps"], tuple(ProbeResult.from_dict(probe) for probe in data["probes"]))
+
+
+def read_ceiling(run_dir: Path) -> Ceiling | None:
+    """The ceiling a run directory kept, or None when it has not been measured (or its file is damaged)."""
+    try:
+        return Ceiling.from_dict(json.loads((run_dir / CEILING_FILE).read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def highest_rate(search: Search, ceiling: Ceiling | None) -> float:
+    """The highest rate a configuration's search offers: what max_users at pace_s offer, and no more than
+    the bench's ceiling."""
+    if ceiling is None or ceiling.ceiling_rps is None:
+        return search.max_rps
+    return min(search.max_rps, ceiling.ceiling_rps)
+
+
+def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: str, directory: Path, cwd: Path,
+              containers: list, oom_watch: OomWatch | None, progress: Progress, position: int,
+              label: str, user_class: str = "PredictApiUser", pace_s: float | None = None,
+              ramp_s: float | None = None, drain_s: float | None = None,
+              locust_args: tuple[str, ...] = ()) -> ProbeResult:
+    """Offer ``rate_rps`` for the search's window, sample ``containers``, drain, check their health; the judged probe.
+
+    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``.
+    """
+    load = OpenLoad(rate_rps=rate_rps, window_s=search.window_s, ramp_s=ramp_s or search.ramp_s,
+                    pace_s=pace_s or search.pace_s, user_class=user_class)
+    probe_dir = directory / f"probe-{number:02d}-{rate_rps:g}rps"
+    restarts_before = sum(restart_count(container) for container in containers)
+    kills_before = oom_watch.kills(containers) if oom_watch else 0
+
+    def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
+        phase = "ramp" if elapsed_s < load.ramp_s else "window"
+        figures = (f"{live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms" if live
+                   else "waiting for the first statistics")
+        progress.status(position, f"{label} probe {number}: {rate_rps:g} req/s offered, {phase} "
+                                  f"{min(elapsed_s, load.run_time_s):.0f}/{load.run_time_s}s: {figures}")
+
+    sampler = StatsSampler(containers).start()
+    try:
+        run = run_open_load(load, slo, target, probe_dir, cwd, on_tick, locust_args)
+    finally:
+        samples = sampler.stop()
+    write_samples(samples, probe_dir / SAMPLES_FILE)
+    time.sleep(drain_s if drain_s is not None else search.drain_s)
+    for container in containers:
+        container.reload()
+    in_window = [sample for sample in samples if sample.elapsed_s >= load.ramp_s]
+    return probe_result(
+        number=number, offered_rps=rate_rps, achieved_rps=run.achieved_rps, users=load.users, stats=run.stats,
+        summary=summarize(in_window), slo=slo, generator_saturated=run.locust.generator_saturated,
+        oom_kills=(oom_watch.kills(containers) - kills_before) if oom_watch else 0,
+        restarts=sum(restart_count(container) for container in containers) - restarts_before,
+        unhealthy=unhealthy_replicas(containers), artifacts=probe_dir.name,
+    )
+
+
+def describe_probe(probe: ProbeResult, probes: list[ProbeResult]) -> str:
+    """One progress line: offered and achieved rate, p95, the verdict, the current bracket."""
+    low, high = bracket(outcomes(probes))
+    window = f"[{low if low is not None else '–'}, {high if high is not None else '–'}) req/s"
+    p95 = f"{probe.p95_ms:g} ms" if probe.p95_ms is not None else "–"
+    verdict = "pass" if probe.passed else "fail: " + "; ".join(probe.reasons)
+    return (f"probe {probe.number}: offered {probe.offered_rps:g} req/s ({probe.users} users), achieved "
+            f"{probe.achieved_rps:.1f}, p95 {p95}: {verdict}; bracket {window}")
+
+
+def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd: Path, progress: Progress,
+                    position: int, locust_args: tuple[str, ...] = ()) -> Ceiling:
+    """Search the highest rate Locust gets Nginx's own /nginx-health answered at within the rules
+    (from the search's highest rate up to CEILING_REACH times it)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    probes: list[ProbeResult] = []
+    reach = CEILING_REACH * search.max_rps
+    while (rate := next_rate(outcomes(probes), search.max_rps, reach, CEILING_BRACKET, CEILING_PROBES)) is not None:
+        probe = run_probe(len(probes) + 1, rate, search, slo, target, directory, cwd, [], None, progress, position,
+                          "ceiling", user_class=NGINX_HEALTH_USER, pace_s=CEILING_PACE_S, ramp_s=CEILING_RAMP_S,
+                          drain_s=CEILING_DRAIN_S, locust_args=locust_args)
+        probes.append(probe)
+        progress.line(f"{progress.prefix(position)} ceiling (Locust -> Nginx /nginx-health): {describe_probe(probe, probes)}")
+    found = conclude(outcomes(probes), reach, CEILING_BRACKET)
+    return Ceiling(found.capacity_rps, tuple(probes))
+
+
+def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
+                     options, client: docker.DockerClient, progress: Progress, position: int,
+                     started_at: str, oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
+    """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search."""
+    run_dir = directory.parent
+    target = options.target_url or stack.url
+    search = matrix.search
+    ceiling = read_ceiling(run_dir)
+    if ceiling is None:
+        progress.line(f"{progress.prefix(position)} measuring the bench's ceiling first: Locust against Nginx's "
+                      f"/nginx-health, from {search.max_rps:g} req/s")
+        ceiling = measure_ceiling(search, matrix.slo, target, run_dir / CEILING_DIR, stack.root, progress, position,
+                                  options.locust_args)
+        (run_dir / CEILING_FILE).write_text(json.dumps(ceiling.to_dict(), indent=2) + "\n", encoding="utf-8")
+        shown = f"{ceiling.ceiling_rps:g} req/s" if ceiling.ceiling_rps is not None else "not even the first rate"
+        progress.line(f"{progress.prefix(position)} bench ceiling: {shown}")
+    max_rps = highest_rate(search, ceiling)
+    containers = service_containers(client, stack.project)
+    workers = tuple(workers_started(container) for container in containers)
+    probes: list[ProbeResult] = []
+    while (rate := next_rate(outcomes(probes), search.start_rps, max_rps, search.bracket, search.max_probes)) is not None:
+        probe = run_probe(len(probes) + 1, rate, search, matrix.slo, target, directory, stack.root, containers,
+                          oom_watch, progress, position, configuration.name, locust_args=options.locust_args)
+        probes.append(probe)
+        write_probes(probes, directory / PROBES_FILE)
+        progress.line(f"{progress.prefix(position)} {configuration.name}: {describe_probe(probe, probes)}")
+        if probe.unhealthy or probe.restarts or probe.oom_kills:
+            containers = _recover(configuration, directory, stack, options, client, oom_watch, progress, position)
+    return capacity_result(
+        configuration, search, probes, max_rps, ceiling.ceiling_rps, host_cpus, workers, started_at, directory.name,
+        ready_s, os.getloadavg()[0],
+    )
+
+
+def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options, client: docker.DockerClient,
+             oom_watch: OomWatch, progress: Progress, position: int) -> list:
+    """Bring the stack up again after a probe left a replica down; the replicas' containers now."""
+    progress.line(f"{progress.prefix(position)} {configuration.name}: a replica is down or unhealthy; "
+                  "bringing the stack up again before the next probe")
+    up = stack.start(configuration, directory / "compose.log")
+    readiness = wait_ready(client, stack.project, configuration, up, directory / "compose.log", f"{stack.url}/ready",
+                           oom_watch, min(options.ready_timeout_s, RECOVER_TIMEOUT_S))
+    if not readiness.ready:
+        progress.line(f"{progress.prefix(position)} {configuration.name}: still not ready: {readiness.reason}")
+    return service_containers(client, stack.project)
+
+
+def judge_capacity_again(run_dir: Path, matrix: Matrix, plan: Plan) -> list[ConfigurationResult]:
+    """The finished configurations of ``plan`` in ``run_dir`` judged again from their kept probes under
+    ``matrix``'s SLO and search settings, in matrix order. Writes nothing. Raises UnreadableResult for a
+    damaged result.json."""
+    by_index = {configuration.index: configuration for configuration in matrix.configurations}
+    ceiling = read_ceiling(run_dir)
+    max_rps = highest_rate(matrix.search, ceiling)
+    return [rejudge_capacity(result, by_index[result.index], matrix.search, matrix.slo, max_rps,
+                             ceiling.ceiling_rps if ceiling else None, plan.host.cpus)
+            for result in load_results(run_dir) if result.index in plan.selected and result.index in by_index]
+
+
+def estimate_s(search: Search, configurations: int) -> float:
+    """Seconds a capacity run may take at most: the ceiling's probes and every configuration's whole budget."""
+    return (CEILING_PROBES * (CEILING_RAMP_S + search.window_s + CEILING_DRAIN_S + PROBE_OVERHEAD_S)
+            + configurations * search.max_probes * (search.probe_s + PROBE_OVERHEAD_S))

@@ -1,0 +1,92 @@
+"""`python -m deploy capacity` on a real Docker engine: the smoke matrix with a small probe budget, end to end.
+
+A Compose project, a free localhost port and an image tag of its own, torn down
+even when the test fails. The smoke matrix (1 × 0.25 CPU and 1 × 0.5 CPU) runs
+with 5 s windows and three probes per configuration: the bench's ceiling and
+both searches take about two and a half minutes. The figures themselves are the
+experiments' business; this test checks that a real search runs, judges and
+reports every probe, and leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.servers import ROOT, free_port
+from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind, project  # noqa: F401 (a fixture)
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+SMOKE = ROOT / "deploy" / "matrices" / "smoke.toml"
+RUN_TIMEOUT_S = 600
+SHORT_SEARCH = {"ramp_s": "2", "window_s": "5", "drain_s": "1", "max_probes": "3", "bracket": "0.5"}
+
+
+def short_smoke(tmp_path: Path) -> Path:
+    """The smoke matrix with SHORT_SEARCH's settings."""
+    text = SMOKE.read_text(encoding="utf-8")
+    for key, value in SHORT_SEARCH.items():
+        text, replaced = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, flags=re.MULTILINE)
+        assert replaced == 1, key
+    path = tmp_path / "smoke-short.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):  # noqa: F811 (the fixture)
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, "-m", "deploy", "capacity", str(short_smoke(tmp_path)), "--out", str(out),
+         "--project", project, "--port", str(free_port()), "--image", f"api-inference:{project}",
+         "--ready-timeout", "90", "--target-rps", "30"],
+        cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL,
+    )
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    printed = completed.stdout
+    assert "bench ceiling:" in printed
+    assert "[1/2" in printed and "[2/2" in printed  # configuration k of n
+    assert re.search(r"1x0\.25cpu-256M: probe 1: offered 50 req/s \(125 users\), achieved [\d.]+, p95 .*; bracket \[", printed)
+    (run_dir,) = list(out.iterdir())
+
+    document = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
+    assert document["mode"] == "capacity" and document["goal"]["rps"] == 30
+    assert document["ceiling_rps"] is None or document["ceiling_rps"] > 0
+    assert 1 <= len(document["ceiling_probes"]) <= 3
+    rows = document["configurations"]
+    assert [(row["replicas"], row["cpus"]) for row in rows] == [(1, 0.25), (1, 0.5)]
+    for row in rows:
+        assert row["status"] == "completed", row["reason"]
+        assert 1 <= len(row["probes"]) <= 3
+        assert row["capacity_bound"] in (None, "generator", "host")
+        assert row["bottleneck"]
+        for probe in row["probes"]:
+            assert probe["offered_rps"] > 0 and probe["users"] >= 1 and probe["passed"] in (True, False)
+            assert probe["reasons"]
+            directory = run_dir / row["artifacts"] / probe["artifacts"]
+            for name in (*LOCUST_FILES, "samples.csv"):
+                assert (directory / name).is_file(), f"{directory.name}/{name} missing"
+            if probe["passed"]:
+                assert probe["achieved_rps"] >= 0.95 * probe["offered_rps"] and probe["p95_ms"] <= 300
+        passed = [probe["offered_rps"] for probe in row["probes"] if probe["passed"]]
+        assert row["capacity_rps"] == (max(passed) if passed else None) or row["capacity_rps"] in passed
+        assert (run_dir / row["artifacts"] / "probes.csv").is_file()
+    for name in ("results.csv", "probes.csv", "results.md"):
+        assert (run_dir / name).is_file()
+    for png in ("latency_throughput.png", "capacity_cpu.png", "scaling.png"):
+        assert (run_dir / png).read_bytes().startswith(PNG_SIGNATURE)
+    markdown = (run_dir / "results.md").read_text(encoding="utf-8")
+    assert "| 1 | 1 × 0.25 CPU / 256M | 0.25 |" in markdown and "## Recommendation" in markdown
+    assert "For 30 req/s with 20% headroom" in markdown or "No measured configuration holds 30 req/s" in markdown
+    assert left_behind(project) == []
+
+    again = subprocess.run([sys.executable, "-m", "deploy", "report", str(run_dir)], cwd=ROOT, capture_output=True,
+                           text=True, timeout=120)
+    assert again.returncode == 0, again.stderr
+    assert json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"][0]["capacity_rps"] == \
+        rows[0]["capacity_rps"]
