@@ -359,11 +359,18 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
                 say(f"  {elapsed_s:4.0f}/{total_s} s: {live.requests_per_s:.0f} req/s, {live.failures} failed so far")
 
         drive(plan, slo, stack.url, directory, stack.root, on_tick)
+        _keep_logs(client, stack.project, directory)
         return report(configuration.label, plan, slo, directory)
     finally:
-        try:
-            save_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
-        except (docker.errors.DockerException, OSError):
-            pass
+        if not (directory / NGINX_LOG).exists():
+            _keep_logs(client, stack.project, directory)
         stack.down()
         oom_watch.stop()
+
+
+def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
+    """Every log line of the run's containers into ``directory``/logs; losing them must not lose the result."""
+    try:
+        save_logs(client, project, directory / "logs", tail=FULL_LOG_LINES)
+    except (docker.errors.DockerException, OSError):
+        pass
