@@ -105,6 +105,7 @@ def plot_overload(requests: list, plan, configuration: str, path: Path) -> None:
              label="offered")
     top.axhline(plan.capacity_rps, color="grey", linestyle=":", linewidth=1, label=f"capacity {plan.capacity_rps:g} req/s")
     top.set_ylabel("answers per second")
+    top.margins(y=0.12)
     top.legend(loc="upper left", fontsize="small", framealpha=0.9)
     for label, matches, colour in (("2xx p99", outcomes["2xx"], colours["2xx"]), ("503 p99", outcomes["503"], colours["503"])):
         per_second: dict[int, list[float]] = {}
