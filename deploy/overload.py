@@ -40,6 +40,8 @@ DEFAULT_PEAK_S = 60.0
 # (1 s), so that a user has its answer before its next request is due.
 DEFAULT_PACE_S = 2.5
 REQUEST_LOG = "requests.csv"
+# Seconds Locust takes to start every user; each then waits a random phase of its pace before its first request.
+SPAWN_S = 2.0
 # Targets of an overload run (README "Overload"): goodput at the peak against
 # capacity, the refusals' p99 and the time back to all-2xx after the fall.
 MIN_PEAK_GOODPUT_SHARE = 0.9
@@ -76,26 +78,32 @@ class OverloadPlan:
         return tuple(self.peak_s if multiplier == PEAK_MULTIPLIER else self.step_s for multiplier in self.multipliers)
 
     @property
-    def load(self) -> OpenLoad:
-        """Locust's users for the highest rate at ``pace_s``, spawned at the first step's rate, so that their
-        first requests already come at that rate; the window is every step."""
+    def warmup_s(self) -> float:
+        """Seconds of the first step before its measured part: the users' spawn, then one pace of the first
+        step, within which each user sends its first request at a random phase (``loadtest.rate_steps``)."""
         users = OpenLoad(rate_rps=max(self.rates_rps), window_s=1.0, pace_s=self.pace_s).users
-        return OpenLoad(rate_rps=max(self.rates_rps), window_s=sum(self.durations_s),
-                        ramp_s=users / self.rates_rps[0], pace_s=self.pace_s)
+        return SPAWN_S + users / self.rates_rps[0]
+
+    @property
+    def load(self) -> OpenLoad:
+        """Locust's users for the highest rate at ``pace_s``, spawned within SPAWN_S; the run lasts the warm-up
+        and every step."""
+        return OpenLoad(rate_rps=max(self.rates_rps), window_s=self.warmup_s - SPAWN_S + sum(self.durations_s),
+                        ramp_s=SPAWN_S, pace_s=self.pace_s)
 
     @property
     def step_starts_s(self) -> tuple[float, ...]:
-        """Where each step's measured part starts, seconds from Locust's start: the first after the ramp."""
-        starts, moment = [], self.load.ramp_s
+        """Where each step's measured part starts, seconds from Locust's start: the first after the warm-up."""
+        starts, moment = [], self.warmup_s
         for duration in self.durations_s:
             starts.append(moment)
             moment += duration
         return tuple(starts)
 
     def rate_steps_option(self) -> str:
-        """``--rate-steps`` for Locust: the ramp runs at the first step's rate, as part of it."""
+        """``--rate-steps`` for Locust: the warm-up runs at the first step's rate, as part of it."""
         durations = list(self.durations_s)
-        durations[0] += self.load.ramp_s
+        durations[0] += self.warmup_s
         return ",".join(f"{rate:.6g}:{duration:.6g}" for rate, duration in zip(self.rates_rps, durations))
 
 

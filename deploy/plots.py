@@ -98,7 +98,7 @@ def plot_overload(requests: list, plan, configuration: str, path: Path) -> None:
                              minlength=len(seconds))[:len(seconds)]
         top.bar(seconds, counts, width=1.0, bottom=bottom_of_bar, color=colours[outcome], label=outcome, align="edge")
         bottom_of_bar += counts
-    offered = [(plan.step_starts_s[0] - plan.load.ramp_s, plan.rates_rps[0])]
+    offered = [(0.0, plan.rates_rps[0])]
     offered += list(zip(plan.step_starts_s[1:], plan.rates_rps[1:]))
     times = [start for start, _ in offered] + [end_s]
     top.step(times, [rate for _, rate in offered] + [offered[-1][1]], where="post", color="black", linewidth=1.2,

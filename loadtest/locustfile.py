@@ -38,7 +38,7 @@ from loadtest.open_inference import INFER_PATH, check_inference, infer_request  
 from loadtest.payloads import (  # noqa: E402
     INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
 )
-from loadtest.rate_steps import RateSchedule  # noqa: E402
+from loadtest.rate_steps import RatePacer, RateSchedule  # noqa: E402
 from loadtest.request_log import RequestLog  # noqa: E402
 from loadtest.results import final_verdict, rewrite_final_csv, write_verdict  # noqa: E402
 from loadtest.selfwatch import CpuWatch  # noqa: E402
@@ -135,7 +135,7 @@ class PacedUser(FastHttpUser):
         self._wait = wait_time_from(environment.parsed_options, self.rng)
 
     def on_start(self) -> None:
-        if isinstance(self._wait, Schedule):
+        if isinstance(self._wait, (Schedule, RatePacer)):
             gevent.sleep(self._wait.start())
 
     def wait_time(self) -> float:
@@ -224,7 +224,7 @@ def wait_time_from(options: Any, rng: random.Random | None = None) -> Any:
     ``--wait-model``'s: Locust's ``between`` (closed model), or for ``constant_throughput`` (open model) a
     :class:`Schedule` of one request per 1 / ``--throughput-per-user`` s, its phase drawn from ``rng``."""
     if options.rate_steps:
-        return schedule.wait_time
+        return schedule.pacer(rng or random.Random())
     if options.wait_model == "constant_throughput":
         return Schedule(1.0 / options.throughput_per_user, rng or random.Random())
     if options.wait_min_s > options.wait_max_s:

@@ -13,6 +13,7 @@ Locust's ``constant_throughput`` is this with one rate for the whole run.
 from __future__ import annotations
 
 import argparse
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -93,11 +94,29 @@ class RateSchedule:
             elapsed_s += step.duration_s
         return elapsed_s + requests_per_user * self.users / self.steps[-1].rate_rps
 
-    def wait_time(self, user: Any) -> float:
-        """Locust's wait function: seconds until the user's next request is due (0 if it is late already)."""
-        now_s = self.clock() - self.started
-        # The first call follows the request made at spawn: the user's place in the schedule is now.
-        done = getattr(user, "_schedule_requests", None)
-        done = self.requests_per_user(now_s) if done is None else done
-        user._schedule_requests = done + 1
-        return max(0.0, self.elapsed_at(done + 1) - now_s)
+    def pacer(self, rng: random.Random) -> RatePacer:
+        """The wait of one user, its first request at a random phase (``rng``) of its pace."""
+        return RatePacer(self, rng)
+
+
+class RatePacer:
+    """One user's requests on a :class:`RateSchedule`: the first after a random phase within the user's pace
+    (Locust starts a second's users at once; without it they would send together, every pace), then one each
+    time the schedule's count per user goes up by one."""
+
+    def __init__(self, schedule: RateSchedule, rng: random.Random) -> None:
+        self.schedule = schedule
+        self.rng = rng
+        self.done: float | None = None
+
+    def start(self) -> float:
+        """Seconds to wait before the first request: a random phase of the count per user now."""
+        now_s = self.schedule.clock() - self.schedule.started
+        self.done = self.schedule.requests_per_user(now_s) + self.rng.random()
+        return self.schedule.elapsed_at(self.done) - now_s
+
+    def __call__(self, user: Any) -> float:
+        """Seconds until the user's next request is due (0 when it is late already)."""
+        now_s = self.schedule.clock() - self.schedule.started
+        self.done = (self.schedule.requests_per_user(now_s) if self.done is None else self.done) + 1
+        return max(0.0, self.schedule.elapsed_at(self.done) - now_s)

@@ -34,12 +34,14 @@ PLAN = OverloadPlan(capacity_rps=100.0, step_s=10.0, peak_s=20.0, pace_s=2.5)
 def test_plan_offers_multiples_of_capacity_with_the_ramp_at_the_first_rate() -> None:
     assert PLAN.rates_rps == (50.0, 100.0, 150.0, 200.0, 50.0)
     assert PLAN.durations_s == (10.0, 10.0, 10.0, 20.0, 10.0)
-    # Users for the peak at its pace, spawned at the first step's rate: their first requests come at that rate.
+    # Users for the peak at its pace, all started within 2 s; the first step is measured once each has had
+    # one pace of that step (500 / 50 req/s = 10 s) to send its first request at a random phase.
     assert PLAN.load.users == 500
-    assert PLAN.load.spawn_rate == pytest.approx(50.0)
-    assert PLAN.load.ramp_s == pytest.approx(10.0)
-    assert PLAN.rate_steps_option() == "50:20,100:10,150:10,200:20,50:10"
-    assert PLAN.step_starts_s == (10.0, 20.0, 30.0, 40.0, 60.0)
+    assert PLAN.load.ramp_s == 2.0
+    assert PLAN.warmup_s == pytest.approx(12.0)
+    assert PLAN.load.run_time_s == 12 + 60
+    assert PLAN.rate_steps_option() == "50:22,100:10,150:10,200:20,50:10"
+    assert PLAN.step_starts_s == (12.0, 22.0, 32.0, 42.0, 62.0)
 
 
 @pytest.mark.parametrize("field", ["capacity_rps", "step_s", "peak_s", "pace_s"])
@@ -102,11 +104,11 @@ def refuse(request: Request) -> Request:
     (lambda r: Request(r.start_s, 40.0 if r.status == 503 else r.response_time_ms, r.status), "503 p99"),
     (lambda r: Request(r.start_s, r.response_time_ms, 0, "ConnectionResetError") if 50 < r.start_s < 50.1 else r,
      "connection errors"),
-    (lambda r: refuse(r) if 60 < r.start_s < 63 else r, "all 2xx again"),
-    (lambda r: Request(r.start_s, 1500.0 if 40 < r.start_s < 42 and r.status == 200 else r.response_time_ms, r.status),
+    (lambda r: refuse(r) if 62 < r.start_s < 65 else r, "all 2xx again"),
+    (lambda r: Request(r.start_s, 1500.0 if 42 < r.start_s < 44 and r.status == 200 else r.response_time_ms, r.status),
      "2xx p99 at 2x"),
-    (lambda r: refuse(r) if 20 < r.start_s < 20.5 else r, "refusals at 1x"),
-    (lambda r: refuse(r) if 40 < r.start_s < 50 else r, "goodput at 2x"),
+    (lambda r: refuse(r) if 22 < r.start_s < 22.5 else r, "refusals at 1x"),
+    (lambda r: refuse(r) if 42 < r.start_s < 52 else r, "goodput at 2x"),
 ])
 def test_each_missed_target_is_named(change, failing: str) -> None:
     checks = judge(analyse([change(r) for r in passing_log(PLAN)], PLAN), PLAN.capacity_rps, Slo())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import argparse
-from types import SimpleNamespace
+import random
 
 import pytest
 
@@ -27,15 +27,17 @@ def test_rate_at_follows_the_steps_and_keeps_the_last_after_the_end() -> None:
 
 
 def start_times(schedule: RateSchedule, users: int, until_s: float) -> list[float]:
-    """When every request starts if each user's request takes no time: users spawned at the first step's rate."""
+    """When every request starts if each answer takes no time: every user started at 0, at its random phase."""
+    rng = random.Random(7)
     starts = []
-    for index in range(users):
-        now = index * users / schedule.steps[0].rate_rps / users  # spawned one after another at the first rate
-        user = SimpleNamespace()
+    for _ in range(users):
+        pacer = schedule.pacer(rng)
+        schedule.clock = lambda: 0.0
+        now = pacer.start()
         while now < until_s:
             starts.append(now)
             schedule.clock = lambda now=now: now
-            now += schedule.wait_time(user)
+            now += pacer(None)
     return sorted(starts)
 
 
@@ -45,18 +47,25 @@ def test_users_together_start_each_step_s_rate_from_the_step_s_first_second() ->
     schedule = RateSchedule(STEPS, users=40, clock=lambda: 0.0)
     schedule.start(0.0)
 
-    starts = start_times(schedule, users=40, until_s=8.0)
+    starts = start_times(schedule, users=40, until_s=10.0)
 
-    per_second = [sum(1 for s in starts if second <= s < second + 1) for second in range(8)]
-    assert per_second == [10, 10, 10, 10, 40, 40, 10, 10]
+    # Windows in which each user's count goes up by whole numbers: exact whatever the phases.
+    per_window = [sum(1 for s in starts if low <= s < high) for low, high in ((0, 4), (4, 6), (6, 10))]
+    assert per_window == [40, 80, 40]
+    # Each user's first request comes at a random phase of its pace, not all at once.
+    first_second = sum(1 for s in starts if s < 1.0)
+    assert 3 <= first_second <= 20
 
 
 def test_a_late_user_starts_its_next_request_at_once() -> None:
     clock = [0.0]
     schedule = RateSchedule((RateStep(1.0, 10.0),), users=1, clock=lambda: clock[0])
     schedule.start(0.0)
-    user = SimpleNamespace()
+    pacer = schedule.pacer(random.Random(1))
+    phase_s = pacer.start()
 
-    assert schedule.wait_time(user) == 1.0
-    clock[0] = 5.0  # the request due at 1 s took until 5 s
-    assert schedule.wait_time(user) == 0.0
+    assert 0.0 <= phase_s < 1.0
+    clock[0] = phase_s  # the first request starts
+    assert pacer(None) == pytest.approx(1.0)
+    clock[0] = 5.0  # the request due at phase + 1 s took until 5 s
+    assert pacer(None) == 0.0
