@@ -20,7 +20,7 @@ from marshmallow import ValidationError
 
 from service.body import json_body
 from service.errors import ApiError, ValidationFailed, flatten_messages, summarise
-from service.metrics import PREDICTIONS, count_predictions
+from service.metrics import count_prediction, count_predictions
 from service.model import Model, Predictions
 from service.schemas import BatchSchema, FeaturesSchema, json_type
 from service.validation import MEASUREMENT_RANGE_CM, check_batch_size, check_features
@@ -157,20 +157,23 @@ def json_response(payload: dict[str, Any]) -> Response:
     standard ``json`` module) takes 2.8 ms; floats are written as the shortest
     text that reads back as the same float, as ``json`` writes them.
     """
-    return current_app.response_class(orjson.dumps(payload), mimetype="application/json")
+    return Response(orjson.dumps(payload), mimetype="application/json")
 
 
 @bp.post("/predict")
 def predict() -> Response:
     """Predict the species of one flower or of a batch."""
-    model: Model = current_app.extensions["model"]
-    body = json_body(request)
+    # Each use of Flask's ``request`` or ``current_app`` is a context-local lookup:
+    # the objects themselves are fetched once.
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    model: Model = app.extensions["model"]
+    body = json_body(request._get_current_object())  # type: ignore[attr-defined]
     row = valid_row(body)
     if row is not None:  # one valid flower, the most common request: no numpy on its way
         answer = render_row(model.predict_proba_row(row), model.class_names)
-        PREDICTIONS.labels(answer["prediction"]).inc()
+        count_prediction(answer["prediction"])
         return json_response({**answer, "model_version": model.version})
-    X, batch = parse_request(body, current_app.config["MAX_BATCH_SIZE"])
+    X, batch = parse_request(body, app.config["MAX_BATCH_SIZE"])
     predictions = model.predict(X)
     count_predictions(predictions.class_ids, model.class_names)
     rows = render(predictions, model.class_names)
