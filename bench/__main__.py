@@ -76,6 +76,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"runs per measurement, 1 to {MAX_REPEATS}")
     parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up", MAX_RUN_S),
                         default=6, help=f"seconds of each rate-limited latency run, whole, {MIN_LATENCY_S} to {MAX_RUN_S}")
+    parser.add_argument("--allow-locust", action="store_true",
+                        help="without wrk, drive the full-speed runs with Locust, whose rates are then lower bounds")
     parser.add_argument("--skip-nginx", action="store_true", help="leave out the compose stack")
     parser.add_argument("--project-prefix", type=project_prefix, default=nginx.DEFAULT_PROJECT_PREFIX,
                         help="the Nginx step's Compose project is PREFIX-<pid>-<time>, its image api-inference:<that less 'api-inference-'>")
@@ -132,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write reports into {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return 2
 
+    if not wrk_available() and not args.allow_locust:
+        # One Locust process reaches about what one worker answers, so its
+        # full-speed runs would measure Locust: say so before minutes of that.
+        out_dir.rmdir()
+        print(f"error: wrk not found: {WRK_INSTALL_HINT}; or pass --allow-locust to measure with Locust "
+              "(full-speed rates are then lower bounds, set by Locust)", file=sys.stderr)
+        return 2
+
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
@@ -139,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = direct.Settings(run_s=args.run_s, repeats=args.repeats, latency_s=args.latency_s, generator_cpu=generator_cpu)
     generator = "wrk" if wrk_available() else "locust"
     if generator == "locust":
-        progress(f"wrk not found: {WRK_INSTALL_HINT}. Maximum-rate runs fall back to Locust, "
+        progress(f"wrk not found ({WRK_INSTALL_HINT}): maximum-rate runs use Locust, "
                  "which will likely saturate before the server; the report will say so.")
     if server_cpus is None:
         progress("fewer than 2 CPUs or no taskset: server and generator share CPUs; figures are not comparable")
