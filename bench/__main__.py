@@ -25,7 +25,7 @@ from bench import direct, inprocess, memory, nginx, workers
 from bench.load import WRK_INSTALL_HINT, wrk_available
 from bench.plot import plot
 from bench.report import render_markdown, render_text, rows, summarise
-from bench.server import gunicorn
+from bench.server import BARE, gunicorn
 from training.artifact import ArtifactError, load_artifact, model_dir_from_env
 
 DEFAULT_OUT_DIR = Path("reports/bench")
@@ -57,6 +57,13 @@ def bounded_int(minimum: int, why: str, maximum: int) -> Callable[[str], int]:
     return parse
 
 
+def project_prefix(text: str) -> str:
+    """An argparse ``type=`` for a Compose project name prefix: Compose's own rule, else exit 2."""
+    if not nginx.PROJECT_NAME.fullmatch(text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Compose project name (lower-case letters, digits, - and _)")
+    return text
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """The command line; exits with status 2 and a one-line message on a bad value."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0],
@@ -69,7 +76,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help=f"runs per measurement, 1 to {MAX_REPEATS}")
     parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up", MAX_RUN_S),
                         default=6, help=f"seconds of each rate-limited latency run, whole, {MIN_LATENCY_S} to {MAX_RUN_S}")
+    parser.add_argument("--allow-locust", action="store_true",
+                        help="without wrk, drive the full-speed runs with Locust, whose rates are then lower bounds")
     parser.add_argument("--skip-nginx", action="store_true", help="leave out the compose stack")
+    parser.add_argument("--project-prefix", type=project_prefix, default=nginx.DEFAULT_PROJECT_PREFIX,
+                        help="the Nginx step's Compose project is PREFIX-<pid>-<time>, its image api-inference:<that less 'api-inference-'>")
     parser.add_argument("--skip-workers", action="store_true", help="leave out the worker-class comparison")
     parser.add_argument("--skip-memory", action="store_true", help="leave out memory per worker count")
     return parser.parse_args(argv)
@@ -123,6 +134,14 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot write reports into {args.out_dir}: {exc.strerror}", file=sys.stderr)
         return 2
 
+    if not wrk_available() and not args.allow_locust:
+        # One Locust process reaches about what one worker answers, so its
+        # full-speed runs would measure Locust: say so before minutes of that.
+        out_dir.rmdir()
+        print(f"error: wrk not found: {WRK_INSTALL_HINT}; or pass --allow-locust to measure with Locust "
+              "(full-speed rates are then lower bounds, set by Locust)", file=sys.stderr)
+        return 2
+
     def progress(message: str) -> None:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
@@ -130,7 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = direct.Settings(run_s=args.run_s, repeats=args.repeats, latency_s=args.latency_s, generator_cpu=generator_cpu)
     generator = "wrk" if wrk_available() else "locust"
     if generator == "locust":
-        progress(f"wrk not found: {WRK_INSTALL_HINT}. Maximum-rate runs fall back to Locust, "
+        progress(f"wrk not found ({WRK_INSTALL_HINT}): maximum-rate runs use Locust, "
                  "which will likely saturate before the server; the report will say so.")
     if server_cpus is None:
         progress("fewer than 2 CPUs or no taskset: server and generator share CPUs; figures are not comparable")
@@ -162,17 +181,19 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"  /predict {measurements['in_process']['test_client_predict_us']:.1f} µs, "
                  f"ceiling {measurements['in_process']['test_client_ceiling_us']:.1f} µs")
 
-        progress(f"3/6 Gunicorn (1 worker, the configuration's defaults) on CPU {server_cpus}, {generator} on CPU {generator_cpu}")
-        with gunicorn(scratch / "direct.log", cpus=server_cpus, workers=1, model_dir=model_dir) as server:
+        progress(f"3/6 Gunicorn (1 worker, the configuration's defaults) on CPU {server_cpus}, {generator} on CPU {generator_cpu}; "
+                 "beside it, a bare Flask app under the same worker settings")
+        with gunicorn(scratch / "direct.log", cpus=server_cpus, workers=1, model_dir=model_dir) as server, \
+                gunicorn(scratch / "bare.log", cpus=server_cpus, workers=1, app=BARE) as bare:
             progress(f"  {server.announcement()}")
-            measurements["direct"] = direct.measure(server, bodies, settings, progress)
+            measurements["direct"] = direct.measure(server, bare, bodies, settings, progress)
             header["direct_server"] = server.announcement()
 
         if args.skip_nginx:
             measurements["nginx"] = {"skipped": "--skip-nginx"}
         else:
             progress("4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU")
-            measurements["nginx"] = nginx.measure(bodies["single"], settings, progress)
+            measurements["nginx"] = nginx.measure(bodies["single"], settings, progress, args.project_prefix)
             if "skipped" in measurements["nginx"]:
                 progress(f"  skipped: {measurements['nginx']['skipped']}")
 

@@ -1,8 +1,10 @@
 """Load runs against Gunicorn directly: one worker on one core, the generator on another.
 
-``/predict`` and ``/bench/ceiling`` are served by the same server and driven
-alternately, so each pair of runs sees the same machine; then batches of 100
-and 1000 rows; then ``/predict`` at 70% of its measured maximum for latency.
+``/predict`` and ``/bench/ceiling`` (served by the same server) and the bare
+Flask reference (a second Gunicorn with the same worker settings, on the same
+core) are driven in turn, so each round of runs sees the same machine; then
+batches of 100 and 1000 rows; then ``/predict`` at 70% of its measured maximum
+for latency.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from bench.bare import BARE_ROUTE
 from bench.load import LoadRun, run_locust, run_max
 from bench.report import LATENCY_LOAD_FRACTION, rps
 from bench.server import Server, busy_s
@@ -75,14 +78,17 @@ def describe(run: LoadRun) -> str:
             f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", errors {run.error_kinds or run.errors}" if run.errors else ""))
 
 
-def measure(server: Server, bodies: dict[str, Path], settings: Settings, progress: Progress) -> dict[str, Any]:
+def measure(server: Server, bare: Server, bodies: dict[str, Path], settings: Settings, progress: Progress) -> dict[str, Any]:
     """Run every direct measurement; return lists of run dicts under ``predict``,
-    ``ceiling``, ``batch100``, ``batch1000`` and ``latency`` (rate-limited)."""
+    ``ceiling``, ``bare_flask`` (``bare``'s one route), ``batch100``, ``batch1000``
+    and ``latency`` (rate-limited)."""
     max_rate_run(server, "/predict", bodies["single"], replace(settings, run_s=1.0))  # warm-up, discarded
-    results: dict[str, Any] = {"predict": [], "ceiling": []}
+    max_rate_run(bare, BARE_ROUTE, bodies["single"], replace(settings, run_s=1.0))
+    results: dict[str, Any] = {"predict": [], "ceiling": [], "bare_flask": []}
     for repeat in range(1, settings.repeats + 1):
-        for name, path in (("predict", "/predict"), ("ceiling", CEILING_ROUTE)):
-            run = max_rate_run(server, path, bodies["single"], settings)
+        for name, target, path in (("predict", server, "/predict"), ("ceiling", server, CEILING_ROUTE),
+                                   ("bare_flask", bare, BARE_ROUTE)):
+            run = max_rate_run(target, path, bodies["single"], settings)
             results[name].append(run.as_dict())
             progress(f"  {path} run {repeat}/{settings.repeats}: {describe(run)}")
     for size in (100, 1000):

@@ -4,11 +4,17 @@ Starts ``compose.yaml`` under a project name and image tag of its own, so it
 never touches a stack or image anyone else runs, and removes both afterwards,
 whatever happened. Returns ``{"skipped": reason}`` when Docker, Compose or
 ``compose.yaml`` is missing, or the stack does not come up.
+
+Each run also records the CPU the Nginx and api containers' processes used
+(seen from the host, as the engine runs them on this kernel; where it runs them
+in a VM, as Docker Desktop does, the figures are left out), so Nginx's own CPU
+per request and the stack's requests per CPU second can be set against direct Gunicorn's.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -17,6 +23,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from bench.direct import Settings
 from bench.load import run_max
@@ -29,6 +37,11 @@ UP_TIMEOUT_S = 240.0
 READY_TIMEOUT_S = 30.0
 DOWN_TIMEOUT_S = 120.0
 CONNECTIONS = 8
+
+
+DEFAULT_PROJECT_PREFIX = "api-inference-bench"
+# Compose's rule for a project name (lower-case letters, digits, dashes and underscores).
+PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 
 @dataclass(frozen=True)
@@ -81,21 +94,63 @@ def _wait_ready(url: str) -> None:
         time.sleep(0.5)
 
 
-def _run(stack: Stack, path: str, body: Path | None, settings: Settings) -> dict[str, Any]:
-    return run_max(stack.url, path, body_file=body, duration_s=settings.run_s, connections=CONNECTIONS,
-                   cpu=settings.generator_cpu).as_dict()
+def container_processes(stack: Stack, service: str) -> list[psutil.Process]:
+    """The host's view of the processes in ``service``'s containers, or [] when the
+    engine's processes are not visible here (an engine in a VM)."""
+    environment = stack.environment()
+    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=environment, capture_output=True,
+                         text=True, timeout=30).stdout.split()
+    if not ids:
+        return []
+    pids = subprocess.run(["docker", "inspect", "--format", "{{.State.Pid}}", *ids], capture_output=True, text=True,
+                          timeout=30).stdout.split()
+    processes: list[psutil.Process] = []
+    try:
+        for pid in map(int, pids):
+            root = psutil.Process(pid)
+            processes += [root, *root.children(recursive=True)]
+    except (ValueError, psutil.Error):
+        return []
+    return processes
 
 
-def measure(body: Path, settings: Settings, progress: Progress) -> dict[str, Any]:
-    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately.
+def cpu_s(processes: list[psutil.Process]) -> float | None:
+    """CPU seconds (user + system) ``processes`` used so far, or None when there are none or one is gone."""
+    if not processes:
+        return None
+    try:
+        return sum(sum(process.cpu_times()[:2]) for process in processes)
+    except psutil.Error:
+        return None
 
-    Returns run dicts under ``predict`` and ``health``, or ``{"skipped": reason}``.
+
+def _run(stack: Stack, path: str, body: Path | None, settings: Settings,
+         watched: dict[str, list[psutil.Process]]) -> dict[str, Any]:
+    """One full-speed run, with ``<name>_cpu_fraction`` (CPU s per wall s) for each ``watched`` container group."""
+    before = {name: cpu_s(processes) for name, processes in watched.items()}
+    started = time.perf_counter()
+    run = run_max(stack.url, path, body_file=body, duration_s=settings.run_s, connections=CONNECTIONS,
+                  cpu=settings.generator_cpu).as_dict()
+    wall_s = time.perf_counter() - started
+    for name, processes in watched.items():
+        after = cpu_s(processes)
+        run[f"{name}_cpu_fraction"] = (after - before[name]) / wall_s if after is not None and before[name] is not None else None
+    return run
+
+
+def measure(body: Path, settings: Settings, progress: Progress, project_prefix: str = DEFAULT_PROJECT_PREFIX) -> dict[str, Any]:
+    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately,
+    as Compose project ``<project_prefix>-<pid>-<time>`` with the image tag
+    ``api-inference:<the project name less a leading "api-inference-">``.
+
+    Returns run dicts under ``predict`` and ``health``, each with ``nginx_cpu_fraction``
+    and ``api_cpu_fraction``, or ``{"skipped": reason}``.
     """
     reason = unavailable_reason()
     if reason:
         return {"skipped": reason}
-    suffix = f"{os.getpid()}-{int(time.time())}"
-    stack = Stack(project=f"api-inference-bench-{suffix}", image=f"api-inference:bench-{suffix}",
+    project = f"{project_prefix}-{os.getpid()}-{int(time.time())}"
+    stack = Stack(project=project, image=f"api-inference:{project.removeprefix('api-inference-')}",
                   url=f"http://127.0.0.1:{free_port()}")
     environment = stack.environment()
     try:
@@ -110,14 +165,18 @@ def measure(body: Path, settings: Settings, progress: Progress) -> dict[str, Any
             return {"skipped": f"docker compose up failed: {_tail(exc)}"}
         except OSError as exc:
             return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s: {exc}"}
-        _run(stack, "/predict", body, Settings(1.0, 1, 0.0, settings.generator_cpu))  # warm-up, discarded
+        watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
+        _run(stack, "/predict", body, Settings(1.0, 1, 0.0, settings.generator_cpu), watched)  # warm-up, discarded
         results: dict[str, Any] = {"predict": [], "health": []}
         for repeat in range(1, settings.repeats + 1):
             for name, path, request_body in (("predict", "/predict", body), ("health", "/health", None)):
-                run = _run(stack, path, request_body, settings)
+                run = _run(stack, path, request_body, settings, watched)
                 results[name].append(run)
+                cpu = ", ".join(f"{group} CPU {run[f'{group}_cpu_fraction']:.0%}" for group in watched
+                                if run[f"{group}_cpu_fraction"] is not None)
                 progress(f"  Nginx {path} run {repeat}/{settings.repeats}: {run['requests_per_s']:,.0f} req/s, "
                          f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}"
+                         + (f", {cpu}" if cpu else "")
                          + (f", errors {run['error_kinds'] or run['errors']}" if run["errors"] else ""))
         return results
     finally:

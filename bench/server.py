@@ -1,7 +1,9 @@
 """Run the benchmark app under the production Gunicorn settings, pinned to chosen CPUs.
 
 The server is ``gunicorn -c service/gunicorn.conf.py "bench.wsgi:create_bench_app()"``:
-the production configuration file, with the app that adds ``/bench/ceiling``.
+the production configuration file, with the app that adds ``/bench/ceiling``;
+or ``gunicorn -c bench/bare_gunicorn.conf.py``, the bare Flask reference under
+the same worker settings (``BARE``).
 """
 
 from __future__ import annotations
@@ -23,9 +25,13 @@ from pathlib import Path
 
 import psutil
 
+from bench.bare import BARE_ROUTE
+
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
+SERVICE_CONFIG = "service/gunicorn.conf.py"
 BENCH_APP = "bench.wsgi:create_bench_app()"
+READY_PATH = "/ready"
 START_TIMEOUT_S = 60.0
 # The line service/gunicorn.conf.py logs at start (on_starting).
 STARTING = re.compile(r"starting \d+ \w+ worker\(s\) x \d+ thread\(s\)")
@@ -112,12 +118,26 @@ class Server:
         return sum(process.memory_full_info().pss for process in self.processes())
 
 
-def ready(url: str, workers: int, process: subprocess.Popen) -> bool:
-    """Whether Gunicorn runs ``workers`` workers under ``process`` and ``/ready`` answers 200."""
+@dataclass(frozen=True)
+class App:
+    """What Gunicorn serves: its configuration file, the app (None: the file's
+    ``wsgi_app``) and the path that answers a GET with 200 once it is ready."""
+
+    config: str
+    app: str | None
+    ready_path: str
+
+
+SERVICE = App(SERVICE_CONFIG, BENCH_APP, READY_PATH)
+BARE = App("bench/bare_gunicorn.conf.py", None, BARE_ROUTE)
+
+
+def ready(url: str, workers: int, process: subprocess.Popen, path: str = READY_PATH) -> bool:
+    """Whether Gunicorn runs ``workers`` workers under ``process`` and ``path`` answers a GET with 200."""
     if len(psutil.Process(process.pid).children()) != workers:
         return False
     try:
-        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+        with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:
             return response.status == 200
     except OSError:
         return False
@@ -126,12 +146,12 @@ def ready(url: str, workers: int, process: subprocess.Popen) -> bool:
 @contextmanager
 def gunicorn(
     log_path: Path, *, cpus: str | None, workers: int, worker_class: str | None = None, threads: int | None = None,
-    model_dir: Path | None = None,
+    model_dir: Path | None = None, app: App = SERVICE,
 ) -> Iterator[Server]:
-    """Start Gunicorn on a free 127.0.0.1 port, on the CPUs ``cpus`` (``taskset -c`` syntax;
-    None: anywhere), wait until every worker runs and ``/ready`` answers 200, yield it,
-    then stop it (SIGTERM, SIGKILL after 15 s). ``worker_class`` and ``threads``
-    left None keep the configuration file's defaults.
+    """Start Gunicorn serving ``app`` on a free 127.0.0.1 port, on the CPUs ``cpus``
+    (``taskset -c`` syntax; None: anywhere), wait until every worker runs and its
+    ready path answers 200, yield it, then stop it (SIGTERM, SIGKILL after 15 s).
+    ``worker_class`` and ``threads`` left None keep the configuration file's defaults.
 
     Raises ``ServerError`` with the log's tail when it is not ready within 60 s.
     """
@@ -153,7 +173,7 @@ def gunicorn(
         env["GUNICORN_THREADS"] = str(threads)
     if model_dir is not None:
         env["MODEL_DIR"] = str(model_dir)
-    command = [str(GUNICORN), "-c", "service/gunicorn.conf.py", BENCH_APP]
+    command = [str(GUNICORN), "-c", app.config, *([app.app] if app.app else [])]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,7 +181,7 @@ def gunicorn(
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready(url, workers, process):
+        while not ready(url, workers, process, app.ready_path):
             if process.poll() is not None or time.monotonic() > deadline:
                 tail = "\n".join(log_path.read_text().splitlines()[-15:])
                 raise ServerError(f"Gunicorn ({worker_class or 'default class'}, {workers} worker(s)) did not become ready:\n{tail}")

@@ -117,6 +117,11 @@ def json_body(request: Request, *, allow_missing_type: bool = False) -> Any:
     and the body is not compressed; 413 past the body limit; 400 for a body
     the server could not read or that is not strict JSON.
     """
+    environ = request.environ
+    if environ.get("CONTENT_TYPE") == JSON_MIMETYPE and "HTTP_CONTENT_ENCODING" not in environ:
+        # What nearly every client sends, accepted without parsing the header
+        # (werkzeug's parse_options_header costs a few µs a request).
+        return decode_json(read_body(request))
     encoding = request.headers.get("Content-Encoding", "identity")
     if encoding.lower() != "identity":
         raise UnsupportedMediaType(f"Content-Encoding {encoding} is not supported: send the JSON uncompressed")

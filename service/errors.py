@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, current_app, g, jsonify, request
+from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import ClientDisconnected, HTTPException
 from werkzeug.routing import WebsocketMismatch
+
+from service.logs import REQUEST_ID_ENVIRON_KEY
 
 LOG = logging.getLogger(__name__)
 
@@ -133,7 +135,7 @@ def error_response(status: int, code: str, message: str, fields: dict[str, list[
     }
     body = {
         "error": {"status": status, "code": code, "message": clip(message, MAX_MESSAGE_CHARS), "fields": reported},
-        "request_id": g.get("request_id"),
+        "request_id": request.environ.get(REQUEST_ID_ENVIRON_KEY),
     }
     return jsonify(body), status
 

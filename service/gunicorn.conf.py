@@ -92,6 +92,9 @@ max_requests_jitter = max_requests // 10
 
 accesslog = "-"
 errorlog = "-"
+# The access line as JSON in one write, without Gunicorn's per-request mapping
+# of every header and Python logging's record (service/logs.py).
+logger_class = "service.logs.AccessLogger"
 try:
     loglevel = from_env()["LOG_LEVEL"].lower()
 except ConfigError as _exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from flask import Blueprint, Response
@@ -42,9 +43,37 @@ bp = Blueprint("metrics", __name__)
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
+# Each metric's child per label values, as prometheus_client's ``labels()`` returns
+# it: that call checks and locks on every request (about 1 µs for each metric
+# written), a dict lookup does not. Bounded as the label values are.
+_CHILDREN: dict[tuple[Any, tuple[str, ...]], Any] = {}
+
+
+def child(metric: Any, *label_values: str) -> Any:
+    """``metric.labels(*label_values)``, looked up once per label values."""
+    key = (metric, label_values)
+    found = _CHILDREN.get(key)
+    if found is None:
+        found = _CHILDREN[key] = metric.labels(*label_values)
+    return found
+
+
 def method_label(method: str) -> str:
     """``method`` when it is a standard HTTP method, else ``"other"``."""
     return method if method in HTTP_METHODS else "other"
+
+
+def observe_request(route: str, method: str, status: int, duration_s: float | None) -> None:
+    """Count one answered request in ``http_requests_total`` and, when known, its
+    time in ``http_request_duration_seconds``; ``route`` is the URL rule or ``"unmatched"``."""
+    child(REQUESTS, route, method_label(method), str(status)).inc()
+    if duration_s is not None:
+        child(LATENCY, route).observe(duration_s)
+
+
+def count_prediction(class_name: str) -> None:
+    """Add one prediction of ``class_name`` to ``predictions_total``."""
+    child(PREDICTIONS, class_name).inc()
 
 
 def count_predictions(class_ids: np.ndarray, class_names: Sequence[str]) -> None:
@@ -53,7 +82,7 @@ def count_predictions(class_ids: np.ndarray, class_names: Sequence[str]) -> None
     counts = np.bincount(class_ids, minlength=len(class_names)).tolist()
     for class_name, count in zip(class_names, counts):
         if count:
-            PREDICTIONS.labels(class_name).inc(count)
+            child(PREDICTIONS, class_name).inc(count)
 
 
 def registry() -> CollectorRegistry:

@@ -192,3 +192,45 @@ def test_markdown_has_the_machine_and_versions() -> None:
     text = render_markdown(rows(summary, data), summary, header)
     assert "Test CPU (2 CPUs)" in text and "sklearn 1.9.1" in text
     assert "| Gunicorn /predict | 2,200 | req/s |" in text
+
+
+def test_predict_is_set_against_the_bare_flask_floor_run_by_run() -> None:
+    direct = {**measurements()["direct"], "bare_flask": [run(3000, server=0.9), run(2500, server=0.9)]}
+    data = measurements(direct=direct)
+    summary = summarise(data)
+    assert summary["bare_flask_rps"] == 2750
+    assert summary["predict_to_bare_flask_ratio"] == pytest.approx((2400 / 3000 + 2000 / 2500) / 2)
+    assert summary["bare_flask_cpu_us_per_request"] == pytest.approx((0.9e6 / 3000 + 0.9e6 / 2500) / 2)
+    verdict = next(t for t in summary["targets"] if "bare Flask" in t["name"])
+    assert verdict["met"] is True and verdict["value"] == pytest.approx(0.8)
+    table = {row.ratio_of: row for row in rows(summary, data)}
+    assert table["x bare Flask (target >= 0.8)"].value == 2200
+
+
+def test_without_a_bare_flask_run_its_target_is_not_judged_and_its_rows_are_left_out() -> None:
+    data = measurements()
+    summary = summarise(data)
+    assert next(t for t in summary["targets"] if "bare Flask" in t["name"])["met"] is None
+    assert not any("bare" in row.measure for row in rows(summary, data))
+
+
+def test_nginx_cpu_per_request_and_the_stacks_requests_per_cpu_second() -> None:
+    nginx = {"predict": [{**run(1000), "nginx_cpu_fraction": 0.1, "api_cpu_fraction": 0.5}], "health": [run(1600)]}
+    direct = {**measurements()["direct"], "predict": [run(2000, server=0.8)]}
+    summary = summarise(measurements(nginx=nginx, direct=direct))
+    figures = summary["nginx"]
+    assert figures["nginx_cpu_us_per_request"] == pytest.approx(100)
+    assert figures["stack_cpu_us_per_request"] == pytest.approx(600)
+    assert figures["stack_per_cpu_to_direct_ratio"] == pytest.approx(400 / 600)
+    assert summary["nginx_to_direct_ratio"] == pytest.approx(0.5)
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("through Nginx"))
+    assert verdict["met"] is False
+
+
+def test_the_tail_target_uses_the_servers_own_percentiles_when_the_access_log_gave_them() -> None:
+    latency = [{**run(1540, target_rps=1540, p50_ms=2.0, p99_ms=20.0), "server_p50_ms": 0.25, "server_p99_ms": 1.0}]
+    summary = summarise(measurements(direct={**measurements()["direct"], "latency": latency}))
+    verdict = next(t for t in summary["targets"] if t["name"].startswith("p99"))
+    assert "the server's own" in verdict["name"]
+    assert verdict["value"] == pytest.approx(4.0) and verdict["met"] is True
+    assert summary["p99_to_p50_ratio"] == pytest.approx(10.0)
