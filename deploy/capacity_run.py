@@ -32,6 +32,7 @@ from deploy.progress import Progress
 from deploy.readiness import unhealthy_replicas, wait_ready
 from deploy.results import ConfigurationResult, load_results
 from deploy.rundir import Plan
+from deploy.runner import RunOptions
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
 from deploy.stack import ComposeStack
@@ -134,7 +135,7 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
 def describe_probe(probe: ProbeResult, probes: list[ProbeResult]) -> str:
     """One progress line: offered and achieved rate, p95, the verdict, the current bracket."""
     low, high = bracket(outcomes(probes))
-    window = f"[{low if low is not None else '–'}, {high if high is not None else '–'}) req/s"
+    window = f"[{'–' if low is None else f'{low:g}'}, {'–' if high is None else f'{high:g}'}) req/s"
     p95 = f"{probe.p95_ms:g} ms" if probe.p95_ms is not None else "–"
     verdict = "pass" if probe.passed else "fail: " + "; ".join(probe.reasons)
     return (f"probe {probe.number}: offered {probe.offered_rps:g} req/s ({probe.users} users), achieved "
@@ -159,7 +160,7 @@ def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd:
 
 
 def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
-                     options, client: docker.DockerClient, progress: Progress, position: int,
+                     options: RunOptions, client: docker.DockerClient, progress: Progress, position: int,
                      started_at: str, oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
     """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search."""
     run_dir = directory.parent
@@ -192,8 +193,8 @@ def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Pa
     )
 
 
-def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options, client: docker.DockerClient,
-             oom_watch: OomWatch, progress: Progress, position: int) -> list:
+def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options: RunOptions,
+             client: docker.DockerClient, oom_watch: OomWatch, progress: Progress, position: int) -> list:
     """Bring the stack up again after a probe left a replica down; the replicas' containers now."""
     progress.line(f"{progress.prefix(position)} {configuration.name}: a replica is down or unhealthy; "
                   "bringing the stack up again before the next probe")
