@@ -30,9 +30,10 @@ from deploy.matrix import Configuration, Matrix, Search
 from deploy.probe import ProbeResult, probe_result, write_probes
 from deploy.progress import Progress
 from deploy.readiness import unhealthy_replicas, wait_ready
-from deploy.results import ConfigurationResult, load_results
+from deploy.outcome import unmeasured_result
+from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
-from deploy.runner import RunOptions
+from deploy.runner import RunOptions, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
 from deploy.stack import ComposeStack
@@ -57,6 +58,10 @@ CEILING_PROBES = 3
 PROBE_OVERHEAD_S = 2.0
 # After a probe that left a replica down, how long the stack gets to be ready again.
 RECOVER_TIMEOUT_S = 120.0
+
+
+class LocustFailed(RuntimeError):
+    """Locust ended a probe without statistics: the tooling failed, not the configuration; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +103,8 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
               locust_args: tuple[str, ...] = ()) -> ProbeResult:
     """Offer ``rate_rps`` for the search's window, sample ``containers``, drain, check their health; the judged probe.
 
-    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``.
+    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``. Raises LocustFailed
+    when Locust wrote no statistics.
     """
     load = OpenLoad(rate_rps=rate_rps, window_s=search.window_s, ramp_s=ramp_s or search.ramp_s,
                     pace_s=pace_s or search.pace_s, user_class=user_class)
@@ -119,6 +125,9 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
     finally:
         samples = sampler.stop()
     write_samples(samples, probe_dir / SAMPLES_FILE)
+    if run.stats is None:
+        why = locust_error(run.locust.log) or f"see {probe_dir.name}/{run.locust.log.name}"
+        raise LocustFailed(f"Locust wrote no statistics at {rate_rps:g} req/s (exit {run.locust.exit_code}): {why}")
     time.sleep(drain_s if drain_s is not None else search.drain_s)
     for container in containers:
         container.reload()
@@ -162,7 +171,20 @@ def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd:
 def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
                      options: RunOptions, client: docker.DockerClient, progress: Progress, position: int,
                      started_at: str, oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
-    """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search."""
+    """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search.
+
+    A probe Locust ended without statistics makes the configuration an ERROR (``--resume`` tries it again).
+    """
+    try:
+        return _search(configuration, matrix, directory, stack, options, client, progress, position, started_at,
+                       oom_watch, ready_s, host_cpus)
+    except LocustFailed as error:
+        return unmeasured_result(configuration, ERROR, str(error), started_at, directory.name, ready_s)
+
+
+def _search(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
+            client: docker.DockerClient, progress: Progress, position: int, started_at: str, oom_watch: OomWatch,
+            ready_s: float, host_cpus: int) -> ConfigurationResult:
     run_dir = directory.parent
     target = options.target_url or stack.url
     search = matrix.search
