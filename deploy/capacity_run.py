@@ -27,10 +27,10 @@ from deploy.capacity import capacity_result, outcomes, rejudge_capacity
 from deploy.containers import OomWatch, restart_count, service_containers, workers_started
 from deploy.loadgen import LiveStats, OpenLoad, run_open_load
 from deploy.matrix import Configuration, Matrix, Search
+from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes
 from deploy.progress import Progress
 from deploy.readiness import unhealthy_replicas, wait_ready
-from deploy.outcome import unmeasured_result
 from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
 from deploy.runner import RunOptions, locust_error

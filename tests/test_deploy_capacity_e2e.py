@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ROOT, free_port
-from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind, project  # noqa: F401 (a fixture)
+from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def short_smoke(tmp_path: Path) -> Path:
     return path
 
 
-def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):  # noqa: F811 (the fixture)
+def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):
     out = tmp_path / "out"
     completed = subprocess.run(
         [sys.executable, "-m", "deploy", "capacity", str(short_smoke(tmp_path)), "--out", str(out),
