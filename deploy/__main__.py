@@ -63,8 +63,8 @@ DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
 OVERHEAD_PER_CONFIGURATION_S = 30
 # Capacity per CPU of the limit for the dry run's typical estimate: about what one replica of the Iris
-# service held through Nginx on a 2-CPU host (1 × 0.25 CPU: about 112 req/s).
-TYPICAL_RPS_PER_CPU = 450
+# service held through Nginx on a 2-CPU host (1 × 0.25 CPU: about 280 req/s).
+TYPICAL_RPS_PER_CPU = 1100
 EXIT_INTERRUPTED = 130
 # A configuration ended with status "error": the tooling failed around it (see its reason); --resume tries it again.
 EXIT_CONFIGURATION_ERROR = 1

@@ -27,11 +27,13 @@ from deploy.capacity import capacity_result, outcomes, rejudge_capacity
 from deploy.containers import OomWatch, restart_count, service_containers, workers_started
 from deploy.loadgen import LiveStats, OpenLoad, run_open_load
 from deploy.matrix import Configuration, Matrix, Search
+from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes
 from deploy.progress import Progress
 from deploy.readiness import unhealthy_replicas, wait_ready
-from deploy.results import ConfigurationResult, load_results
+from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
+from deploy.runner import RunOptions, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
 from deploy.stack import ComposeStack
@@ -56,6 +58,10 @@ CEILING_PROBES = 3
 PROBE_OVERHEAD_S = 2.0
 # After a probe that left a replica down, how long the stack gets to be ready again.
 RECOVER_TIMEOUT_S = 120.0
+
+
+class LocustFailed(RuntimeError):
+    """Locust ended a probe without statistics: the tooling failed, not the configuration; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -97,7 +103,8 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
               locust_args: tuple[str, ...] = ()) -> ProbeResult:
     """Offer ``rate_rps`` for the search's window, sample ``containers``, drain, check their health; the judged probe.
 
-    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``.
+    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``. Raises LocustFailed
+    when Locust wrote no statistics.
     """
     load = OpenLoad(rate_rps=rate_rps, window_s=search.window_s, ramp_s=ramp_s or search.ramp_s,
                     pace_s=pace_s or search.pace_s, user_class=user_class)
@@ -118,6 +125,9 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
     finally:
         samples = sampler.stop()
     write_samples(samples, probe_dir / SAMPLES_FILE)
+    if run.stats is None:
+        why = locust_error(run.locust.log) or f"see {probe_dir.name}/{run.locust.log.name}"
+        raise LocustFailed(f"Locust wrote no statistics at {rate_rps:g} req/s (exit {run.locust.exit_code}): {why}")
     time.sleep(drain_s if drain_s is not None else search.drain_s)
     for container in containers:
         container.reload()
@@ -134,7 +144,7 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
 def describe_probe(probe: ProbeResult, probes: list[ProbeResult]) -> str:
     """One progress line: offered and achieved rate, p95, the verdict, the current bracket."""
     low, high = bracket(outcomes(probes))
-    window = f"[{low if low is not None else '–'}, {high if high is not None else '–'}) req/s"
+    window = f"[{'–' if low is None else f'{low:g}'}, {'–' if high is None else f'{high:g}'}) req/s"
     p95 = f"{probe.p95_ms:g} ms" if probe.p95_ms is not None else "–"
     verdict = "pass" if probe.passed else "fail: " + "; ".join(probe.reasons)
     return (f"probe {probe.number}: offered {probe.offered_rps:g} req/s ({probe.users} users), achieved "
@@ -159,9 +169,22 @@ def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd:
 
 
 def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
-                     options, client: docker.DockerClient, progress: Progress, position: int,
+                     options: RunOptions, client: docker.DockerClient, progress: Progress, position: int,
                      started_at: str, oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
-    """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search."""
+    """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search.
+
+    A probe Locust ended without statistics makes the configuration an ERROR (``--resume`` tries it again).
+    """
+    try:
+        return _search(configuration, matrix, directory, stack, options, client, progress, position, started_at,
+                       oom_watch, ready_s, host_cpus)
+    except LocustFailed as error:
+        return unmeasured_result(configuration, ERROR, str(error), started_at, directory.name, ready_s)
+
+
+def _search(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
+            client: docker.DockerClient, progress: Progress, position: int, started_at: str, oom_watch: OomWatch,
+            ready_s: float, host_cpus: int) -> ConfigurationResult:
     run_dir = directory.parent
     target = options.target_url or stack.url
     search = matrix.search
@@ -192,8 +215,8 @@ def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Pa
     )
 
 
-def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options, client: docker.DockerClient,
-             oom_watch: OomWatch, progress: Progress, position: int) -> list:
+def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options: RunOptions,
+             client: docker.DockerClient, oom_watch: OomWatch, progress: Progress, position: int) -> list:
     """Bring the stack up again after a probe left a replica down; the replicas' containers now."""
     progress.line(f"{progress.prefix(position)} {configuration.name}: a replica is down or unhealthy; "
                   "bringing the stack up again before the next probe")

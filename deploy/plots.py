@@ -187,8 +187,9 @@ def plot_capacity_cpu(results: list[ConfigurationResult], path: Path) -> None:
         axis.legend(fontsize="small", framealpha=0.9)
     axis.set_xlabel("total CPU (replicas × cpus)")
     axis.set_ylabel("capacity (req/s)")
-    axis.set_ylim(bottom=0)
-    axis.set_xlim(left=0)
+    # Room above and to the right of the last point for its label.
+    axis.set_xlim(0, 1.15 * max((r.total_cpus for r in measured), default=1.0))
+    axis.set_ylim(0, 1.15 * max((r.capacity_rps for r in measured), default=1.0))
     axis.set_title("Capacity against total CPU (hollow: a lower bound set by the bench)", fontsize="medium")
     figure.tight_layout()
     figure.savefig(path, dpi=DPI)

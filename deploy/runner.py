@@ -183,7 +183,7 @@ def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, 
     return measured_result(
         configuration, matrix.slo, stats, samples,
         workers_per_replica=tuple(workers_started(container) for container in containers),
-        oom_kills=oom_kills_after_load(oom_watch, containers),
+        oom_kills=_oom_kills_after_load(oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
         ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
@@ -191,7 +191,7 @@ def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, 
     )
 
 
-def oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
+def _oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:
     """The OOM kills in ``containers`` so far; a second's wait lets an event of the load's last moment arrive."""
     time.sleep(1)
     for container in containers:

@@ -1,10 +1,12 @@
-"""Shared fixtures: a model trained into a temporary directory, the app, its client."""
+"""Shared fixtures: a model trained into a temporary directory, the app, its client, a Docker engine and a
+Compose project for the scale experiments' end-to-end tests."""
 
 from __future__ import annotations
 
 import os
 import shutil
 import subprocess
+import uuid
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,14 @@ def docker_engine() -> None:
     if os.environ.get("REQUIRE_DOCKER") == "1":
         pytest.fail(f"REQUIRE_DOCKER=1 but {reason}")
     pytest.skip(f"needs Docker: {reason} (set REQUIRE_DOCKER=1 to make this a failure)")
+
+
+@pytest.fixture
+def project(docker_engine) -> str:
+    """A Compose project name and image tag for one test; removes whatever is left of both afterwards."""
+    root = Path(__file__).resolve().parent.parent
+    name = f"api-inference-exp-test-{uuid.uuid4().hex[:8]}"
+    yield name
+    subprocess.run(["docker", "compose", "--project-name", name, "down", "--volumes", "--remove-orphans"],
+                   cwd=root, capture_output=True, timeout=120)
+    subprocess.run(["docker", "image", "rm", f"api-inference:{name}"], capture_output=True, timeout=60)

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from tests.servers import ROOT, free_port
-from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind, project  # noqa: F401 (a fixture)
+from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -39,7 +39,7 @@ def short_smoke(tmp_path: Path) -> Path:
     return path
 
 
-def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):  # noqa: F811 (the fixture)
+def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):
     out = tmp_path / "out"
     completed = subprocess.run(
         [sys.executable, "-m", "deploy", "capacity", str(short_smoke(tmp_path)), "--out", str(out),
@@ -51,7 +51,7 @@ def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):  # noqa: F8
     printed = completed.stdout
     assert "bench ceiling:" in printed
     assert "[1/2" in printed and "[2/2" in printed  # configuration k of n
-    assert re.search(r"1x0\.25cpu-256M: probe 1: offered 50 req/s \(125 users\), achieved [\d.]+, p95 .*; bracket \[", printed)
+    assert re.search(r"1x0\.25cpu-256M: probe 1: offered 100 req/s \(100 users\), achieved [\d.]+, p95 .*; bracket \[", printed)
     (run_dir,) = list(out.iterdir())
 
     document = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))

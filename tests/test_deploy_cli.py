@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import socket
 from dataclasses import replace
@@ -340,3 +341,32 @@ def test_locusts_own_error_is_the_reason_when_it_writes_no_statistics(tmp_path):
     with pytest.raises(ValueError):
         read_stats_csv(run.stats_csv)
     assert locust_error(run.log) == "spike shape: the spike ends at 35 s, after the run time of 10 s"
+
+
+def test_capacity_dry_run_prints_the_search_the_users_and_the_time(tmp_path, capsys):
+    assert main(["capacity", str(MATRICES / "reference.toml"), "--dry-run", "--target-rps", "600",
+                 "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert "10 of 10 configuration(s), capacity search" in printed
+    assert "search: from 100 req/s, doubling then bisecting to 10%, at most 6 probes" in printed
+    assert "goal: 600 req/s with 20% headroom" in printed
+    assert "the highest rate, 1000 req/s, runs 1500 Locust users" in printed
+    minutes = re.search(r"about (\d+) min .*, at most (\d+) min", printed)
+    assert minutes and int(minutes.group(1)) <= int(minutes.group(2)) < 30
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_capacity_run_and_a_fixed_load_run_do_not_resume_each_other(tmp_path, capsys):
+    run_dir = make_run(tmp_path, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    assert main(["capacity", "--resume", str(run_dir), "--dry-run"]) == 2
+    assert f"{run_dir} is a `deploy run` run: resume it with `python -m deploy run`" in capsys.readouterr().err
+    assert latest_unfinished(tmp_path, MATRICES / "smoke.toml", "capacity") is None
+    assert latest_unfinished(tmp_path, MATRICES / "smoke.toml") == run_dir
+
+
+@pytest.mark.parametrize("rate", ["0", "-5", "lots", "inf"])
+def test_a_target_rate_must_be_a_positive_number(rate, capsys):
+    with pytest.raises(SystemExit) as raised:
+        main(["capacity", "--dry-run", "--target-rps", rate])
+    assert raised.value.code == 2
+    assert "--target-rps" in capsys.readouterr().err

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from pathlib import Path
 
 import docker
@@ -44,16 +43,6 @@ workers = 1
 """
 LOCUST_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
                 "locust.html", "locust_verdict.json", "locust.log")
-
-
-@pytest.fixture
-def project(docker_engine) -> str:
-    """A Compose project name and image tag for one test; removes whatever is left of both afterwards."""
-    name = f"api-inference-exp-test-{uuid.uuid4().hex[:8]}"
-    yield name
-    subprocess.run(["docker", "compose", "--project-name", name, "down", "--volumes", "--remove-orphans"],
-                   cwd=ROOT, capture_output=True, timeout=120)
-    subprocess.run(["docker", "image", "rm", f"api-inference:{name}"], capture_output=True, timeout=60)
 
 
 def run_deploy(project: str, matrix: Path, out: Path) -> subprocess.CompletedProcess:
