@@ -5,7 +5,11 @@
 - **Bound**: a capacity the bench itself may have set is a lower bound, said so
   in ``capacity_bound``: ``"host"`` when the configuration's CPU limits add up to
   more than the host's CPUs (they cannot all be granted, and the load generator
-  shares the host); ``"generator"`` when the search passed at the highest rate the
+  shares the host), or when the first failing probe failed while the replicas
+  had room (no OOM kill, memory under MEMORY_HEADROOM of the limit, CPU under
+  BUSY_CPU_SHARE of the limit and throttled in under NOTABLE_THROTTLING of the
+  periods): then what ran out was outside the configuration, the CPUs the
+  replicas share with Nginx and the generator; ``"generator"`` when the search passed at the highest rate the
   bench offers, when the capacity is within GENERATOR_REACH of the bench's
   measured ceiling (Locust against Nginx's own /nginx-health), or when the first
   failing probe failed because the generator saturated.
@@ -54,16 +58,36 @@ def capacity_bound(configuration: Configuration, found: Found, first_fail: Probe
         return GENERATOR_BOUND
     if ceiling_rps and found.capacity_rps >= GENERATOR_REACH * ceiling_rps:
         return GENERATOR_BOUND
+    if first_fail is not None and replicas_had_room(configuration, first_fail):
+        return HOST_BOUND
     return None
+
+
+def cpu_share(configuration: Configuration, probe: ProbeResult) -> float:
+    """The replicas' mean CPU during ``probe`` as a share of their limit (1.0 = the whole quota)."""
+    limit_percent = 100 * configuration.cpus
+    return probe.cpu_percent_mean / limit_percent if limit_percent else 0.0
+
+
+def replicas_had_room(configuration: Configuration, probe: ProbeResult) -> bool:
+    """Whether ``probe`` left the replicas short of nothing: no OOM kill, memory, CPU and throttling under their marks."""
+    memory_share = probe.memory_peak_bytes / configuration.memory_limit_bytes
+    return (not probe.oom_kills and memory_share < MEMORY_HEADROOM and probe.throttled_ratio < NOTABLE_THROTTLING
+            and cpu_share(configuration, probe) < BUSY_CPU_SHARE)
 
 
 def bottleneck(configuration: Configuration, found: Found, bound: str | None, first_fail: ProbeResult | None,
                at_capacity: ProbeResult | None, max_rps: float, ceiling_rps: float | None,
                host_cpus: int | None) -> str:
     """What limited the configuration, in words (see the module docstring)."""
-    if bound == HOST_BOUND:
+    if bound == HOST_BOUND and host_cpus and configuration.total_cpus > host_cpus:
         return (f"the host: the limits add up to {configuration.total_cpus:g} CPUs on a {host_cpus}-CPU host "
                 "that also runs the load generator and Nginx")
+    if bound == HOST_BOUND:
+        return (f"the host: at {first_fail.offered_rps:g} req/s the replicas had room "
+                f"({cpu_share(configuration, first_fail):.0%} of their {configuration.cpus:g}-CPU limit, throttled in "
+                f"{first_fail.throttled_ratio:.0%} of periods), so the CPUs they share with Nginx and the load "
+                "generator ran out first")
     if bound == GENERATOR_BOUND:
         if found.at_ceiling:
             return f"the load generator: every probe passed, up to the {max_rps:g} req/s the bench offers"
@@ -76,17 +100,16 @@ def bottleneck(configuration: Configuration, found: Found, bound: str | None, fi
     if found.capacity_rps is None and first_fail is not None and first_fail.requests == 0:
         return f"no answer at {first_fail.offered_rps:g} req/s: {'; '.join(first_fail.reasons)}"
     where = f"at {probe.offered_rps:g} req/s"
-    limit_percent = 100 * configuration.cpus
-    cpu_share = probe.cpu_percent_mean / limit_percent if limit_percent else 0.0
+    busy = cpu_share(configuration, probe)
     memory_share = probe.memory_peak_bytes / configuration.memory_limit_bytes
-    cpu_words = (f"replicas at {cpu_share:.0%} of their {configuration.cpus:g}-CPU limit, "
+    cpu_words = (f"replicas at {busy:.0%} of their {configuration.cpus:g}-CPU limit, "
                  f"throttled in {probe.throttled_ratio:.0%} of periods")
     if probe.oom_kills:
         return (f"memory: OOM-killed {where}, peak {probe.memory_peak_bytes / MIB:.0f} MiB of the "
                 f"{configuration.memory} limit")
     if memory_share >= MEMORY_HEADROOM:
         return f"memory: peak {probe.memory_peak_bytes / MIB:.0f} MiB {where}, {memory_share:.0%} of the {configuration.memory} limit"
-    if probe.throttled_ratio >= NOTABLE_THROTTLING or cpu_share >= BUSY_CPU_SHARE:
+    if probe.throttled_ratio >= NOTABLE_THROTTLING or busy >= BUSY_CPU_SHARE:
         return f"CPU quota: {cpu_words} {where}"
     if first_fail is None:
         return f"not reached: the probe budget ended with every probe passing ({cpu_words} {where})"

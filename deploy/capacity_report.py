@@ -115,7 +115,7 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], cei
         f"so {search.max_rps:g} req/s at most.",
         f"The bench's ceiling (Locust against Nginx's own /nginx-health, no replica involved): {ceiling_text}. "
         "A capacity within 80% of it, or at the highest rate offered, is the bench's (generator-bound); "
-        f"one whose CPU limits add up to more than {host.cpus} CPUs is host-bound.",
+        f"one whose CPU limits add up to more than {host.cpus} CPUs is host-bound, and so is one whose replicas had CPU and memory to spare at the rate that failed.",
         "",
         table(results),
         "",

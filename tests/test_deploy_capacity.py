@@ -80,9 +80,22 @@ def test_memory_and_an_oom_kill_are_named_before_the_cpu():
     assert result(configuration(), full).bottleneck.startswith("memory: peak 240 MiB at 200 req/s, 94% of the 256M")
 
 
-def test_idle_replicas_under_a_failing_probe_point_outside_them():
+def test_replicas_with_room_under_a_failing_probe_make_the_capacity_the_host_s():
     row = result(configuration(cpus=1.0), [probe(1, 100, True, cpu=20), probe(2, 200, False, cpu=30)])
-    assert row.bottleneck.startswith("outside the replicas (Nginx, the network or the host)")
+    assert (row.capacity_rps, row.capacity_bound, row.verdict) == (100, HOST_BOUND, MARGINAL)
+    assert row.bottleneck.startswith("the host: at 200 req/s the replicas had room (30% of their 1-CPU limit")
+    assert format_capacity(row.capacity_rps, row.capacity_bound) == "≥ 100 req/s (host-bound)"
+
+
+def test_a_busy_replica_under_a_failing_probe_keeps_the_capacity_its_own():
+    row = result(configuration(cpus=1.0), [probe(1, 100, True, cpu=60), probe(2, 200, False, cpu=85)])
+    assert (row.capacity_rps, row.capacity_bound) == (100, None)
+    assert row.bottleneck.startswith("CPU quota: replicas at 85% of their 1-CPU limit")
+
+
+def test_idle_replicas_that_never_passed_point_outside_them():
+    row = result(configuration(cpus=1.0), [probe(n, rate, False, cpu=30) for n, rate in enumerate((50, 25), start=1)])
+    assert row.capacity_bound is None and "outside the replicas (Nginx, the network or the host)" in row.reason
 
 
 def test_no_pass_at_all_is_a_failed_row_without_a_capacity():
