@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
 import socket
 import subprocess
@@ -33,8 +32,6 @@ SERVICE_CONFIG = "service/gunicorn.conf.py"
 BENCH_APP = "bench.wsgi:create_bench_app()"
 READY_PATH = "/ready"
 START_TIMEOUT_S = 60.0
-# The line service/gunicorn.conf.py logs at start (on_starting).
-STARTING = re.compile(r"starting \d+ \w+ worker\(s\) x \d+ thread\(s\)")
 STOP_TIMEOUT_S = 15.0
 
 
@@ -85,9 +82,14 @@ class Server:
         return total
 
     def announcement(self) -> str | None:
-        """Gunicorn's start line, e.g. ``starting 1 gthread worker(s) x 4 thread(s) on ...``."""
-        match = STARTING.search(self.log_path.read_text())
-        return match.group(0) if match else None
+        """How Gunicorn runs the service, from its ``/ready``: e.g. ``1 gthread worker(s) x 1 thread(s)``;
+        None when the app does not say (the bare app has no ``/ready``)."""
+        try:
+            with urllib.request.urlopen(f"{self.url}{READY_PATH}", timeout=5) as response:
+                settings = json.loads(response.read())["gunicorn"]
+        except (OSError, ValueError, KeyError):
+            return None
+        return f"{settings['workers']} {settings['worker_class']} worker(s) x {settings['threads']} thread(s)"
 
     def log_size(self) -> int:
         """Bytes Gunicorn has written to its log so far: where the next run's lines will start."""

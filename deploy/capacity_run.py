@@ -24,7 +24,7 @@ from pathlib import Path
 import docker
 
 from deploy.capacity import capacity_result, outcomes, rejudge_capacity
-from deploy.containers import OomWatch, restart_count, service_containers, workers_started
+from deploy.containers import OomWatch, gunicorn_workers, restart_count, service_containers
 from deploy.loadgen import LiveStats, OpenLoad, run_open_load
 from deploy.matrix import Configuration, Matrix, Search
 from deploy.outcome import unmeasured_result
@@ -199,7 +199,7 @@ def _search(configuration: Configuration, matrix: Matrix, directory: Path, stack
         progress.line(f"{progress.prefix(position)} bench ceiling: {shown}")
     max_rps = highest_rate(search, ceiling)
     containers = service_containers(client, stack.project)
-    workers = tuple(workers_started(container) for container in containers)
+    workers = tuple(gunicorn_workers(container) for container in containers)
     probes: list[ProbeResult] = []
     while (rate := next_rate(outcomes(probes), search.start_rps, max_rps, search.bracket, search.max_probes)) is not None:
         probe = run_probe(len(probes) + 1, rate, search, matrix.slo, target, directory, stack.root, containers,

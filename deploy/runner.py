@@ -24,7 +24,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import OomWatch, restart_count, save_logs, service_containers, workers_started
+from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
 from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import measured_result, unmeasured_result
@@ -182,7 +182,7 @@ def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, 
                                  started_at, directory.name, ready_s)
     return measured_result(
         configuration, matrix.slo, stats, samples,
-        workers_per_replica=tuple(workers_started(container) for container in containers),
+        workers_per_replica=tuple(gunicorn_workers(container) for container in containers),
         oom_kills=_oom_kills_after_load(oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
         generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,

@@ -103,9 +103,9 @@ logconfig_dict = gunicorn_logconfig(loglevel.upper())
 
 
 def on_starting(server):
-    """Say how many workers the CPU quota led to: the scale experiments read this line."""
+    """Say in the log how many workers the CPU quota led to (``/ready`` says it as data)."""
     server.log.info(
-        "starting %d %s worker(s) x %d thread(s) on %s", workers, worker_class, threads, bind
+        "starting %d %s worker(s) x %d thread(s) on %s", workers, server.cfg.worker_class_str, threads, bind
     )
 
 
@@ -123,10 +123,16 @@ def pre_fork(server, worker):
 
 
 def post_fork(server, worker):
-    """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment."""
+    """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment, and tell
+    the app how Gunicorn runs it, which ``/ready`` reports (``service.probes.GUNICORN``)."""
     from threadpoolctl import threadpool_limits
 
+    from service.probes import GUNICORN
+
     threadpool_limits(1)
+    worker.app.wsgi().config[GUNICORN] = {
+        "workers": server.num_workers, "worker_class": server.cfg.worker_class_str, "threads": server.cfg.threads,
+    }
 
 
 def child_exit(server, worker):

@@ -9,6 +9,9 @@ from service.errors import NotReady
 from service.model import Model
 
 bp = Blueprint("probes", __name__)
+# The app's config key under which Gunicorn's post_fork hook (service/gunicorn.conf.py) records
+# how it runs the app: {"workers": int, "worker_class": str, "threads": int}. Unset outside Gunicorn.
+GUNICORN = "GUNICORN"
 
 
 @bp.get("/health")
@@ -31,9 +34,16 @@ def ready_model() -> Model:
 
 @bp.get("/ready")
 def ready() -> ResponseReturnValue:
-    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise."""
+    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise.
+
+    Under Gunicorn the answer also says how it runs the app (``gunicorn``: workers, worker class,
+    threads per worker), so tools read the worker count as data rather than from the log.
+    """
     model = ready_model()
-    return jsonify(status="ready", model_name=model.name, model_version=model.version)
+    body = {"status": "ready", "model_name": model.name, "model_version": model.version}
+    if GUNICORN in current_app.config:
+        body["gunicorn"] = current_app.config[GUNICORN]
+    return jsonify(body)
 
 
 @bp.get("/model")

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
+import requests
 
-from bench.server import GUNICORN, ROOT, free_port, ready
+from bench.server import GUNICORN, ROOT, free_port
 
 START_TIMEOUT_S = 30.0
-STARTING = re.compile(r"starting (\d+) \w+ worker\(s\)")
 
 
 @dataclass
@@ -29,17 +29,20 @@ class Server:
     def log_lines(self) -> list[str]:
         return self.log_path.read_text().splitlines()
 
-    def workers_announced(self) -> int | None:
-        """The worker count Gunicorn logged at start, once it has."""
-        match = STARTING.search(self.log_path.read_text())
-        return int(match.group(1)) if match else None
+    def gunicorn_settings(self) -> dict[str, Any] | None:
+        """How Gunicorn runs the app, from ``/ready`` (workers, worker_class, threads); None while not ready."""
+        try:
+            response = requests.get(f"{self.url}/ready", timeout=2)
+        except requests.RequestException:
+            return None
+        return response.json().get("gunicorn") if response.status_code == 200 else None
 
     def worker_pids(self) -> set[int]:
         return {child.pid for child in psutil.Process(self.process.pid).children()}
 
     def _up(self) -> bool:
-        announced = self.workers_announced()
-        return announced is not None and ready(self.url, announced, self.process)
+        settings = self.gunicorn_settings()
+        return settings is not None and len(self.worker_pids()) == settings["workers"]
 
 
 @contextmanager

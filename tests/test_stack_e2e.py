@@ -28,10 +28,11 @@ import pytest
 import requests
 from docker.models.containers import Container
 
+from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, STARTING, free_port
+from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -412,8 +413,7 @@ def test_limits_reach_the_replicas_and_size_their_workers(stack_image: str, dock
             assert replica.attrs["Config"]["StopTimeout"] > GUNICORN_GRACEFUL_TIMEOUT_S
             assert replica.attrs["State"]["Health"]["Status"] == "healthy"
 
-            match = STARTING.search(replica.logs().decode())
-            assert match and int(match.group(1)) == workers
+            assert gunicorn_workers(replica) == workers
             processes = replica.top()["Processes"]
             command = replica.top()["Titles"].index("CMD")
             assert sum("gunicorn" in p[command] for p in processes) == 1 + workers  # the master and its workers
