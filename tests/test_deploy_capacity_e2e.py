@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import ROOT, free_port
+from bench.server import ROOT, free_port
 from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -20,11 +20,11 @@ from pathlib import Path
 import docker
 import pytest
 
+from bench.server import ROOT, free_port
 from deploy.containers import PROJECT_LABEL
 from deploy.matrix import load_matrix
 from deploy.report import judge_again
 from deploy.rundir import MATRIX_COPY, read_plan
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import PRODUCTION, ROOT, Server, gunicorn
 from loadtest.slo import read_stats_csv
-from tests.servers import ROOT, Server, gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,8 @@ REPORT_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_except
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with gunicorn(model_dir, tmp_path_factory.mktemp("loadtest-server"), WEB_CONCURRENCY="1") as running:
+    log = tmp_path_factory.mktemp("loadtest-server") / "gunicorn.log"
+    with gunicorn(log, model_dir=model_dir, app=PRODUCTION, workers=1) as running:
         yield running
 
 

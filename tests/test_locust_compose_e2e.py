@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import ROOT, free_port
 from loadtest.slo import read_stats_csv
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -18,9 +18,9 @@ import requests
 import yaml
 from requests.structures import CaseInsensitiveDict
 
+from bench.server import ROOT, free_port
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, free_port
 
 NGINX_CONF = ROOT / "nginx" / "default.conf.template"
 NGINX_MAIN_CONF = ROOT / "nginx" / "nginx.conf"

@@ -28,11 +28,11 @@ import pytest
 import requests
 from docker.models.containers import Container
 
+from bench.server import ROOT, free_port
 from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -35,8 +35,8 @@ import pytest
 import requests
 from docker.models.services import Service
 
+from bench.server import ROOT, free_port
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
