@@ -9,12 +9,13 @@ POLL_INTERVAL_S = 0.2
 
 
 def wait_until(condition: Callable[[], bool], timeout_s: float, interval_s: float = POLL_INTERVAL_S) -> bool:
-    """Call ``condition`` every ``interval_s`` seconds until it returns True (then True) or ``timeout_s``
-    seconds have passed (then False, after one last call). An exception ``condition`` raises goes
-    through: raise one to give up early (a process that exited, say)."""
+    """Call ``condition`` every ``interval_s`` seconds until it returns True (then True), or until it returned
+    False with ``timeout_s`` seconds gone (then False); it is always called at least once. An exception
+    ``condition`` raises goes through: raise one to give up early (a process that exited, say)."""
     deadline = time.monotonic() + timeout_s
     while not condition():
-        if time.monotonic() > deadline:
+        remaining_s = deadline - time.monotonic()
+        if remaining_s <= 0:
             return False
-        time.sleep(interval_s)
+        time.sleep(min(interval_s, remaining_s))
     return True

@@ -29,6 +29,7 @@ import requests
 from docker.models.containers import Container
 
 from bench.server import ROOT, free_port
+from bench.wait import wait_until
 from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES
@@ -103,14 +104,16 @@ class Stack:
 
     def access_log(self, request_id: str) -> list[dict]:
         """Nginx's JSON access-log entries for ``request_id``; waits up to 10 s for the first to arrive."""
-        deadline = time.monotonic() + 10
-        while True:
+        entries: list[dict] = []
+
+        def logged() -> bool:
             lines = self.nginx().logs(stdout=True, stderr=False).decode().splitlines()
-            entries = [entry for entry in map(json.loads, (line for line in lines if line.startswith("{")))
-                       if entry["request_id"] == request_id]
-            if entries or time.monotonic() > deadline:
-                return entries
-            time.sleep(0.2)
+            entries[:] = [entry for entry in map(json.loads, (line for line in lines if line.startswith("{")))
+                          if entry["request_id"] == request_id]
+            return bool(entries)
+
+        wait_until(logged, 10)
+        return entries
 
     def predict(self, session: requests.Session, **kwargs) -> requests.Response:
         return session.post(f"{self.url}/predict", json=SEED_REQUEST, timeout=REQUEST_TIMEOUT_S, **kwargs)
@@ -467,18 +470,17 @@ def test_pushed_image_can_be_pulled_back_and_served(registry: str, stack_image: 
                                                  nano_cpus=500_000_000, mem_limit="256m")
         container.reload()
         host_port = container.attrs["NetworkSettings"]["Ports"][f"{API_PORT}/tcp"][0]["HostPort"]
-        deadline = time.monotonic() + 60
-        ready = None
-        while time.monotonic() < deadline:
+        answers: list[requests.Response] = []
+
+        def ready() -> bool:
             try:
-                ready = requests.get(f"http://127.0.0.1:{host_port}/ready", timeout=2)
-                if ready.status_code == 200:
-                    break
+                answers.append(requests.get(f"http://127.0.0.1:{host_port}/ready", timeout=2))
             except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        assert ready is not None and ready.status_code == 200, container.logs().decode()[-2000:]
-        assert ready.json()["status"] == "ready"
+                return False
+            return answers[-1].status_code == 200
+
+        assert wait_until(ready, 60, interval_s=0.5), container.logs().decode()[-2000:]
+        assert answers[-1].json()["status"] == "ready"
     finally:
         if container is not None:
             container.remove(force=True)
