@@ -31,7 +31,7 @@ except OSError as _exc:
 from gunicorn.util import load_class  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
-from service.config import ConfigError, env_int, from_env  # noqa: E402
+from service.config import GUNICORN_SETTINGS, ConfigError, env_int, from_env  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
 from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
@@ -124,13 +124,11 @@ def pre_fork(server, worker):
 
 def post_fork(server, worker):
     """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment, and tell
-    the app how Gunicorn runs it, which ``/ready`` reports (``service.probes.GUNICORN``)."""
+    the app how Gunicorn runs it, which ``/ready`` reports (``service.config.GUNICORN_SETTINGS``)."""
     from threadpoolctl import threadpool_limits
 
-    from service.probes import GUNICORN
-
     threadpool_limits(1)
-    worker.app.wsgi().config[GUNICORN] = {
+    worker.app.wsgi().config[GUNICORN_SETTINGS] = {
         "workers": server.num_workers, "worker_class": server.cfg.worker_class_str, "threads": server.cfg.threads,
     }
 

@@ -5,13 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from service.config import GUNICORN_SETTINGS
 from service.errors import NotReady
 from service.model import Model
 
 bp = Blueprint("probes", __name__)
-# The app's config key under which Gunicorn's post_fork hook (service/gunicorn.conf.py) records
-# how it runs the app: {"workers": int, "worker_class": str, "threads": int}. Unset outside Gunicorn.
-GUNICORN = "GUNICORN"
 
 
 @bp.get("/health")
@@ -41,8 +39,8 @@ def ready() -> ResponseReturnValue:
     """
     model = ready_model()
     body = {"status": "ready", "model_name": model.name, "model_version": model.version}
-    if GUNICORN in current_app.config:
-        body["gunicorn"] = current_app.config[GUNICORN]
+    if GUNICORN_SETTINGS in current_app.config:
+        body["gunicorn"] = current_app.config[GUNICORN_SETTINGS]
     return jsonify(body)
 
 
