@@ -29,7 +29,6 @@ import psutil
 from bench.direct import Settings
 from bench.load import run_max
 from bench.server import ROOT, free_port
-from bench.wait import wait_until
 
 Progress = Callable[[str], None]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -82,13 +81,17 @@ def _tail(process_error: subprocess.CalledProcessError) -> str:
     return " | ".join(output[-3:]) or f"exit status {process_error.returncode}"
 
 
-def _answers_ready(url: str) -> bool:
-    """Whether ``url``'s ``/ready`` answers 200 now."""
-    try:
-        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
+def _wait_ready(url: str) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+        time.sleep(0.5)
 
 
 def container_processes(stack: Stack, service: str) -> list[psutil.Process]:
@@ -155,12 +158,13 @@ def measure(body: Path, settings: Settings, progress: Progress, project_prefix: 
         try:
             subprocess.run(stack.command("up", "--detach", "--build", "--wait", "nginx"), cwd=ROOT, env=environment,
                            capture_output=True, timeout=UP_TIMEOUT_S, check=True)
+            _wait_ready(stack.url)
         except subprocess.TimeoutExpired:
             return {"skipped": f"the stack was not up within {UP_TIMEOUT_S:.0f} s (build the image once with `make build`)"}
         except subprocess.CalledProcessError as exc:
             return {"skipped": f"docker compose up failed: {_tail(exc)}"}
-        if not wait_until(lambda: _answers_ready(stack.url), READY_TIMEOUT_S, interval_s=0.5):
-            return {"skipped": f"Nginx did not answer /ready with 200 within {READY_TIMEOUT_S:.0f} s"}
+        except OSError as exc:
+            return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s: {exc}"}
         watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
         _run(stack, "/predict", body, Settings(1.0, 1, 0.0, settings.generator_cpu), watched)  # warm-up, discarded
         results: dict[str, Any] = {"predict": [], "health": []}
