@@ -123,14 +123,17 @@ class Stack:
         started = time.monotonic()
         expected = self.api_addresses()
         seen: set[str] = set()
-        while time.monotonic() - started < SETTLE_TIMEOUT_S:
+
+        def settled() -> bool:
             responses = [self.predict(session) for _ in range(3 * len(expected))]
-            seen = {r.headers.get("X-Upstream-Addr", "") for r in responses}
-            if seen == expected and all(r.status_code == 200 for r in responses):
-                return time.monotonic() - started
-            time.sleep(0.5)
-        raise AssertionError(f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are "
-                             f"{sorted(expected)}, Docker's DNS answers {self.dns_answer()} for `api`")
+            seen.clear()
+            seen.update(r.headers.get("X-Upstream-Addr", "") for r in responses)
+            return seen == expected and all(r.status_code == 200 for r in responses)
+
+        assert wait_until(settled, SETTLE_TIMEOUT_S, interval_s=0.5), (
+            f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are {sorted(expected)}, "
+            f"Docker's DNS answers {self.dns_answer()} for `api`")
+        return time.monotonic() - started
 
     def dns_answer(self) -> list[str]:
         """What Docker's embedded DNS answers for `api` inside the Nginx container.
