@@ -115,8 +115,9 @@ def range_from_data(name: str, column: np.ndarray, margin: float = DEFAULT_RANGE
     else:
         quantum = 10.0 ** (math.floor(math.log10(span)) - RANGE_DIGITS + 1)
         decimals = max(0, -math.floor(math.log10(quantum)))
-        low = round(math.floor(low / quantum) * quantum, decimals)
-        high = round(math.ceil(high / quantum) * quantum, decimals)
+        # round(..., 6) first: 11.03 - 0.38 is 10.649999999999999 in floats, and is meant as 10.65.
+        low = round(math.floor(round(low / quantum, 6)) * quantum, decimals)
+        high = round(math.ceil(round(high / quantum, 6)) * quantum, decimals)
     return Feature(name=name, type=type_, minimum=low, maximum=high, range_source="data")
 
 
