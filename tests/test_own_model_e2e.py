@@ -1,12 +1,13 @@
 """Models of one's own on a real Docker engine: packaged by ``python -m training package``, mounted into the
 stock image (compose.yaml's ``API_MODEL_DIR``), answering as scikit-learn does, driven by the load test, and
-run through the smoke matrix by ``python -m deploy run --model-dir``.
+run through the smoke matrix by ``python -m deploy run --model-dir``; or built into an image by
+``make build MODEL_DIR=DIR``, which refuses an artifact of another scikit-learn.
 
 The stock image is built once for the module under a tag of its own; each stack
 runs under a Compose project of its own on a free localhost port and is torn
 down (stack and tag) even when a test fails. About two minutes with the image
-layers cached: two stacks with 8 s of load each, and one configuration of the
-smoke matrix (12 s of load).
+layers cached: two stacks with 8 s of load each, one configuration of the
+smoke matrix (12 s of load) and two builds that share the cached layers.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -140,3 +142,49 @@ def test_the_smoke_matrix_runs_on_a_mounted_regressor(stock_image: str, tmp_path
     log = (run_dir / row["artifacts"] / "locust.log").read_text(encoding="utf-8")
     assert "model diabetes: regression, 10 features" in log
     assert left_behind(project) == []
+
+
+def test_make_build_serves_the_given_artifact_and_refuses_one_of_another_scikit_learn(docker_engine,
+                                                                                       tmp_path: Path) -> None:
+    model, artifact = package("wine", tmp_path)
+    tag = f"api-inference:own-model-test-{uuid.uuid4().hex[:8]}"
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "model.joblib").write_bytes((artifact / "model.joblib").read_bytes())
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    (stale / "metadata.json").write_text(json.dumps({**metadata, "versions": {**metadata["versions"],
+                                                                               "scikit-learn": "1.0.0"}}))
+    environment = {name: value for name, value in os.environ.items() if name != "MODEL_DIR"}
+    container = None
+    try:
+        refused = subprocess.run(["make", "build", f"IMAGE={tag}", f"MODEL_DIR={stale}"], cwd=ROOT, env=environment,
+                                 capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        assert refused.returncode != 0
+        assert "model artifact was written by scikit-learn 1.0.0 but" in refused.stdout + refused.stderr
+        assert not (ROOT / ".image-model").exists()
+
+        built = subprocess.run(["make", "build", f"IMAGE={tag}", f"MODEL_DIR={artifact}"], cwd=ROOT, env=environment,
+                               capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        assert built.returncode == 0, built.stderr[-3000:]
+        port = free_port()
+        container = subprocess.run(["docker", "run", "--detach", "--publish", f"127.0.0.1:{port}:8000", tag],
+                                   capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        assert wait_ready(f"http://127.0.0.1:{port}")["model_name"] == model.name
+    finally:
+        if container:
+            subprocess.run(["docker", "rm", "--force", container], capture_output=True, timeout=60)
+        subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, timeout=60)
+
+
+def wait_ready(url: str, timeout_s: float = 60.0) -> dict:
+    """``GET /ready``'s body once it answers 200; fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(f"{url}/ready", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url}/ready did not answer 200 within {timeout_s:g} s")
