@@ -72,7 +72,9 @@ class Model:
             self.compiled = compile_predict_proba(estimator, probe_rows(contract, self.metadata["self_test"]["inputs"]))
             if argmax_is_predict(estimator, self.compiled):
                 self.row_proba = self.compiled.predict_proba_row
-        self._classes = getattr(estimator, "classes_", None)
+        if contract.is_classifier:
+            self._classes = np.asarray(estimator.classes_)
+            self._classes_order = np.argsort(self._classes, kind="stable")
 
     @property
     def contract(self) -> Contract:
@@ -120,8 +122,10 @@ class Model:
         probabilities = self.predict_proba(X) if self.compiled is not None else None
         if self.row_proba is not None:
             return Predictions(class_ids=probabilities.argmax(axis=1), probabilities=probabilities)
-        # scikit-learn's classes_ are sorted (np.unique), so a label's index is found by bisection.
-        class_ids = np.searchsorted(self._classes, self._predict(X))
+        # A label's index in classes_, by bisection in their sorted order (scikit-learn's own
+        # classes_ are sorted already, np.unique's; an estimator of another library may not be).
+        labels = self._predict(X)
+        class_ids = self._classes_order[np.searchsorted(self._classes, labels, sorter=self._classes_order)]
         return Predictions(class_ids=class_ids.astype(np.int64), probabilities=probabilities)
 
     def _self_test_failure(self, recorded: dict[str, Any], got: Predictions) -> str | None:

@@ -11,6 +11,7 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from service import schemas, v2_schemas
+from service.predict import Inputs
 from service.v2_tensors import output_names
 from training.contract import Contract
 
@@ -85,9 +86,9 @@ def _add_v2_paths(spec: APISpec, max_batch_size: int, contract: Contract) -> Non
         }})
 
 
-def build_spec(max_batch_size: int, contract: Contract, inputs: Any) -> dict[str, Any]:
+def build_spec(max_batch_size: int, contract: Contract, inputs: Inputs) -> dict[str, Any]:
     """The OpenAPI document as a dict, for the model ``contract`` describes, whose requests
-    ``inputs`` (``service.predict.Inputs``) decode, with the batch limit the app runs with."""
+    ``inputs`` decode, with the batch limit the app runs with."""
     spec = APISpec(title=API_TITLE, version=API_VERSION, openapi_version=OPENAPI_VERSION, plugins=[MarshmallowPlugin()])
     single, batch = schemas.response_schemas(contract)
     for name, schema in (("Features", inputs.features_schema), ("Batch", inputs.batch_schema),

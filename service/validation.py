@@ -16,6 +16,7 @@ import numpy as np
 
 from service.errors import BatchTooLarge, ValidationFailed, summarise
 from training.contract import INTEGER, Feature, number_text
+from training.data import FEATURES
 
 NOT_FINITE = "Must be a finite number."
 NOT_INTEGER = "Must be an integer."
@@ -37,6 +38,10 @@ def out_of_range_message(feature: Feature) -> str:
     return f"Must be {lower} {number_text(feature.minimum)} and at most {number_text(feature.maximum)}{unit}."
 
 
+# The default model's (Iris): "Must be greater than 0 and at most 30 cm."
+OUT_OF_RANGE = out_of_range_message(FEATURES[0])
+
+
 class FeatureLimits:
     """Each feature's valid values, checked over a whole matrix at once (numpy) or on one row (Python)."""
 
@@ -45,6 +50,9 @@ class FeatureLimits:
         self.high = np.array([feature.maximum for feature in features])
         self.exclusive = np.array([feature.exclusive_minimum for feature in features])
         self.integer = np.array([feature.type == INTEGER for feature in features])
+        # Whole-matrix operations only where some feature needs them: a batch pays per operation.
+        self.any_integer = bool(self.integer.any())
+        self.all_exclusive = bool(self.exclusive.all())
         self.messages = [out_of_range_message(feature) for feature in features]
         self.row_is_valid = self._row_check(features)
 
@@ -81,10 +89,11 @@ class FeatureLimits:
         Raises ``ValidationFailed`` (400) naming every bad value as ``field_name(row, column)``.
         """
         finite = np.isfinite(X)
-        with np.errstate(invalid="ignore"):
-            outside = (X < self.low) | (X > self.high) | (self.exclusive & (X == self.low))
-            fractional = self.integer & (X != np.floor(X))
-        bad = ~finite | outside | fractional
+        below = (X <= self.low) if self.all_exclusive else (X < self.low) | (self.exclusive & (X == self.low))
+        outside = below | (X > self.high)
+        bad = ~finite | outside
+        if self.any_integer:
+            bad |= self.integer & (X != np.floor(X))
         if not bad.any():
             return
         fields: dict[str, list[str]] = {}

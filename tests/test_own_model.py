@@ -7,6 +7,7 @@ import json
 import urllib.request
 from pathlib import Path
 
+import joblib
 import numpy as np
 import pytest
 
@@ -70,6 +71,19 @@ def test_a_classifier_without_predict_proba_answers_its_class_alone(served) -> N
     assert set(single) == {"prediction", "class_id", "model_version"}
     body = client.post("/predict", json={"instances": rows(model, model.X)}).get_json()
     assert [p["prediction"] for p in body["predictions"]] == model.estimator.predict(model.X).tolist()
+
+
+def test_classes_in_any_order_are_named_by_their_position(tmp_path: Path) -> None:
+    model = own_models.wine_without_probabilities(tmp_path)
+    # RidgeClassifier.predict reads classes_[argmax]: reversed, they stay consistent but unsorted.
+    model.estimator[-1].classes_ = model.estimator[-1].classes_[::-1].copy()
+    joblib.dump(model.estimator, model.model_path)
+    assert own_models.package(model, tmp_path / "reversed") == 0
+    client = create_app({"TESTING": True, "MODEL_DIR": str(tmp_path / "reversed"), "MAX_BATCH_SIZE": 500}).test_client()
+    predictions = client.post("/predict", json={"instances": rows(model, model.X)}).get_json()["predictions"]
+    expected = model.estimator.predict(model.X).tolist()
+    assert [p["prediction"] for p in predictions] == expected
+    assert [p["class_id"] for p in predictions] == [["class_2", "class_1", "class_0"].index(label) for label in expected]
 
 
 @pytest.mark.parametrize("name, field, value, message", [

@@ -11,6 +11,7 @@ import joblib
 import numpy as np
 import pytest
 import sklearn
+import sklearn.base
 from sklearn.preprocessing import StandardScaler
 
 from tests import own_models
@@ -170,3 +171,21 @@ def test_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
 def test_refuses_a_name_that_cannot_be_part_of_a_url(tmp_path: Path) -> None:
     model = own_models.wine(tmp_path)
     assert "model name 'my wine'" in refusal(model, tmp_path / "out", "--name", "my wine")
+
+
+def test_refuses_a_model_pickled_by_another_scikit_learn(tmp_path: Path, monkeypatch) -> None:
+    model = own_models.diabetes(tmp_path)
+    # scikit-learn records its version in every estimator it pickles (BaseEstimator.__getstate__).
+    monkeypatch.setattr(sklearn.base, "__version__", "1.5.2")
+    joblib.dump(model.estimator, model.model_path)
+    monkeypatch.undo()
+    line = refusal(model, tmp_path / "out")
+    assert f"was pickled by scikit-learn 1.5.2 but {sklearn.__version__} is installed" in line
+
+
+def test_refuses_a_regression_target_that_is_not_finite(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    lines = model.data_path.read_text().splitlines()
+    lines[5] = lines[5].rsplit(",", 1)[0] + ",nan"
+    model.data_path.write_text("\n".join(lines) + "\n")
+    assert "the target column holds a value that is not finite" in refusal(model, tmp_path / "out")

@@ -212,6 +212,8 @@ def _outputs(model: Any, task: str, table: Table, predicted: np.ndarray, sample:
             y = np.array(table.target, dtype=np.float64)
         except ValueError:
             raise PackagingError("the target column of a regressor must hold numbers") from None
+        if not np.isfinite(y).all():
+            raise PackagingError("the target column holds a value that is not finite (nan or inf)")
         if not np.isfinite(predicted.astype(np.float64)).all():
             raise PackagingError("the model predicts a value that is not finite for a row of the data")
         return {
