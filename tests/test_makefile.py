@@ -71,3 +71,9 @@ def test_build_stages_the_given_artifact_and_otherwise_trains_iris_in_the_image(
     assert f"cp '{tmp_path}'/model.joblib '{tmp_path}'/metadata.json .image-model/" in given.stdout
     assert "docker build" in given.stdout and "docker build" in default.stdout
     assert ".image-model/" not in default.stdout.replace("rm -rf .image-model", "")
+
+
+def test_up_mounts_api_model_dir_by_its_absolute_path() -> None:
+    # Compose reads a relative path without ./ as the name of a volume.
+    result = make("--dry-run", "up", "API_MODEL_DIR=models/wine")
+    assert f"API_MODEL_DIR={ROOT / 'models' / 'wine'} docker compose up" in result.stdout
