@@ -107,9 +107,8 @@ def batch_schema(row_schema: type[Schema]) -> type[Schema]:
     return BatchSchema
 
 
-# The default model's (Iris, ``python -m training``) request schemas.
+# The default model's (Iris, ``python -m training``) input row, which the load test's flowers must pass.
 FeaturesSchema = features_schema(FEATURES)
-BatchSchema = batch_schema(FeaturesSchema)
 
 
 def prediction_schema(contract: Contract) -> type[Schema]:

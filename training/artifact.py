@@ -25,7 +25,8 @@ MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 DEFAULT_MODEL_DIR = Path("models/iris")
 VERSION_LENGTH = 12
-RETRAIN_HINT = "run `make model` (or `python -m training`) to train a new one, or package yours again"
+RETRAIN_HINT = "run `make model` (or `python -m training`) to train a new one"
+REPACKAGE_HINT = "package yours again with `python -m training package`"
 
 
 class ArtifactError(RuntimeError):
@@ -139,7 +140,7 @@ def load_artifact(model_dir: Path) -> Artifact:
         contract = contract_from_metadata(metadata)
     except ContractError as exc:
         raise ArtifactError(f"model metadata {metadata_path} does not describe the model's inputs and outputs "
-                            f"({exc}); {RETRAIN_HINT}") from None
+                            f"({exc}); {RETRAIN_HINT}, or {REPACKAGE_HINT}") from None
     try:
         model = joblib.load(model_path)
     except Exception as exc:  # unpickling can raise almost anything on a damaged file
