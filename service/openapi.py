@@ -97,7 +97,7 @@ def build_spec(max_batch_size: int, contract: Contract, inputs: Inputs) -> dict[
         spec.components.schema(name, schema=schema)
 
     spec.path(path="/predict", operations={"post": {
-        "summary": f"Predict the {contract.target} of one input row, or of a batch under `instances`.",
+        "summary": f"Predict the {contract.target} of one {contract.row_name}, or of a batch under `instances`.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "oneOf": [{"$ref": "#/components/schemas/Features"}, {"$ref": "#/components/schemas/Batch"}],
         }}}},

@@ -113,7 +113,8 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     ready_model()
     inference_request = load_inference_request(_request_json())
     inputs: Inputs = current_app.extensions["inputs"]
-    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"], inputs.names, inputs.limits)
+    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"], inputs.names, inputs.limits,
+                        model.contract.row_name)
     names = requested_outputs(inference_request.get("outputs"), output_names(model.contract))
     predictions = model.predict(X)
     count(predictions, model.class_names)

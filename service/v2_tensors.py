@@ -124,11 +124,12 @@ def _batch_rows(n_rows: int, max_batch_size: int, field: str) -> None:
     check_batch_size(n_rows, max_batch_size, field, noun="rows")
 
 
-def _matrix(tensor: InputTensor, max_batch_size: int, names: Sequence[str], limits: FeatureLimits) -> np.ndarray:
+def _matrix(tensor: InputTensor, max_batch_size: int, names: Sequence[str], limits: FeatureLimits,
+            row_name: str) -> np.ndarray:
     field = "inputs[0]"
     if len(tensor.shape) != 2 or tensor.shape[1] != len(names):
         raise _refuse(f"{field}.shape", (
-            f"Must be [N, {len(names)}] (N rows by {', '.join(names)}): got {list(tensor.shape)}."
+            f"Must be [N, {len(names)}] (N {row_name}s by {', '.join(names)}): got {list(tensor.shape)}."
         ))
     _batch_rows(tensor.shape[0], max_batch_size, f"{field}.shape")
     X = _as_declared(_values(tensor, field).reshape(tensor.shape), tensor.datatype)
@@ -165,8 +166,9 @@ def _columns(inputs: Sequence[InputTensor], max_batch_size: int, names: Sequence
 
 
 def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int, names: Sequence[str],
-                    limits: FeatureLimits) -> np.ndarray:
-    """The request's input tensors as ``X`` (n, n_features) float64, columns in ``names`` order.
+                    limits: FeatureLimits, row_name: str) -> np.ndarray:
+    """The request's input tensors as ``X`` (n, n_features) float64, columns in ``names`` order;
+    ``row_name`` names one row in the shape error (the contract's, e.g. "flower").
 
     Raises ``ValidationFailed`` (400) for a shape, datatype or data problem and
     for a measurement outside the range /predict accepts, ``BatchTooLarge``
@@ -176,7 +178,7 @@ def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int, names: S
     if duplicates:
         raise _refuse("inputs", f"Input tensor names must be unique: {', '.join(duplicates)} given more than once.")
     if len(inputs) == 1 and inputs[0].name not in names:
-        return _matrix(inputs[0], max_batch_size, names, limits)
+        return _matrix(inputs[0], max_batch_size, names, limits, row_name)
     return _columns(inputs, max_batch_size, names, limits)
 
 

@@ -64,6 +64,7 @@ def test_files_are_readable_by_other_users(model_dir: Path) -> None:
     (lambda m: m["features"][0].update(type="string"), "features[0].type must be one of number, integer"),
     (lambda m: m["features"][1].update(minimum=40.0), "features[1]: minimum and maximum must be finite"),
     (lambda m: m.update(class_names=["setosa"]), "class_names must list two or more distinct classes"),
+    (lambda m: m.update(row_name=" "), "row_name must be a non-empty string"),
 ])
 def test_metadata_without_a_usable_contract_is_refused(model_copy: Path, change, reason: str) -> None:
     metadata = json.loads((model_copy / "metadata.json").read_text())

@@ -180,6 +180,13 @@ def test_v2_infer_takes_one_tensor_per_feature_for_a_regression(served) -> None:
     np.testing.assert_allclose(output["data"], model.estimator.predict(X), rtol=1e-12, atol=0)
 
 
+def test_v2_shape_error_names_rows_for_a_model_without_a_row_name(served) -> None:
+    _, client = served("diabetes")
+    request = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [0.0, 0.0, 0.0]}]}
+    message = client.post("/v2/models/diabetes/infer", json=request).get_json()["error"]
+    assert message.startswith("inputs[0].shape: Must be [N, 10] (N rows by age, sex, bmi,")
+
+
 def test_v2_infer_refuses_a_value_out_of_range_naming_it(served) -> None:
     model, client = served("diabetes")
     X = model.X[:2].copy()

@@ -16,6 +16,7 @@ from sklearn.preprocessing import StandardScaler
 
 from tests import own_models
 from tests.servers import ROOT
+from service import create_app
 from training.artifact import load_artifact
 from training.contract import range_from_data
 
@@ -115,6 +116,23 @@ def test_the_command_packages_and_says_what_it_wrote(tmp_path: Path) -> None:
     assert run.returncode == 0, run.stderr
     assert "regression of 'progression' from 10 features" in run.stdout
     assert load_artifact(tmp_path / "out").metadata["name"] == "progression-v1"
+
+
+def test_a_row_name_given_to_the_command_names_the_rows_in_the_service_s_texts(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    run = run_package("--model", str(model.model_path), "--data", str(model.data_path), "--target", "progression",
+                      "--model-dir", str(tmp_path / "out"), "--row-name", "patient")
+    assert run.returncode == 0, run.stderr
+    client = create_app({"TESTING": True, "MODEL_DIR": str(tmp_path / "out")}).test_client()
+    request = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [0.0, 0.0, 0.0]}]}
+    assert "(N patients by age, sex," in client.post("/v2/models/out/infer", json=request).get_json()["error"]
+    assert client.get("/openapi.json").get_json()["paths"]["/predict"]["post"]["summary"].startswith(
+        "Predict the progression of one patient,")
+
+
+def test_refuses_an_empty_row_name(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    assert refusal(model, tmp_path / "out", "--row-name", " ") == "error: --row-name must not be empty"
 
 
 def test_refuses_a_target_that_is_not_a_column(tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from training.artifact import save_artifact, model_dir_from_env
-from training.contract import DEFAULT_RANGE_MARGIN
+from training.contract import DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME
 from training.data import load_dataset
 from training.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
 from training.package import PackagingError, PackagingParams, package, parse_range
@@ -57,6 +57,8 @@ def parse_package_args(argv: list[str]) -> argparse.Namespace:
                         metavar="NAME=LOW:HIGH", help="a feature's valid range, instead of the data's (repeatable)")
     parser.add_argument("--range-margin", type=float, default=DEFAULT_RANGE_MARGIN,
                         help="share of the data's span added on each side of a range taken from the data")
+    parser.add_argument("--row-name", default=DEFAULT_ROW_NAME,
+                        help=f"what one input row is, in the singular, for the service's texts (default: {DEFAULT_ROW_NAME})")
     return parser.parse_args(argv)
 
 
@@ -82,10 +84,13 @@ def main_package(argv: list[str]) -> int:
     if args.range_margin < 0:
         print("error: --range-margin must be 0 or more", file=sys.stderr)
         return 2
+    if not args.row_name.strip():
+        print("error: --row-name must not be empty", file=sys.stderr)
+        return 2
     params = PackagingParams(
         model_path=args.model, data_path=args.data, target=args.target,
         name=args.name or args.model_dir.resolve().name, declared_ranges=dict(args.ranges),
-        range_margin=args.range_margin,
+        range_margin=args.range_margin, row_name=args.row_name,
     )
     try:
         model, metadata = package(params)

@@ -11,7 +11,8 @@ its requests from ``sample``. Fields (docs/your-model.md shows an example):
   finite, ``minimum <= v`` (``<`` when ``exclusive_minimum``), ``v <= maximum``,
   and integral for an ``integer`` feature.
 - ``task``: ``"classification"`` or ``"regression"``; ``target``: the name of
-  what is predicted.
+  what is predicted; ``row_name`` (optional, default ``"row"``): what one input
+  row is, in the singular, for the service's texts (Iris: ``"flower"``).
 - ``class_names`` (classification only): the classes as strings, in the
   order of the model's ``classes_`` (the columns of ``predict_proba``);
   ``predict_proba`` (classification only): whether the model gives probabilities.
@@ -38,6 +39,7 @@ NUMBER = "number"
 INTEGER = "integer"
 FEATURE_TYPES = (NUMBER, INTEGER)
 SAMPLE_ROWS = 20
+DEFAULT_ROW_NAME = "row"
 # A range taken from data is the observed [min, max] widened by this share of
 # its span on each side: values a little outside what training saw are still
 # served; values off by orders of magnitude (a unit mistake) are refused.
@@ -86,6 +88,7 @@ class Contract:
     target: str
     class_names: tuple[str, ...] = ()
     predict_proba: bool = False
+    row_name: str = DEFAULT_ROW_NAME
 
     @property
     def feature_names(self) -> tuple[str, ...]:
@@ -157,17 +160,21 @@ def contract_from_metadata(metadata: Mapping[str, Any]) -> Contract:
         raise ContractError("feature names must be unique")
     if "instances" in names:
         raise ContractError("no feature may be named 'instances': /predict reads that key as a batch")
+    row_name = metadata.get("row_name", DEFAULT_ROW_NAME)
+    if not isinstance(row_name, str) or not row_name.strip():
+        raise ContractError(f"row_name must be a non-empty string, got {row_name!r}")
     task = metadata["task"]
     if task not in TASKS:
         raise ContractError(f"task must be one of {', '.join(TASKS)}, got {task!r}")
     if task == REGRESSION:
-        return Contract(features=features, task=task, target=str(metadata["target"]))
+        return Contract(features=features, task=task, target=str(metadata["target"]), row_name=row_name)
     class_names = metadata.get("class_names")
     if not isinstance(class_names, list) or len(class_names) < 2 or len(set(map(str, class_names))) != len(class_names):
         raise ContractError("class_names must list two or more distinct classes")
     return Contract(
         features=features, task=task, target=str(metadata["target"]),
         class_names=tuple(map(str, class_names)), predict_proba=bool(metadata.get("predict_proba", False)),
+        row_name=row_name,
     )
 
 

@@ -13,6 +13,8 @@ from training.contract import NUMBER, Feature
 FEATURE_NAMES: tuple[str, ...] = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 FEATURE_UNIT = "cm"
 TARGET_NAME = "species"
+# What one input row is, for the service's texts ("one flower", "N flowers by ...").
+ROW_NAME = "flower"
 # Fisher's Iris measurements lie within 0.1-7.9 cm (scikit-learn's copy of the
 # UCI data set); 0 and below is not a length, and 30 cm gives wide headroom over
 # any iris flower while still refusing values off by orders of magnitude.

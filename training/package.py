@@ -32,7 +32,7 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.metrics import accuracy_score, r2_score
 
 from training.contract import (
-    CLASSIFICATION, DEFAULT_RANGE_MARGIN, INTEGER, NUMBER, REGRESSION, SAMPLE_ROWS, Feature, range_from_data,
+    CLASSIFICATION, DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, SAMPLE_ROWS, Feature, range_from_data,
     sample_rows,
 )
 
@@ -53,6 +53,7 @@ class PackagingParams:
     name: str
     declared_ranges: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     range_margin: float = DEFAULT_RANGE_MARGIN
+    row_name: str = DEFAULT_ROW_NAME
 
 
 @dataclass(frozen=True)
@@ -268,6 +269,7 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
         "estimator": _estimator_name(model),
         "task": task,
         "target": params.target,
+        "row_name": params.row_name,
         "features": [feature.as_metadata() for feature in features],
         **{key: outputs[key] for key in ("class_names", "predict_proba") if key in outputs},
         "range_margin": params.range_margin,

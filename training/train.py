@@ -14,7 +14,7 @@ from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
 from training.contract import CLASSIFICATION, NUMBER, SAMPLE_ROWS, sample_rows
-from training.data import FEATURE_NAMES, FEATURES, TARGET_NAME, Dataset
+from training.data import FEATURE_NAMES, FEATURES, ROW_NAME, TARGET_NAME, Dataset
 from training.estimators import build_estimator
 
 DEFAULT_SEED = 42
@@ -88,6 +88,7 @@ def train(dataset: Dataset, params: TrainingParams, progress: Callable[[str], No
         "estimator": params.estimator,
         "task": CLASSIFICATION,
         "target": TARGET_NAME,
+        "row_name": ROW_NAME,
         "features": [feature.as_metadata() for feature in FEATURES],
         "class_names": list(dataset.class_names),
         "predict_proba": True,
