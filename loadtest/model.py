@@ -106,15 +106,15 @@ def model_from_metadata(metadata: Mapping[str, Any]) -> ServedModel:
 def read_metadata(source: str, host: str | None) -> dict[str, Any]:
     """The metadata document from ``source`` (a file path, or an http(s) URL), or when ``source`` is empty
     from ``host``'s ``GET /model``. Raises ``ModelError`` saying what could not be read."""
-    location = source or (host or "").rstrip("/") + METADATA_PATH
+    if not source and not host:
+        raise ModelError("no --host to ask GET /model, and no --model-metadata file")
+    location = source or host.rstrip("/") + METADATA_PATH
     try:
         if location.startswith(("http://", "https://")):
             with urllib.request.urlopen(location, timeout=FETCH_TIMEOUT_S) as response:
                 text = response.read().decode()
-        elif source:
-            text = Path(location).read_text(encoding="utf-8")
         else:
-            raise ModelError("no --host to ask GET /model, and no --model-metadata file")
+            text = Path(location).read_text(encoding="utf-8")
         return json.loads(text)
     except (OSError, urllib.error.URLError) as exc:
         raise ModelError(f"cannot read the model's metadata from {location}: {exc}") from None

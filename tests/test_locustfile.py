@@ -97,6 +97,10 @@ def test_an_unreadable_source_names_where_it_looked(tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="is not a JSON document"):
         (tmp_path / "m.json").write_text("<html>")
         load_served_model(str(tmp_path / "m.json"), None)
+    with pytest.raises(ModelError, match="no --host to ask GET /model, and no --model-metadata file"):
+        load_served_model("", None)
+    with pytest.raises(ModelError, match="cannot read the model's metadata from .*missing.json"):
+        load_served_model(str(tmp_path / "missing.json"), None)
 
 
 # --- sampled rows ------------------------------------------------------------
