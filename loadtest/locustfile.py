@@ -79,13 +79,10 @@ class Target:
     def load(cls, source: str, host: str | None) -> None:
         """Read the model's metadata (``loadtest.model.load_served_model``); on failure keep the reason in ``error``."""
         try:
-            cls.use(load_served_model(source, host))
+            model = load_served_model(source, host)
         except ModelError as error:
             cls.error = str(error)
-
-    @classmethod
-    def use(cls, model: ServedModel) -> None:
-        """Send requests for ``model``."""
+            return
         cls.model, cls.sampler, cls.refusals, cls.error = model, RowSampler(model), invalid_requests(model), None
 
 
