@@ -79,7 +79,7 @@ build: ## Build the api image IMAGE (default api-inference:latest) with Iris, or
 push: build ## Build and push IMAGE to its registry (docker login first)
 	docker push $(IMAGE)
 
-# API_MODEL_DIR made absolute: Compose reads a relative path without ./ as a volume's name.
+# API_MODEL_DIR made absolute: compose.yaml mounts it at the same path inside the replicas.
 up: build ## Start Nginx and API_REPLICAS (3) api replicas on PORT (8000); API_MODEL_DIR=DIR mounts an artifact; waits until healthy
 	IMAGE=$(IMAGE) $(if $(API_MODEL_DIR),API_MODEL_DIR=$(abspath $(API_MODEL_DIR))) $(COMPOSE) up -d --no-build --wait
 

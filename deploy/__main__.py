@@ -176,7 +176,7 @@ def add_matrix_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
     parser.add_argument("--model-dir", type=artifact_dir, metavar="DIR",
-                        help="artifact the replicas serve, mounted over the image's own (compose.yaml's API_MODEL_DIR; "
+                        help="artifact the replicas serve instead of the image's own, mounted (compose.yaml's API_MODEL_DIR; "
                              "default: the image's)")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
@@ -247,7 +247,7 @@ def add_overload_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
     parser.add_argument("--model-dir", type=artifact_dir, metavar="DIR",
-                        help="artifact the replicas serve, mounted over the image's own (compose.yaml's API_MODEL_DIR; "
+                        help="artifact the replicas serve instead of the image's own, mounted (compose.yaml's API_MODEL_DIR; "
                              "default: the image's)")
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",

@@ -3,7 +3,7 @@
 The project's ``compose.yaml`` reads the limits from the environment:
 ``API_REPLICAS``, ``API_CPUS``, ``API_MEMORY``, ``WEB_CONCURRENCY`` (unset lets
 the service size itself from its CPU quota), ``PORT`` (Nginx on the host) and
-``IMAGE``, and ``API_MODEL_DIR`` (an artifact mounted over the image's own). The docker compose CLI runs as a subprocess under a project name of
+``IMAGE``, and ``API_MODEL_DIR`` (an artifact served instead of the image's own). The docker compose CLI runs as a subprocess under a project name of
 its own, so an experiment never touches a stack started with ``docker compose up``.
 """
 
