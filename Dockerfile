@@ -1,7 +1,9 @@
 # The inference service: Gunicorn serving the Flask app, with a model trained at
-# build time by the same scikit-learn the runtime loads it with.
+# build time by the same scikit-learn the runtime loads it with, or an artifact
+# of your own built in (docs/your-model.md).
 #
 #   docker build -t api-inference:latest .          (or: make build)
+#   make build MODEL_DIR=DIR                        (serves the artifact in DIR)
 #   docker run --rm -p 8000:8000 api-inference:latest
 
 # ---- build: install the pinned dependencies into a venv, train the model ------
@@ -22,12 +24,20 @@ RUN pip install -r requirements.txt -c constraints.txt \
  && pip uninstall --yes --quiet pip setuptools
 
 COPY training/ training/
-# The artifact records the scikit-learn that wrote it and the service refuses
-# any other, so it is trained here rather than copied from the build host.
-# The artifact's files are written private to their owner (root here): the
-# runtime user only needs to read them.
-RUN MODEL_DIR=/app/models/iris python -m training \
- && chmod -R a+rX /app/models
+# The model served from /app/model: the artifact `make build MODEL_DIR=DIR`
+# staged in .image-model/ of the build context, else Iris trained here. The
+# artifact records the scikit-learn that wrote it and the service refuses any
+# other, so Iris is trained rather than copied from the build host, and a given
+# artifact is loaded once here: one packaged by another version fails the build
+# with the reason. (requirements.txt rides along because COPY fails when its only
+# pattern matches nothing.) The runtime user only needs to read the files.
+COPY requirements.txt .image-mode[l] /tmp/given-model/
+RUN if [ -f /tmp/given-model/metadata.json ]; then \
+      mkdir /app/model && cp /tmp/given-model/model.joblib /tmp/given-model/metadata.json /app/model/ \
+      && python -c "from pathlib import Path; from training.artifact import load_artifact; load_artifact(Path('/app/model'))"; \
+    else MODEL_DIR=/app/model python -m training; fi \
+ && rm -rf /tmp/given-model \
+ && chmod -R a+rX /app/model
 
 COPY service/ service/
 # Compile once here: the runtime user cannot write next to the sources.
@@ -48,7 +58,7 @@ COPY --from=build /app /app
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
-    MODEL_DIR=/app/models/iris \
+    MODEL_DIR=/app/model \
     HOST=0.0.0.0 \
     PORT=8000 \
     PROMETHEUS_MULTIPROC_DIR=/dev/shm/api-inference-metrics
@@ -70,7 +80,7 @@ ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE=
 LABEL org.opencontainers.image.title="api-inference" \
-      org.opencontainers.image.description="HTTP inference service for a scikit-learn Iris classifier (Flask + Gunicorn)" \
+      org.opencontainers.image.description="HTTP inference service for a scikit-learn model (Flask + Gunicorn)" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.source="${SOURCE}" \

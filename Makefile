@@ -64,14 +64,24 @@ SOURCE ?= $(shell git remote get-url origin 2>/dev/null)
 COMPOSE ?= docker compose
 .PHONY: build push up down logs scale ps
 
-build: ## Build the api image IMAGE (default api-inference:latest), labelled with the git version
-	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE) .
+# MODEL_DIR given (command line or environment): the image serves that artifact,
+# staged in .image-model/ of the build context; otherwise Iris is trained in the build.
+BUILD_MODEL_DIR := $(if $(filter command line environment,$(origin MODEL_DIR)),$(MODEL_DIR))
+IMAGE_MODEL_STAGE := .image-model
+
+build: ## Build the api image IMAGE (default api-inference:latest) with Iris, or MODEL_DIR=DIR's artifact; labelled with the git version
+	@rm -rf $(IMAGE_MODEL_STAGE)
+	$(if $(BUILD_MODEL_DIR),@for file in model.joblib metadata.json; do test -f '$(BUILD_MODEL_DIR)'/$$file || { echo "MODEL_DIR=$(BUILD_MODEL_DIR) has no $$file: package an artifact there first (docs/your-model.md)" >&2; exit 2; }; done; \
+	  mkdir $(IMAGE_MODEL_STAGE) && cp '$(BUILD_MODEL_DIR)'/model.joblib '$(BUILD_MODEL_DIR)'/metadata.json $(IMAGE_MODEL_STAGE)/)
+	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE) . || { rc=$$?; rm -rf $(IMAGE_MODEL_STAGE); exit $$rc; }
+	@rm -rf $(IMAGE_MODEL_STAGE)
 
 push: build ## Build and push IMAGE to its registry (docker login first)
 	docker push $(IMAGE)
 
-up: build ## Start Nginx and API_REPLICAS (3) api replicas on PORT (8000); waits until healthy
-	IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --wait
+# API_MODEL_DIR made absolute: compose.yaml mounts it at the same path inside the replicas.
+up: build ## Start Nginx and API_REPLICAS (3) api replicas on PORT (8000); API_MODEL_DIR=DIR mounts an artifact; waits until healthy
+	IMAGE=$(IMAGE) $(if $(API_MODEL_DIR),API_MODEL_DIR=$(abspath $(API_MODEL_DIR))) $(COMPOSE) up -d --no-build --wait
 
 down: ## Stop and remove the stack
 	$(COMPOSE) down --remove-orphans

@@ -168,14 +168,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-") as scratch_name:
         scratch = Path(scratch_name)
         bodies = {"single": scratch / "single.json"}
-        bodies["single"].write_text(json.dumps(inprocess.SINGLE_ROW))
+        artifact = load_artifact(model_dir)
+        bodies["single"].write_text(json.dumps(inprocess.single_body(artifact)))
         for size in inprocess.BATCH_SIZES:
             bodies[f"batch{size}"] = scratch / f"batch{size}.json"
-            bodies[f"batch{size}"].write_text(json.dumps(inprocess.batch_body(size)))
+            bodies[f"batch{size}"].write_text(json.dumps(inprocess.batch_body(artifact, size)))
 
-        progress("1/6 the model alone: scikit-learn predict_proba, 1 row and batches (timeit)")
+        progress(f"1/6 the model alone: scikit-learn {inprocess.model_method(artifact)}, 1 row and batches (timeit)")
         measurements["model"] = inprocess.model_costs(model_dir)
-        progress(f"  {measurements['model']['predict_proba_1_row_us']:.1f} µs per 1-row call")
+        progress(f"  {measurements['model']['model_1_row_us']:.1f} µs per 1-row call")
         progress("2/6 one request in process: Flask test client, /predict and /bench/ceiling")
         measurements["in_process"] = inprocess.request_costs(model_dir)
         progress(f"  /predict {measurements['in_process']['test_client_predict_us']:.1f} µs, "
@@ -192,18 +193,18 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_nginx:
             measurements["nginx"] = {"skipped": "--skip-nginx"}
         else:
-            progress("4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU")
-            measurements["nginx"] = nginx.measure(bodies["single"], settings, progress, args.project_prefix)
+            progress("4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU serving the same artifact")
+            measurements["nginx"] = nginx.measure(bodies["single"], model_dir, settings, progress, args.project_prefix)
             if "skipped" in measurements["nginx"]:
                 progress(f"  skipped: {measurements['nginx']['skipped']}")
 
         if not args.skip_memory:
             progress("5/6 memory of one replica (PSS, master + workers) for 1, 2, 4 workers")
-            measurements["memory"] = memory.measure(bodies["single"], bodies["batch1000"], settings, scratch, progress)
+            measurements["memory"] = memory.measure(model_dir, bodies["single"], bodies["batch1000"], settings, scratch, progress)
 
         if not args.skip_workers:
             progress(f"6/6 worker classes at 1 and 2 CPUs ({', '.join(f'{c} CPU: {s}' for c, s in cpu_sets.items())})")
-            measurements["worker_classes"] = workers.measure(cpu_sets, bodies["single"], settings, scratch, progress)
+            measurements["worker_classes"] = workers.measure(cpu_sets, model_dir, bodies["single"], settings, scratch, progress)
 
     summary = summarise(measurements)
     table = rows(summary, measurements)

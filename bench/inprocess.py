@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 
 from bench.wsgi import CEILING_ROUTE, create_bench_app
-from training.artifact import load_artifact
-from training.data import load_dataset
+from training.artifact import Artifact, load_artifact
+from training.data import FEATURE_NAMES, load_dataset
 
 REPEATS = 5
 BATCH_SIZES = (100, 1000)
-SINGLE_ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
 
 
 def time_per_call_us(call: Callable[[], Any], repeats: int = REPEATS) -> float:
@@ -31,29 +30,51 @@ def time_per_call_us(call: Callable[[], Any], repeats: int = REPEATS) -> float:
     return min(timer.repeat(repeat=repeats, number=number)) / number * 1e6
 
 
-def batch_rows(n_rows: int) -> np.ndarray:
-    """``n_rows`` Iris rows (the data set repeated), (n_rows, 4) float64 cm."""
-    X = load_dataset().X
-    return np.resize(X, (n_rows, X.shape[1]))
+def real_rows(artifact: Artifact) -> list[list[float | int]]:
+    """The rows the bench sends, in the model's input order: for a model of the Iris features,
+    Fisher's 150 rows as the bench always sent (its first, 5.1, 3.5, 1.4, 0.2 cm, is the
+    single-row body), so figures compare with earlier reports; else the artifact's sample."""
+    names = artifact.contract.feature_names
+    if names == FEATURE_NAMES:
+        return load_dataset().X.tolist()
+    return [[row[name] for name in names] for row in artifact.metadata["sample"]]
 
 
-def batch_body(n_rows: int) -> dict[str, Any]:
-    """A ``POST /predict`` batch body of ``n_rows`` real Iris rows."""
-    names = tuple(SINGLE_ROW)
-    return {"instances": [dict(zip(names, row)) for row in batch_rows(n_rows).tolist()]}
+def batch_rows(artifact: Artifact, n_rows: int) -> list[list[float | int]]:
+    """``n_rows`` rows: ``real_rows`` repeated."""
+    rows = real_rows(artifact)
+    return [rows[i % len(rows)] for i in range(n_rows)]
 
 
-def model_costs(model_dir: Path) -> dict[str, float]:
-    """scikit-learn's own ``predict_proba`` on the served artifact: µs for one row, µs per row in batches.
+def single_body(artifact: Artifact) -> dict[str, Any]:
+    """A ``POST /predict`` body of one row: the first of ``real_rows``."""
+    return dict(zip(artifact.contract.feature_names, real_rows(artifact)[0]))
 
-    Keys: ``predict_proba_1_row_us``, ``predict_proba_batch{n}_per_row_us`` for each batch size.
+
+def batch_body(artifact: Artifact, n_rows: int) -> dict[str, Any]:
+    """A ``POST /predict`` batch body of ``n_rows`` rows (``batch_rows``)."""
+    names = artifact.contract.feature_names
+    return {"instances": [dict(zip(names, row)) for row in batch_rows(artifact, n_rows)]}
+
+
+def model_method(artifact: Artifact) -> str:
+    """What the service asks of the model: ``predict_proba`` when its answers carry probabilities, else ``predict``."""
+    return "predict_proba" if artifact.contract.predict_proba else "predict"
+
+
+def model_costs(model_dir: Path) -> dict[str, Any]:
+    """scikit-learn's own ``model_method`` on the served artifact: µs for one row, µs per row in batches.
+
+    Keys: ``method``, ``model_1_row_us``, ``model_batch{n}_per_row_us`` for each batch size.
     """
-    pipeline = load_artifact(model_dir).model
-    one_row = np.array([list(SINGLE_ROW.values())])
-    costs = {"predict_proba_1_row_us": time_per_call_us(lambda: pipeline.predict_proba(one_row))}
+    artifact = load_artifact(model_dir)
+    method = model_method(artifact)
+    call = getattr(artifact.model, method)
+    one_row = np.array(batch_rows(artifact, 1), dtype=np.float64)
+    costs: dict[str, Any] = {"method": method, "model_1_row_us": time_per_call_us(lambda: call(one_row))}
     for n_rows in BATCH_SIZES:
-        X = batch_rows(n_rows)
-        costs[f"predict_proba_batch{n_rows}_per_row_us"] = time_per_call_us(lambda: pipeline.predict_proba(X)) / n_rows
+        X = np.array(batch_rows(artifact, n_rows), dtype=np.float64)
+        costs[f"model_batch{n_rows}_per_row_us"] = time_per_call_us(lambda: call(X)) / n_rows
     return costs
 
 
@@ -66,7 +87,8 @@ def request_costs(model_dir: Path) -> dict[str, float]:
     """
     app = create_bench_app({"TESTING": True, "MODEL_DIR": str(model_dir)})
     client = app.test_client()
-    body = json.dumps(SINGLE_ROW)
+    artifact = load_artifact(model_dir)
+    body = json.dumps(single_body(artifact))
 
     def post(path: str) -> Callable[[], Any]:
         response = client.post(path, data=body, content_type="application/json")
@@ -74,7 +96,7 @@ def request_costs(model_dir: Path) -> dict[str, float]:
         return lambda: client.post(path, data=body, content_type="application/json")
 
     model = app.extensions["model"]
-    one_row = np.array([list(SINGLE_ROW.values())])
+    one_row = np.array(batch_rows(artifact, 1), dtype=np.float64)
     return {
         "service_model_predict_us": time_per_call_us(lambda: model.predict(one_row)),
         "test_client_predict_us": time_per_call_us(post("/predict")),

@@ -19,15 +19,16 @@ Progress = Callable[[str], None]
 WORKER_COUNTS = (1, 2, 4)
 
 
-def measure(body: Path, batch_body: Path, settings: Settings, scratch: Path, progress: Progress) -> list[dict[str, Any]]:
-    """PSS after each worker has answered single and batch requests, for 1, 2 and 4 workers.
+def measure(model_dir: Path, body: Path, batch_body: Path, settings: Settings, scratch: Path,
+            progress: Progress) -> list[dict[str, Any]]:
+    """PSS after each worker has answered single and batch requests, for 1, 2 and 4 workers serving ``model_dir``.
 
     The servers run unpinned: memory does not depend on the core.
     """
     warm = Settings(run_s=1.0, repeats=1, latency_s=0.0, generator_cpu=settings.generator_cpu)
     results = []
     for workers in WORKER_COUNTS:
-        with gunicorn(scratch / f"memory-{workers}.log", cpus=None, workers=workers) as server:
+        with gunicorn(scratch / f"memory-{workers}.log", cpus=None, workers=workers, model_dir=model_dir) as server:
             # Enough connections that every worker takes some, so each has touched its own pages.
             max_rate_run(server, "/predict", body, warm, connections=4 * workers)
             max_rate_run(server, "/predict", batch_body, warm, connections=4 * workers)

@@ -46,18 +46,21 @@ PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 @dataclass(frozen=True)
 class Stack:
-    """A compose project of our own: its name, image tag and published URL."""
+    """A compose project of our own: its name, image tag, published URL and the artifact it serves."""
 
     project: str
     image: str
     url: str
+    model_dir: Path
 
     def command(self, *args: str) -> list[str]:
         return ["docker", "compose", "--project-name", self.project, "--file", str(COMPOSE_FILE), *args]
 
     def environment(self) -> dict[str, str]:
         port = self.url.rsplit(":", 1)[1]
-        return {**os.environ, "PORT": port, "IMAGE": self.image, "API_REPLICAS": "1", "API_CPUS": "1.0"}
+        # The replica serves the artifact the rest of the bench measures, mounted (compose.yaml's API_MODEL_DIR).
+        return {**os.environ, "PORT": port, "IMAGE": self.image, "API_REPLICAS": "1", "API_CPUS": "1.0",
+                "API_MODEL_DIR": str(self.model_dir.resolve())}
 
 
 def unavailable_reason() -> str | None:
@@ -138,9 +141,10 @@ def _run(stack: Stack, path: str, body: Path | None, settings: Settings,
     return run
 
 
-def measure(body: Path, settings: Settings, progress: Progress, project_prefix: str = DEFAULT_PROJECT_PREFIX) -> dict[str, Any]:
-    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately,
-    as Compose project ``<project_prefix>-<pid>-<time>`` with the image tag
+def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
+            project_prefix: str = DEFAULT_PROJECT_PREFIX) -> dict[str, Any]:
+    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately, the replica
+    serving the artifact in ``model_dir``, as Compose project ``<project_prefix>-<pid>-<time>`` with the image tag
     ``api-inference:<the project name less a leading "api-inference-">``.
 
     Returns run dicts under ``predict`` and ``health``, each with ``nginx_cpu_fraction``
@@ -151,7 +155,7 @@ def measure(body: Path, settings: Settings, progress: Progress, project_prefix: 
         return {"skipped": reason}
     project = f"{project_prefix}-{os.getpid()}-{int(time.time())}"
     stack = Stack(project=project, image=f"api-inference:{project.removeprefix('api-inference-')}",
-                  url=f"http://127.0.0.1:{free_port()}")
+                  url=f"http://127.0.0.1:{free_port()}", model_dir=model_dir)
     environment = stack.environment()
     try:
         progress(f"  docker compose up --build --wait (project {stack.project}; at most {UP_TIMEOUT_S:.0f} s)")

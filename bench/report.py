@@ -129,7 +129,7 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
     model = measurements["model"]
     in_process = measurements["in_process"]
     direct = measurements["direct"]
-    limit_rps = ratio(1e6, model["predict_proba_1_row_us"])
+    limit_rps = ratio(1e6, model["model_1_row_us"])
     predict_rps = rps(direct["predict"])
     ceiling_rps = rps(direct["ceiling"])
     pairs = paired_ratio(direct["predict"], direct["ceiling"])
@@ -142,7 +142,7 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
         batch[size] = {
             "predictions_per_s": per_s,
             "to_single_row_ratio": ratio(per_s, predict_rps),
-            "to_model_ratio": ratio(per_s, ratio(1e6, model[f"predict_proba_batch{size}_per_row_us"])),
+            "to_model_ratio": ratio(per_s, ratio(1e6, model[f"model_batch{size}_per_row_us"])),
         }
     latency = direct.get("latency", [])
     max_runs = [run for name in ("predict", "ceiling", "bare_flask", "batch100", "batch1000") for run in direct.get(name, [])]
@@ -172,7 +172,7 @@ def summarise(measurements: dict[str, Any]) -> dict[str, Any]:
         "predict_cpu_us_per_request": cpu_us_per_request(direct["predict"]),
         "ceiling_cpu_us_per_request": cpu_us_per_request(direct["ceiling"]),
         "predict_to_ceiling_cpu_ratio": ratio(cpu_us_per_request(direct["ceiling"]), cpu_us_per_request(direct["predict"])),
-        "in_process_predict_to_model_ratio": ratio(in_process["test_client_predict_us"], model["predict_proba_1_row_us"]),
+        "in_process_predict_to_model_ratio": ratio(in_process["test_client_predict_us"], model["model_1_row_us"]),
         "in_process_predict_to_ceiling_ratio": ratio(in_process["test_client_ceiling_us"], in_process["test_client_predict_us"]),
         "batch100_predictions_per_s": batch[100]["predictions_per_s"],
         "batch1000_predictions_per_s": batch[1000]["predictions_per_s"],
@@ -326,17 +326,18 @@ def rows(summary: dict[str, Any], measurements: dict[str, Any]) -> list[Row]:
     """The table: every figure beside its ratio."""
     model = measurements["model"]
     in_process = measurements["in_process"]
-    one_row_us = model["predict_proba_1_row_us"]
+    one_row_us = model["model_1_row_us"]
+    method = model["method"]
     table = [
-        Row("predict_proba, 1 row (the limit)", one_row_us, "µs/call", 1.0, "itself"),
-        Row("predict_proba, batch of 100", model["predict_proba_batch100_per_row_us"], "µs/row",
-            ratio(model["predict_proba_batch100_per_row_us"], one_row_us), "x 1-row call"),
-        Row("predict_proba, batch of 1000", model["predict_proba_batch1000_per_row_us"], "µs/row",
-            ratio(model["predict_proba_batch1000_per_row_us"], one_row_us), "x 1-row call"),
+        Row(f"{method}, 1 row (the limit)", one_row_us, "µs/call", 1.0, "itself"),
+        Row(f"{method}, batch of 100", model["model_batch100_per_row_us"], "µs/row",
+            ratio(model["model_batch100_per_row_us"], one_row_us), "x 1-row call"),
+        Row(f"{method}, batch of 1000", model["model_batch1000_per_row_us"], "µs/row",
+            ratio(model["model_batch1000_per_row_us"], one_row_us), "x 1-row call"),
         Row("service Model.predict, 1 row", in_process["service_model_predict_us"], "µs/call",
-            ratio(in_process["service_model_predict_us"], one_row_us), "x predict_proba"),
+            ratio(in_process["service_model_predict_us"], one_row_us), f"x {method}"),
         Row("test client POST /predict", in_process["test_client_predict_us"], "µs/req",
-            summary["in_process_predict_to_model_ratio"], "x predict_proba"),
+            summary["in_process_predict_to_model_ratio"], f"x {method}"),
         Row("test client POST /bench/ceiling", in_process["test_client_ceiling_us"], "µs/req",
             summary["in_process_predict_to_ceiling_ratio"], "= ceiling µs / predict µs"),
     ]
@@ -377,7 +378,7 @@ def rows(summary: dict[str, Any], measurements: dict[str, Any]) -> list[Row]:
         table.append(Row(f"batch of {size} over HTTP", batch[size]["predictions_per_s"], "pred/s",
                          batch[size]["to_single_row_ratio"], "x single-row /predict"))
     table.append(Row("batch of 1000 vs model alone", batch["1000"]["predictions_per_s"], "pred/s",
-                     batch["1000"]["to_model_ratio"], "x predict_proba batch limit"))
+                     batch["1000"]["to_model_ratio"], f"x {method} batch limit"))
     if summary["p50_ms"] is not None:
         offered = f"{summary['latency_target_rps']:,.0f} req/s offered"
         table += [

@@ -33,8 +33,9 @@ RUN_S = 3.0
 LATENCY_S = 4.0
 
 
-def measure(cpu_sets: dict[int, str], body: Path, settings: Settings, scratch: Path, progress: Progress) -> list[dict[str, Any]]:
-    """One server per (CPU count, worker class, threads): ``REPEATS`` full-speed runs of
+def measure(cpu_sets: dict[int, str], model_dir: Path, body: Path, settings: Settings, scratch: Path,
+            progress: Progress) -> list[dict[str, Any]]:
+    """One server per (CPU count, worker class, threads), serving ``model_dir``: ``REPEATS`` full-speed runs of
     ``/predict``, then one at 70% of their median rate for latency.
 
     ``cpu_sets`` maps a CPU count to the ``taskset`` list for it, e.g. ``{1: "1", 2: "0,1"}``.
@@ -43,7 +44,7 @@ def measure(cpu_sets: dict[int, str], body: Path, settings: Settings, scratch: P
     for cpus, cpu_list in cpu_sets.items():
         for worker_class, threads in CONFIGS:
             with gunicorn(scratch / f"workers-{cpus}-{worker_class}-{threads}.log", cpus=cpu_list, workers=cpus,
-                          worker_class=worker_class, threads=threads) as server:
+                          worker_class=worker_class, threads=threads, model_dir=model_dir) as server:
                 max_rate_run(server, "/predict", body, replace(settings, run_s=1.0))  # warm-up, discarded
                 runs = [max_rate_run(server, "/predict", body, replace(settings, run_s=RUN_S)) for _ in range(REPEATS)]
                 rate = LATENCY_LOAD_FRACTION * statistics.median(run.requests_per_s for run in runs)

@@ -72,6 +72,16 @@ EXIT_CONFIGURATION_ERROR = 1
 MAX_PORT = 65535
 
 
+def artifact_dir(text: str) -> Path:
+    """argparse type: a directory holding an artifact (``model.joblib`` and ``metadata.json``), made absolute
+    for the bind mount."""
+    path = Path(text).resolve()
+    missing = [name for name in ("model.joblib", "metadata.json") if not (path / name).is_file()]
+    if missing:
+        raise argparse.ArgumentTypeError(f"{text} has no {' or '.join(missing)}: not a model artifact")
+    return path
+
+
 def port_number(text: str) -> int:
     """argparse type: a TCP port, 1-65535."""
     try:
@@ -165,6 +175,9 @@ def add_matrix_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=compose_project, default=DEFAULT_PROJECT, help=f"Compose project name (default {DEFAULT_PROJECT})")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
+    parser.add_argument("--model-dir", type=artifact_dir, metavar="DIR",
+                        help="artifact the replicas serve instead of the image's own, mounted (compose.yaml's API_MODEL_DIR; "
+                             "default: the image's)")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
@@ -222,6 +235,9 @@ def add_overload_command(commands: argparse._SubParsersAction) -> None:
                         help="Compose project name (default api-inference-overload)")
     parser.add_argument("--port", type=port_number, default=DEFAULT_PORT, help=f"Nginx's port on this host (default {DEFAULT_PORT})")
     parser.add_argument("--image", help="API image to build and run (default: compose.yaml's, api-inference:latest)")
+    parser.add_argument("--model-dir", type=artifact_dir, metavar="DIR",
+                        help="artifact the replicas serve instead of the image's own, mounted (compose.yaml's API_MODEL_DIR; "
+                             "default: the image's)")
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
@@ -297,7 +313,7 @@ def run_command(args: argparse.Namespace) -> int:
             raise MatrixError(f"--out {args.out}: cannot create the run directory: {error.strerror}") from error
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
-                         ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
+                         model_dir=args.model_dir, ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
                          locust_args=tuple(args.locust_arg))
     # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does; SIGINT is
     # restored too, since a shell starts background jobs with it ignored.
@@ -433,7 +449,8 @@ def overload_command(args: argparse.Namespace) -> int:
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
                 signal.SIGINT: signal.signal(signal.SIGINT, signal.default_int_handler)}
     try:
-        result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image),
+        result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image,
+                                                                  args.model_dir),
                               client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout)
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)

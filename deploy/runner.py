@@ -45,12 +45,14 @@ EXCEPTION_LINE = re.compile(r"^\w*(?:Error|Exception): .+$")
 
 @dataclass(frozen=True)
 class RunOptions:
-    """Where and how to run: the repository root, Compose project, host port, image, readiness timeout, Locust's target."""
+    """Where and how to run: the repository root, Compose project, host port, image, the artifact mounted
+    into it (None: the image's own), readiness timeout, Locust's target."""
 
     root: Path
     project: str
     port: int
     image: str | None = None
+    model_dir: Path | None = None
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
     build: bool = True
     target_url: str | None = None  # where Locust's users send requests; None: Nginx on 127.0.0.1:port
@@ -101,7 +103,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
     """
     selected = [c for c in matrix.configurations if c.index in plan.selected]
     todo = [c for c in selected if not is_finished(run_dir, c.index, c.name)]
-    stack = ComposeStack(options.project, options.port, options.root, options.image)
+    stack = ComposeStack(options.project, options.port, options.root, options.image, options.model_dir)
     engine_cpus = int(client.info().get("NCPU", 0))
     for configuration in selected:
         if configuration not in todo:

@@ -3,7 +3,7 @@
 The project's ``compose.yaml`` reads the limits from the environment:
 ``API_REPLICAS``, ``API_CPUS``, ``API_MEMORY``, ``WEB_CONCURRENCY`` (unset lets
 the service size itself from its CPU quota), ``PORT`` (Nginx on the host) and
-``IMAGE``. The docker compose CLI runs as a subprocess under a project name of
+``IMAGE``, and ``API_MODEL_DIR`` (an artifact served instead of the image's own). The docker compose CLI runs as a subprocess under a project name of
 its own, so an experiment never touches a stack started with ``docker compose up``.
 """
 
@@ -61,11 +61,13 @@ def stack_projects(root: Path) -> set[str]:
 class ComposeStack:
     """The project's Compose stack under a dedicated project name and host port."""
 
-    def __init__(self, project: str, port: int, root: Path, image: str | None = None) -> None:
+    def __init__(self, project: str, port: int, root: Path, image: str | None = None,
+                 model_dir: Path | None = None) -> None:
         self.project = project
         self.port = port
         self.root = root
         self.image = image
+        self.model_dir = model_dir
 
     @property
     def url(self) -> str:
@@ -88,6 +90,8 @@ class ComposeStack:
             environment.pop("WEB_CONCURRENCY", None)
         if self.image:
             environment["IMAGE"] = self.image
+        if self.model_dir:
+            environment["API_MODEL_DIR"] = str(self.model_dir)
         return environment
 
     def command(self, *arguments: str) -> list[str]:

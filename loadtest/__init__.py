@@ -2,8 +2,9 @@
 
 - ``locustfile.py``: the simulated clients (run it with ``locust``; ``locust.conf`` holds the defaults).
 - ``options.py``: the knobs, registered as Locust's own command-line/env/config options.
-- ``payloads.py`` and ``iris_stats.py``: realistic flowers and deliberately invalid requests;
-  ``open_inference.py``: the same flowers as Open Inference Protocol requests.
+- ``model.py``: the served model's features, task and sample rows, read from its metadata.
+- ``payloads.py``: valid rows drawn around the model's sample, deliberately invalid requests,
+  and how answers are judged; ``open_inference.py``: the same as Open Inference Protocol requests.
 - ``shapes.py``: constant, step and spike load shapes, chosen by ``--shape``.
 - ``slo.py``: the service level objective and its verdict (no Locust import: other
   packages read reports with it).

@@ -1,11 +1,13 @@
 """Locust clients of the inference service: ``locust`` (settings in ``locust.conf``).
 
-One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON API:
-single predictions of flowers drawn around the real Iris classes, a share of
+The served model's features, task and sample rows come from its metadata: the
+target's ``GET /model`` when the test starts, or ``--model-metadata`` (a file or
+URL). One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON
+API: single predictions of rows drawn around the model's sample rows, a share of
 batches, and a small share of deliberately invalid requests (tag ``invalid``;
 ``--exclude-tags invalid`` drops them) whose expected 4xx counts as a success.
-``OpenInferenceUser`` sends the same flowers to the Open Inference Protocol's
-``/v2/models/iris/infer``; it runs only when named (``locust OpenInferenceUser``).
+``OpenInferenceUser`` sends the same rows to the Open Inference Protocol's
+``/v2/models/<name>/infer``; it runs only when named (``locust OpenInferenceUser``).
 ``NginxHealthUser`` asks Nginx's own ``/nginx-health``, which no replica answers:
 the ceiling of the load generator and the host, also only when named.
 Knobs: ``loadtest/options.py`` (``locust --help`` lists them). At the end of a
@@ -31,13 +33,15 @@ if _PROJECT_ROOT not in sys.path:
 import gevent  # noqa: E402
 import locust.stats  # noqa: E402
 from locust import FastHttpUser, TaskSet, between, events, tag, task  # noqa: E402
+from locust.exception import StopUser  # noqa: E402
 from locust import log as locust_log  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
 
 from loadtest import options as knobs  # noqa: E402
-from loadtest.open_inference import INFER_PATH, check_inference, infer_request  # noqa: E402
+from loadtest.model import ModelError, ServedModel, load_served_model  # noqa: E402
+from loadtest.open_inference import check_inference, infer_path, infer_request  # noqa: E402
 from loadtest.payloads import (  # noqa: E402
-    INVALID_REQUESTS, JSON, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
+    JSON, InvalidRequest, RowSampler, check_batch, check_prediction, check_refusal, invalid_requests,
 )
 from loadtest.rate_steps import RatePacer, RateSchedule  # noqa: E402
 from loadtest.request_log import RequestLog  # noqa: E402
@@ -63,28 +67,47 @@ schedule: RateSchedule | None = None
 request_log: RequestLog | None = None
 
 
+class Target:
+    """The served model and what is sent to it, read once per process when the test starts."""
+
+    model: ServedModel | None = None
+    sampler: RowSampler | None = None
+    refusals: tuple[InvalidRequest, ...] = ()
+    error: str | None = None
+
+    @classmethod
+    def load(cls, source: str, host: str | None) -> None:
+        """Read the model's metadata (``loadtest.model.load_served_model``); on failure keep the reason in ``error``."""
+        try:
+            model = load_served_model(source, host)
+        except ModelError as error:
+            cls.error = str(error)
+            return
+        cls.model, cls.sampler, cls.refusals, cls.error = model, RowSampler(model), invalid_requests(model), None
+
+
 class PredictMix(TaskSet):
     """One request per task, of the kind the request mix draws (``options.request_mix``)."""
 
     @tag("single")
     @task
     def predict_one(self) -> None:
-        with self.client.post(PREDICT_PATH, json=sample_flower(self.user.rng), name="/predict single",
+        with self.client.post(PREDICT_PATH, json=Target.sampler.row(self.user.rng), name="/predict single",
                               catch_response=True) as response:
-            self.user.judge(response, check_prediction(response.status_code, response.text))
+            self.user.judge(response, check_prediction(response.status_code, response.text, Target.model))
 
     @tag("batch")
     @task
     def predict_batch(self) -> None:
         size = self.user.environment.parsed_options.batch_size
-        with self.client.post(PREDICT_PATH, json=sample_batch(self.user.rng, size), name="/predict batch",
+        with self.client.post(PREDICT_PATH, json=Target.sampler.batch(self.user.rng, size), name="/predict batch",
                               catch_response=True) as response:
-            self.user.judge(response, check_batch(response.status_code, response.text, size))
+            self.user.judge(response, check_batch(response.status_code, response.text, size, Target.model))
 
     @tag("invalid")
     @task
     def send_invalid(self) -> None:
-        request = self.user.rng.choice(INVALID_REQUESTS)
+        request = self.user.rng.choice(Target.refusals)
         with self.client.request(request.method, PREDICT_PATH, data=request.body, name="/predict invalid",
                                  headers={"Content-Type": request.content_type, "Accept": JSON},
                                  catch_response=True) as response:
@@ -135,6 +158,8 @@ class PacedUser(FastHttpUser):
     """What every client shares: its random draws, its wait (``--wait-model``) and how it judges a response."""
 
     abstract = True
+    # Whether the user's requests are built from the served model's metadata (``Target``).
+    needs_model = True
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -142,6 +167,8 @@ class PacedUser(FastHttpUser):
         self._wait = wait_time_from(environment.parsed_options, self.rng)
 
     def on_start(self) -> None:
+        if self.needs_model and Target.model is None:
+            raise StopUser()  # the test is quitting: the model's metadata could not be read (logged once)
         if isinstance(self._wait, (Schedule, RatePacer)):
             gevent.sleep(self._wait.start())
 
@@ -165,22 +192,24 @@ class PredictApiUser(PacedUser):
 
 
 class OpenInferenceMix(TaskSet):
-    """One Open Inference Protocol request per task: a flower, or at ``--batch-share`` a batch of ``--batch-size``."""
+    """One Open Inference Protocol request per task: a row, or at ``--batch-share`` a batch of ``--batch-size``."""
 
     @tag("single")
     @task
     def infer_one(self) -> None:
-        self._infer([sample_flower(self.user.rng)], "/v2 infer single")
+        self._infer([Target.sampler.row(self.user.rng)], "/v2 infer single")
 
     @tag("batch")
     @task
     def infer_batch(self) -> None:
         size = self.user.environment.parsed_options.batch_size
-        self._infer(sample_batch(self.user.rng, size)["instances"], "/v2 infer batch")
+        self._infer(Target.sampler.batch(self.user.rng, size)["instances"], "/v2 infer batch")
 
-    def _infer(self, flowers: list[dict[str, float]], name: str) -> None:
-        with self.client.post(INFER_PATH, json=infer_request(flowers), name=name, catch_response=True) as response:
-            self.user.judge(response, check_inference(response.status_code, response.text, len(flowers)))
+    def _infer(self, rows: list[dict[str, float]], name: str) -> None:
+        model = Target.model
+        with self.client.post(infer_path(model), json=infer_request(rows, model), name=name,
+                              catch_response=True) as response:
+            self.user.judge(response, check_inference(response.status_code, response.text, len(rows), model))
 
     def get_next_task(self) -> Any:
         batch_share = self.user.environment.parsed_options.batch_share
@@ -189,7 +218,7 @@ class OpenInferenceMix(TaskSet):
 
 
 class OpenInferenceUser(PacedUser):
-    """A client of the Open Inference Protocol's ``POST /v2/models/iris/infer`` (see ``OpenInferenceMix``).
+    """A client of the Open Inference Protocol's ``POST /v2/models/<name>/infer`` (see ``OpenInferenceMix``).
 
     Off unless chosen: ``locust OpenInferenceUser`` runs it alone, ``locust
     PredictApiUser OpenInferenceUser`` both, and ``--class-picker`` offers it in the web UI.
@@ -205,6 +234,8 @@ class NginxHealthUser(PacedUser):
 
     Off unless chosen: ``locust NginxHealthUser``.
     """
+
+    needs_model = False
 
     @task
     def nginx_health(self) -> None:
@@ -267,6 +298,21 @@ def _on_init(environment: Any, **_: Any) -> None:
 
 
 @events.test_start.add_listener
+def _read_the_model(environment: Any, **_: Any) -> None:
+    # Here rather than at init: a worker learns the --host from the master with the start of the test.
+    if not any(getattr(cls, "needs_model", False) for cls in environment.user_classes):
+        return
+    Target.load(environment.parsed_options.model_metadata, environment.host)
+    if Target.error is not None:
+        logger.error("%s", Target.error)
+        gevent.spawn(environment.runner.quit)
+        return
+    model = Target.model
+    logger.info("model %s: %s, %d features, %d sample rows", model.name, model.task, len(model.features),
+                len(model.sample))
+
+
+@events.test_start.add_listener
 def _start_the_schedule(environment: Any, **_: Any) -> None:
     started = time.time()
     if schedule is not None:
@@ -285,6 +331,9 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
         return
     options = environment.parsed_options
+    if Target.error is not None:
+        environment.process_exit_code = USAGE_EXIT_CODE
+        return
     if environment.stats.total.num_requests == 0 and not options.headless:
         return  # the web UI was closed without a test
     # On Ctrl+C or SIGTERM Locust quits while users still run: stop them (a master

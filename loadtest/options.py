@@ -64,9 +64,11 @@ def add_arguments(parser: Any) -> None:
     starts, so editing them in the form would change nothing.
     """
     slo = Slo()
+    _add(parser, "model-metadata", default="", metavar="PATH_OR_URL",
+         help="The served model's metadata.json (a file or URL); empty: the target's GET /model when the test starts")
     _add(parser, "batch-share", type=share, default=0.1,
-         help="Share of the valid requests sent as one batch instead of one flower (0-1)")
-    _add(parser, "batch-size", type=positive_int, default=10, help="Flowers per batch request")
+         help="Share of the valid requests sent as one batch instead of one row (0-1)")
+    _add(parser, "batch-size", type=positive_int, default=10, help="Rows per batch request")
     _add(parser, "invalid-share", type=share, default=0.02,
          help="Share of all requests that are deliberately invalid (tag 'invalid'); "
               "the expected 4xx counts as a success (0-1)")

@@ -18,7 +18,6 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from service.validation import NOT_FINITE
 from training.contract import INTEGER, Contract, Feature
-from training.data import FEATURES
 
 
 class FeatureValue(fields.Float):
@@ -103,10 +102,6 @@ def batch_schema(row_schema: type[Schema]) -> type[Schema]:
         )
 
     return BatchSchema
-
-
-# The default model's (Iris, ``python -m training``) input row, which the load test's flowers must pass.
-FeaturesSchema = features_schema(FEATURES)
 
 
 def prediction_schema(contract: Contract) -> type[Schema]:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from training.artifact import RETRAIN_HINT
+
 ROOT = Path(__file__).resolve().parent.parent
 # Enough for argparse to answer; a run that got past it would start Gunicorn and take far longer.
 ARGPARSE_TIMEOUT_S = 30
@@ -64,7 +66,7 @@ def test_an_artifact_without_its_metadata_is_refused_in_one_line(model_dir: Path
 
     assert result.returncode == 2
     assert result.stderr.splitlines() == [f"error: model artifact not found: {half}/metadata.json is missing; "
-                                          "run `make model` (or `python -m training`) to train a new one"]
+                                          f"{RETRAIN_HINT}"]
     assert not (tmp_path / "out").exists()
 
 

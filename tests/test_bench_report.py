@@ -18,8 +18,8 @@ def run(requests_per_s: float, *, generator: float = 0.05, server: float = 1.0, 
 
 def measurements(**overrides) -> dict:
     base = {
-        "model": {"predict_proba_1_row_us": 100.0, "predict_proba_batch100_per_row_us": 2.0,
-                  "predict_proba_batch1000_per_row_us": 0.25},
+        "model": {"method": "predict_proba", "model_1_row_us": 100.0, "model_batch100_per_row_us": 2.0,
+                  "model_batch1000_per_row_us": 0.25},
         "in_process": {"service_model_predict_us": 8.0, "test_client_predict_us": 200.0, "test_client_ceiling_us": 150.0},
         "direct": {
             "predict": [run(2400), run(2000)],

@@ -28,7 +28,7 @@ from deploy.rundir import (
     set_aside,
 )
 from deploy.runner import locust_error, require_free_port, unfit_reason
-from deploy.stack import StackError
+from deploy.stack import ComposeStack, StackError
 from loadtest.slo import Slo, read_stats_csv
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
@@ -237,6 +237,21 @@ def test_numbers_greater_than_0_are_refused_in_their_own_unit(capsys, args, mess
 def test_run_accepts_good_option_values(capsys):
     assert main(["run", str(MATRICES / "smoke.toml"), "--dry-run", "--port", "8080", "--ready-timeout", "2.5",
                  "--target", "https://10.0.0.5:8080/"]) == 0
+
+
+@pytest.mark.parametrize("command", ["run", "capacity"])
+def test_model_dir_must_hold_an_artifact(command, tmp_path, capsys):
+    (tmp_path / "model.joblib").write_bytes(b"")
+    line = refusal([command, str(MATRICES / "smoke.toml"), "--dry-run", "--model-dir", str(tmp_path)], capsys)
+    assert line.endswith(f"argument --model-dir: {tmp_path} has no metadata.json: not a model artifact")
+
+
+def test_the_stack_mounts_the_model_dir_over_the_images_artifact(tmp_path, monkeypatch):
+    monkeypatch.delenv("API_MODEL_DIR", raising=False)
+    (configuration,) = load_matrix(MATRICES / "smoke.toml").configurations[:1]
+    assert "API_MODEL_DIR" not in ComposeStack("p", 18000, tmp_path).environment(configuration)
+    mounted = ComposeStack("p", 18000, tmp_path, model_dir=tmp_path / "wine").environment(configuration)
+    assert mounted["API_MODEL_DIR"] == str(tmp_path / "wine")
 
 
 @pytest.mark.parametrize(("project", "message"), [

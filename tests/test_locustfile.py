@@ -1,4 +1,4 @@
-"""The simulated clients: their options, the flowers they draw, the requests they get refused.
+"""The simulated clients: their options, the rows they draw, the requests they get refused, how they judge answers.
 
 Locust's own argument parser, the service's own schema and the Flask app judge
 what the locustfile sends; real load runs are in test_loadtest_integration.py.
@@ -7,6 +7,7 @@ what the locustfile sends; real load runs are in test_loadtest_integration.py.
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import statistics
 from collections import Counter
@@ -19,16 +20,14 @@ from locust.argument_parser import get_empty_argument_parser, setup_parser_argum
 from locust.env import Environment
 from locust.event import Events
 from locust.util.load_locustfile import load_locustfile
-from sklearn.datasets import load_iris
 
 from bench.server import ROOT
-from loadtest import iris_stats
 from loadtest.locustfile import PredictApiUser, PredictMix, wait_time_from
+from loadtest.model import ModelError, ServedModel, load_served_model, model_from_metadata
 from loadtest.options import add_arguments, request_mix
 from loadtest.payloads import (
-    INVALID_REQUESTS, InvalidRequest, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
+    InvalidRequest, RowSampler, check_batch, check_prediction, check_refusal, invalid_requests,
 )
-from service.schemas import FeaturesSchema
 from training.artifact import load_artifact
 
 SAMPLES = 6000
@@ -48,93 +47,147 @@ def _target(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(PredictApiUser, "host", "http://127.0.0.1:9")
 
 
-# --- the per-class statistics shipped with the load test ---------------------
+# --- the served model, read from its metadata ----------------------------------
 
-def test_shipped_iris_statistics_match_scikit_learns_copy_of_the_data() -> None:
-    iris = load_iris()
-    assert tuple(iris.feature_names) == tuple(f"{name.replace('_', ' ')} (cm)" for name in iris_stats.FEATURE_NAMES)
-    for class_id, class_name in enumerate(iris.target_names):
-        rows = iris.data[iris.target == class_id]
-        recomputed_mean, recomputed_std = rows.mean(axis=0), rows.std(axis=0, ddof=1)
-        assert iris_stats.CLASS_MEAN_CM[class_name] == pytest.approx(recomputed_mean, abs=5e-5), (
-            f"CLASS_MEAN_CM[{class_name!r}] should be {tuple(np.round(recomputed_mean, 4))}")
-        assert iris_stats.CLASS_STD_CM[class_name] == pytest.approx(recomputed_std, abs=5e-5), (
-            f"CLASS_STD_CM[{class_name!r}] should be {tuple(np.round(recomputed_std, 4))}")
-    assert iris_stats.FEATURE_MIN_CM == pytest.approx(iris.data.min(axis=0))
-    assert iris_stats.FEATURE_MAX_CM == pytest.approx(iris.data.max(axis=0))
+ARTIFACTS = ("iris", "wine", "wine-ridge", "diabetes")
 
 
-# --- sampled flowers ---------------------------------------------------------
+@pytest.fixture(params=ARTIFACTS)
+def artifact(request: pytest.FixtureRequest, model_dir: Path, packaged) -> Path:
+    """The artifact directory of Iris (trained), or of wine, wine without probabilities, or diabetes (packaged)."""
+    return model_dir if request.param == "iris" else packaged(request.param)[1]
 
-@pytest.fixture(scope="module")
-def flowers() -> list[dict[str, float]]:
+
+def served(artifact_dir: Path) -> ServedModel:
+    return load_served_model(str(artifact_dir / "metadata.json"), None)
+
+
+@pytest.fixture
+def artifact_client(artifact: Path):
+    from service import create_app
+
+    return create_app({"TESTING": True, "MODEL_DIR": str(artifact)}).test_client()
+
+
+def test_the_model_is_read_from_a_file_or_from_the_services_get_model(artifact: Path, artifact_client) -> None:
+    from_file = served(artifact)
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    assert from_file == model_from_metadata(artifact_client.get("/model").get_json())
+    assert from_file.feature_names == tuple(feature["name"] for feature in metadata["features"])
+    assert from_file.task == metadata["task"] and from_file.name == metadata["name"]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("sample"), "has no 'sample'"),
+    (lambda m: m.update(task="ranking"), "task must be classification or regression"),
+    (lambda m: m["sample"][0].pop(next(iter(m["sample"][0]))), "rows keyed by exactly its features"),
+    (lambda m: m["sample"][0].update({m["features"][0]["name"]: m["features"][0]["maximum"] + 1}),
+     "outside its features' valid ranges"),
+])
+def test_metadata_the_load_test_cannot_drive_is_refused_with_the_reason(model_dir: Path, change, message) -> None:
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    change(metadata)
+    with pytest.raises(ModelError, match=message):
+        model_from_metadata(metadata)
+
+
+def test_an_unreadable_source_names_where_it_looked(tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match=r"cannot read the model's metadata from http://127.0.0.1:9/model"):
+        load_served_model("", "http://127.0.0.1:9")
+    with pytest.raises(ModelError, match="is not a JSON document"):
+        (tmp_path / "m.json").write_text("<html>")
+        load_served_model(str(tmp_path / "m.json"), None)
+    with pytest.raises(ModelError, match="no --host to ask GET /model, and no --model-metadata file"):
+        load_served_model("", None)
+    with pytest.raises(ModelError, match="cannot read the model's metadata from .*missing.json"):
+        load_served_model(str(tmp_path / "missing.json"), None)
+
+
+# --- sampled rows ------------------------------------------------------------
+
+def test_every_sampled_row_is_valid_for_its_model(artifact: Path, artifact_client) -> None:
+    model = served(artifact)
+    sampler = RowSampler(model)
     rng = random.Random(20240521)
-    return [sample_flower(rng) for _ in range(SAMPLES)]
+    rows = [sampler.row(rng) for _ in range(SAMPLES)]
+    for row in rows:
+        assert tuple(row) == model.feature_names
+        assert all(feature.admits(row[feature.name]) for feature in model.features), row
+    assert len({tuple(row.values()) for row in rows}) > SAMPLES // 2, "not one repeated row"
+    response = artifact_client.post("/predict", json={"instances": rows[:500]})
+    assert response.status_code == 200, response.get_data(as_text=True)
 
 
-def test_every_sampled_flower_passes_the_services_schema(flowers: list[dict[str, float]]) -> None:
-    schema = FeaturesSchema()
-    for flower in flowers:
-        assert schema.validate(flower) == {}, flower
-        assert all(0 < value <= 30 for value in flower.values())
+def test_sampled_rows_stay_near_the_sample_and_keep_its_precision(model_dir: Path) -> None:
+    model = served(model_dir)
+    rng = random.Random(5)
+    rows = [RowSampler(model).row(rng) for _ in range(SAMPLES)]
+    for name in model.feature_names:
+        values = [row[name] for row in rows]
+        seen = [row[name] for row in model.sample]
+        spread = max(seen) - min(seen)
+        assert min(seen) - spread <= min(values) and max(values) <= max(seen) + spread, name
+        assert all(round(value, 1) == value for value in values), "Iris is measured to 0.1 cm"
+        assert statistics.fmean(values) == pytest.approx(statistics.fmean(seen), abs=0.1 * spread), name
 
 
-def test_sampled_flowers_stay_within_what_fisher_measured(flowers: list[dict[str, float]]) -> None:
-    for i, feature in enumerate(iris_stats.FEATURE_NAMES):
-        values = [flower[feature] for flower in flowers]
-        assert iris_stats.FEATURE_MIN_CM[i] <= min(values) and max(values) <= iris_stats.FEATURE_MAX_CM[i]
-        assert all(round(value, 1) == value for value in values), "measurements are given to 0.1 cm"
+def test_integer_features_stay_integers_and_bounds_hold() -> None:
+    model = model_from_metadata({
+        "name": "counts", "task": "regression",
+        "features": [{"name": "rooms", "type": "integer", "minimum": 1, "maximum": 3},
+                     {"name": "area", "type": "number", "minimum": 0, "exclusive_minimum": True, "maximum": 50}],
+        "sample": [{"rooms": 1, "area": 0.5}, {"rooms": 3, "area": 49.5}],
+    })
+    rng = random.Random(2)
+    rows = [RowSampler(model).row(rng) for _ in range(2000)]
+    assert {row["rooms"] for row in rows} == {1, 2, 3}
+    assert all(type(row["rooms"]) is int for row in rows)
+    assert all(0 < row["area"] <= 50 for row in rows)
 
 
-def test_sampled_flowers_vary_like_the_real_data_set(flowers: list[dict[str, float]]) -> None:
-    iris = load_iris()
-    assert len({tuple(flower.values()) for flower in flowers}) > SAMPLES // 2, "not one repeated row"
-    for i, feature in enumerate(iris_stats.FEATURE_NAMES):
-        values = [flower[feature] for flower in flowers]
-        # Clipping and rounding shift the mean a little; 0.1 cm is one unit of Fisher's measurements.
-        assert statistics.fmean(values) == pytest.approx(iris.data[:, i].mean(), abs=0.1), feature
-        assert statistics.stdev(values) == pytest.approx(iris.data[:, i].std(ddof=1), rel=0.15), feature
+def test_the_iris_model_sees_every_species(model_dir: Path) -> None:
+    sampler = RowSampler(served(model_dir))
+    rng = random.Random(3)
+    X = np.array([list(sampler.row(rng).values()) for _ in range(3000)])
+    shares = np.bincount(load_artifact(model_dir).model.predict(X), minlength=3) / len(X)
+    assert shares.min() > 0.15, shares
 
 
-def test_the_model_sees_the_three_species_in_about_equal_shares(flowers: list[dict], model_dir: Path) -> None:
-    model = load_artifact(model_dir).model
-    X = np.array([[flower[name] for name in iris_stats.FEATURE_NAMES] for flower in flowers])
-    shares = np.bincount(model.predict(X), minlength=3) / len(flowers)
-    assert shares == pytest.approx([1 / 3] * 3, abs=0.05), shares
-
-
-def test_a_batch_holds_the_asked_number_of_independent_flowers() -> None:
-    batch = sample_batch(random.Random(7), 25)
+def test_a_batch_holds_the_asked_number_of_independent_rows(model_dir: Path) -> None:
+    batch = RowSampler(served(model_dir)).batch(random.Random(7), 25)
     assert list(batch) == ["instances"] and len(batch["instances"]) == 25
-    assert len({tuple(flower.values()) for flower in batch["instances"]}) > 1
+    assert len({tuple(row.values()) for row in batch["instances"]}) > 1
 
 
 # --- answers of the real service, judged as the simulated users judge them ---
 
-def test_the_service_answers_sampled_flowers_and_batches(client) -> None:
+def test_the_service_answers_sampled_rows_and_batches(artifact: Path, artifact_client) -> None:
+    model = served(artifact)
+    sampler = RowSampler(model)
     rng = random.Random(3)
     for _ in range(20):
-        response = client.post("/predict", json=sample_flower(rng))
-        assert check_prediction(response.status_code, response.get_data(as_text=True)) is None
-    response = client.post("/predict", json=sample_batch(rng, 10))
-    assert check_batch(response.status_code, response.get_data(as_text=True), 10) is None
+        response = artifact_client.post("/predict", json=sampler.row(rng))
+        assert check_prediction(response.status_code, response.get_data(as_text=True), model) is None
+    response = artifact_client.post("/predict", json=sampler.batch(rng, 10))
+    assert check_batch(response.status_code, response.get_data(as_text=True), 10, model) is None
 
 
 def _send(client, request: InvalidRequest):
     return client.open("/predict", method=request.method, data=request.body, content_type=request.content_type)
 
 
-@pytest.mark.parametrize("request_", INVALID_REQUESTS, ids=lambda request: request.name)
-def test_every_invalid_request_is_refused_as_expected(client, request_: InvalidRequest) -> None:
-    response = _send(client, request_)
-    assert 400 <= response.status_code < 500
-    assert check_refusal(request_, response.status_code, response.get_data(as_text=True)) is None
+def test_every_invalid_request_is_refused_as_expected(artifact: Path, artifact_client) -> None:
+    refusals = invalid_requests(served(artifact))
+    assert len({request.name for request in refusals}) == len(refusals) == 8
+    for request in refusals:
+        response = _send(artifact_client, request)
+        assert check_refusal(request, response.status_code, response.get_data(as_text=True)) is None, request.name
 
 
-def test_a_refusal_with_another_status_or_code_is_a_failure(client) -> None:
-    missing_field = next(request for request in INVALID_REQUESTS if request.name == "missing_field")
-    wrong_type = next(request for request in INVALID_REQUESTS if request.name == "wrong_content_type")
-    accepted = client.post("/predict", json=sample_flower(random.Random(1)))
+def test_a_refusal_with_another_status_or_code_is_a_failure(client, model_dir: Path) -> None:
+    refusals = {request.name: request for request in invalid_requests(served(model_dir))}
+    missing_field, wrong_type = refusals["missing_field"], refusals["wrong_content_type"]
+    accepted = client.post("/predict", json=RowSampler(served(model_dir)).row(random.Random(1)))
 
     assert check_refusal(missing_field, accepted.status_code, accepted.get_data(as_text=True)) == (
         "missing_field: expected HTTP 400 validation_error, got HTTP 200")
@@ -145,10 +198,57 @@ def test_a_refusal_with_another_status_or_code_is_a_failure(client) -> None:
         "missing_field: expected HTTP 400 validation_error, got HTTP 500")
 
 
-def test_a_refused_prediction_is_a_failure_named_by_status_and_code(client) -> None:
-    response = _send(client, INVALID_REQUESTS[0])
-    assert check_prediction(response.status_code, response.get_data(as_text=True)) == "HTTP 400 validation_error"
-    assert check_batch(200, '{"predictions": [], "model_version": "x"}', 3) == "HTTP 200 without 3 predictions"
+def test_a_refused_prediction_is_a_failure_named_by_status_and_code(client, model_dir: Path) -> None:
+    model = served(model_dir)
+    response = _send(client, invalid_requests(model)[0])
+    assert check_prediction(response.status_code, response.get_data(as_text=True), model) == (
+        "HTTP 400 validation_error")
+    assert check_batch(200, '{"predictions": [], "model_version": "x"}', 3, model) == "HTTP 200 without 3 predictions"
+
+
+def _answer(client, model: ServedModel) -> dict:
+    return client.post("/predict", json=RowSampler(model).row(random.Random(4))).get_json()
+
+
+def test_a_classifiers_answer_outside_its_classes_or_probabilities_is_a_failure(client, model_dir: Path) -> None:
+    model = served(model_dir)
+    answer = _answer(client, model)
+    assert check_prediction(200, json.dumps(answer), model) is None
+    wrong = [
+        ({**answer, "prediction": "rose"}, "HTTP 200 with a class the model does not have"),
+        ({**answer, "probabilities": {"setosa": 1.0}}, "HTTP 200 without a probability for each class"),
+        ({**answer, "probabilities": dict.fromkeys(model.class_names, 0.5)},
+         "HTTP 200 with probabilities not summing to 1"),
+        ({"model_version": "x"}, "HTTP 200 without a prediction"),
+    ]
+    for body, failure in wrong:
+        assert check_prediction(200, json.dumps(body), model) == failure
+    batch = {"predictions": [answer, {**answer, "prediction": "rose"}], "model_version": "x"}
+    assert check_batch(200, json.dumps(batch), 2, model) == "HTTP 200 with a class the model does not have"
+
+
+def test_a_classifier_without_probabilities_is_judged_on_its_class_alone(packaged) -> None:
+    from service import create_app
+
+    artifact = packaged("wine-ridge")[1]
+    model = served(artifact)
+    answer = _answer(create_app({"TESTING": True, "MODEL_DIR": str(artifact)}).test_client(), model)
+    assert not model.predict_proba and "probabilities" not in answer
+    assert check_prediction(200, json.dumps(answer), model) is None
+
+
+def test_a_regressors_answer_must_be_a_finite_number(packaged) -> None:
+    from service import create_app
+
+    artifact = packaged("diabetes")[1]
+    model = served(artifact)
+    answer = _answer(create_app({"TESTING": True, "MODEL_DIR": str(artifact)}).test_client(), model)
+    assert check_prediction(200, json.dumps(answer), model) is None
+    for value in ("151.0", None, True, [1.0]):
+        assert check_prediction(200, json.dumps({**answer, "prediction": value}), model) == (
+            "HTTP 200 with a prediction that is not a finite number")
+    assert check_prediction(200, '{"prediction": NaN}', model) == (
+        "HTTP 200 with a prediction that is not a finite number")
 
 
 # --- options -----------------------------------------------------------------

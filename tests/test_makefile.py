@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 
 import pytest
@@ -10,7 +11,10 @@ from bench.server import ROOT
 
 
 def make(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    # MODEL_DIR from the environment would name an artifact to `make build`.
+    environment = {name: value for name, value in os.environ.items() if name != "MODEL_DIR"}
+    return subprocess.run(["make", "--no-print-directory", *args], cwd=ROOT, env=environment, capture_output=True,
+                          text=True, timeout=120)
 
 
 @pytest.mark.parametrize("replicas", ["", "abc", "-1", "1;echo INJECTED", "2 3"])
@@ -47,3 +51,29 @@ def test_loadtest_with_an_option_locust_refuses_leaves_no_report_directory() -> 
     assert "--users: invalid int value: 'abc'" in result.stderr
     assert "no complete load test results" not in result.stdout + result.stderr
     assert (set(reports.iterdir()) if reports.exists() else set()) == before
+
+
+def test_build_with_a_model_dir_without_an_artifact_stops_before_docker(tmp_path) -> None:
+    (tmp_path / "model.joblib").write_bytes(b"")
+
+    result = make("build", f"MODEL_DIR={tmp_path}", "IMAGE=api-inference:never-built")
+
+    assert result.returncode == 2
+    assert f"MODEL_DIR={tmp_path} has no metadata.json: package an artifact there first" in result.stderr
+    assert "docker build" not in result.stdout
+    assert not (ROOT / ".image-model").exists()
+
+
+def test_build_stages_the_given_artifact_and_otherwise_trains_iris_in_the_image(tmp_path) -> None:
+    given = make("--dry-run", "build", f"MODEL_DIR={tmp_path}")
+    default = make("--dry-run", "build")
+
+    assert f"cp '{tmp_path}'/model.joblib '{tmp_path}'/metadata.json .image-model/" in given.stdout
+    assert "docker build" in given.stdout and "docker build" in default.stdout
+    assert ".image-model/" not in default.stdout.replace("rm -rf .image-model", "")
+
+
+def test_up_mounts_api_model_dir_by_its_absolute_path() -> None:
+    # Compose reads a relative path without ./ as the name of a volume.
+    result = make("--dry-run", "up", "API_MODEL_DIR=models/wine")
+    assert f"API_MODEL_DIR={ROOT / 'models' / 'wine'} docker compose up" in result.stdout

@@ -1,0 +1,190 @@
+"""Models of one's own on a real Docker engine: packaged by ``python -m training package``, mounted into the
+stock image (compose.yaml's ``API_MODEL_DIR``), answering as scikit-learn does, driven by the load test, and
+run through the smoke matrix by ``python -m deploy run --model-dir``; or built into an image by
+``make build MODEL_DIR=DIR``, which refuses an artifact of another scikit-learn.
+
+The stock image is built once for the module under a tag of its own; each stack
+runs under a Compose project of its own on a free localhost port and is torn
+down (stack and tag) even when a test fails. About two minutes with the image
+layers cached: two stacks with 8 s of load each, one configuration of the
+smoke matrix (12 s of load) and two builds that share the cached layers.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from bench.server import ROOT, free_port
+from tests import own_models
+from tests.test_deploy_e2e import SMOKE, left_behind
+from tests.test_locust_open_inference import request_names
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+BUILD_TIMEOUT_S = 900
+UP_TIMEOUT_S = 180
+RUN_TIMEOUT_S = 420
+LOCUST = Path(sys.executable).with_name("locust")
+
+
+@pytest.fixture(scope="module")
+def stock_image(docker_engine) -> Iterator[str]:
+    """The project's image as ``make build`` makes it (Iris trained in), under a tag of its own."""
+    tag = f"api-inference:own-model-test-{uuid.uuid4().hex[:8]}"
+    built = subprocess.run(["docker", "build", "--quiet", "-t", tag, "."], cwd=ROOT, capture_output=True, text=True,
+                           timeout=BUILD_TIMEOUT_S)
+    assert built.returncode == 0, built.stderr[-3000:]
+    yield tag
+    subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, timeout=60)
+
+
+def package(name: str, directory: Path) -> tuple[own_models.OwnModel, Path]:
+    """Fit ``name`` ("wine" or "diabetes") into ``directory`` and package it with the command line, as a
+    user would: (the fitted ``OwnModel``, its artifact directory)."""
+    model = {"wine": own_models.wine, "diabetes": own_models.diabetes}[name](directory)
+    artifact = directory / "artifact"
+    packaged = subprocess.run(
+        [sys.executable, "-m", "training", "package", "--model", str(model.model_path), "--data", str(model.data_path),
+         "--target", model.target, "--model-dir", str(artifact), "--name", model.name],
+        cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert packaged.returncode == 0, packaged.stderr
+    # The replicas run as user 10001: the mounted directory must be theirs to read.
+    artifact.chmod(0o755)
+    return model, artifact
+
+
+@pytest.fixture(scope="module", params=["wine", "diabetes"])
+def own_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    """The classifier and the regressor, each packaged by the command line."""
+    return package(request.param, tmp_path_factory.mktemp(request.param))
+
+
+@pytest.fixture
+def stack(stock_image: str, own_model) -> Iterator[str]:
+    """The stock image with the artifact mounted, one replica behind Nginx; yields Nginx's URL."""
+    project = f"own-model-test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    environment = {**os.environ, "IMAGE": stock_image, "API_MODEL_DIR": str(own_model[1]), "API_REPLICAS": "1",
+                   "API_CPUS": "1.0", "PORT": str(port)}
+    environment.pop("WEB_CONCURRENCY", None)
+    compose = ["docker", "compose", "--project-name", project]
+    try:
+        up = subprocess.run([*compose, "up", "--detach", "--no-build", "--wait"], cwd=ROOT, env=environment,
+                            capture_output=True, text=True, timeout=UP_TIMEOUT_S)
+        assert up.returncode == 0, up.stderr[-3000:]
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        subprocess.run([*compose, "down", "--volumes", "--remove-orphans"], cwd=ROOT, env=environment,
+                       capture_output=True, timeout=120)
+    assert left_behind(project) == []
+
+
+def test_the_mounted_model_answers_as_scikit_learn_and_holds_a_short_load_test(own_model, stack: str,
+                                                                                tmp_path: Path) -> None:
+    model, artifact = own_model
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    ready = requests.get(f"{stack}/ready", timeout=10).json()
+    assert (ready["model_name"], ready["model_version"]) == (model.name, metadata["version"])
+    rows = metadata["sample"]
+    answer = requests.post(f"{stack}/predict", json={"instances": rows}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    X = np.array([[row[name] for name in model.feature_names] for row in rows])
+    served = [row["prediction"] for row in answer.json()["predictions"]]
+    expected = model.estimator.predict(X).tolist()
+    if isinstance(served[0], str):
+        assert served == expected
+    else:
+        assert served == pytest.approx(expected, rel=1e-9)
+
+    prefix = tmp_path / "locust"
+    run = subprocess.run(
+        [str(LOCUST), "-f", str(ROOT / "loadtest/locustfile.py"), "--config", str(ROOT / "locust.conf"),
+         "--headless", "--users", "4", "--spawn-rate", "4", "--run-time", "8s", "--host", stack,
+         "--batch-share", "0.3", "--invalid-share", "0.1", "--slo-p95-ms", "10000", "--slo-p99-ms", "10000",
+         "--csv", str(prefix), "PredictApiUser", "OpenInferenceUser"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert f"model {model.name}: {metadata['task']}" in run.stderr
+    failures = request_names(Path(f"{prefix}_stats.csv"))
+    assert {"/predict single", "/predict batch", "/predict invalid", "/v2 infer single"} <= set(failures), failures
+    assert sum(failures.values()) == 0, failures
+
+
+def test_the_smoke_matrix_runs_on_a_mounted_regressor(stock_image: str, tmp_path: Path) -> None:
+    # One model through the matrix is enough; the regressor is the one least like Iris.
+    _, artifact = package("diabetes", tmp_path)
+    project = f"own-model-test-{uuid.uuid4().hex[:8]}"
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "deploy", "run", str(SMOKE), "--only", "1", "--out", str(tmp_path / "out"),
+             "--project", project, "--port", str(free_port()), "--image", stock_image, "--no-build",
+             "--model-dir", str(artifact), "--ready-timeout", "90"],
+            cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
+    finally:
+        subprocess.run(["docker", "compose", "--project-name", project, "down", "--volumes", "--remove-orphans"],
+                       cwd=ROOT, capture_output=True, timeout=120)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    (run_dir,) = list((tmp_path / "out").iterdir())
+    (row,) = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"]
+    assert row["status"] == "completed", row["reason"]
+    assert row["requests"] > 0 and row["failures"] == 0, row
+    log = (run_dir / row["artifacts"] / "locust.log").read_text(encoding="utf-8")
+    assert "model diabetes: regression, 10 features" in log
+    assert left_behind(project) == []
+
+
+def test_make_build_serves_the_given_artifact_and_refuses_one_of_another_scikit_learn(docker_engine,
+                                                                                       tmp_path: Path) -> None:
+    model, artifact = package("wine", tmp_path)
+    tag = f"api-inference:own-model-test-{uuid.uuid4().hex[:8]}"
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    (stale / "model.joblib").write_bytes((artifact / "model.joblib").read_bytes())
+    metadata = json.loads((artifact / "metadata.json").read_text())
+    (stale / "metadata.json").write_text(json.dumps({**metadata, "versions": {**metadata["versions"],
+                                                                               "scikit-learn": "1.0.0"}}))
+    environment = {name: value for name, value in os.environ.items() if name != "MODEL_DIR"}
+    container = None
+    try:
+        refused = subprocess.run(["make", "build", f"IMAGE={tag}", f"MODEL_DIR={stale}"], cwd=ROOT, env=environment,
+                                 capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        assert refused.returncode != 0
+        assert "model artifact was written by scikit-learn 1.0.0 but" in refused.stdout + refused.stderr
+        assert not (ROOT / ".image-model").exists()
+
+        built = subprocess.run(["make", "build", f"IMAGE={tag}", f"MODEL_DIR={artifact}"], cwd=ROOT, env=environment,
+                               capture_output=True, text=True, timeout=BUILD_TIMEOUT_S)
+        assert built.returncode == 0, built.stderr[-3000:]
+        port = free_port()
+        container = subprocess.run(["docker", "run", "--detach", "--publish", f"127.0.0.1:{port}:8000", tag],
+                                   capture_output=True, text=True, timeout=60, check=True).stdout.strip()
+        assert wait_ready(f"http://127.0.0.1:{port}")["model_name"] == model.name
+    finally:
+        if container:
+            subprocess.run(["docker", "rm", "--force", container], capture_output=True, timeout=60)
+        subprocess.run(["docker", "image", "rm", "--force", tag], capture_output=True, timeout=60)
+
+
+def wait_ready(url: str, timeout_s: float = 60.0) -> dict:
+    """``GET /ready``'s body once it answers 200; fails the test after ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = requests.get(f"{url}/ready", timeout=2)
+            if response.status_code == 200:
+                return response.json()
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.5)
+    pytest.fail(f"{url}/ready did not answer 200 within {timeout_s:g} s")
