@@ -4,9 +4,10 @@ Routes (the specification's, https://github.com/kserve/open-inference-protocol):
 ``GET /v2`` server metadata, ``GET /v2/health/live``, ``GET /v2/health/ready``,
 and for the served model, with or without ``/versions/<model_version>``:
 ``GET /v2/models/<model_name>`` metadata, ``GET .../ready``, ``POST .../infer``.
-The model name is the artifact's ``name`` ("iris"), its only version the
-artifact's ``version``. Tensors are decoded by ``service.v2_tensors`` and pass
-the same checks as /predict (``service.validation``).
+The model name is the artifact's ``name`` ("iris" for the default model), its
+only version the artifact's ``version``; inputs and outputs follow the
+artifact's contract. Tensors are decoded by ``service.v2_tensors`` and pass
+the same checks as /predict (``service.validation``, with the app's ``Inputs``).
 
 Every error on a ``/v2`` path, whether raised here or by routing (404, 405)
 or by Werkzeug (413), is answered as the protocol's ``{"error": "<message>"}``
@@ -17,18 +18,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from service.body import json_body
-from service.errors import ApiError
-from service.metrics import count_predictions
-from service.predict import json_response
+from service.errors import ApiError, add_error_shape
+from service.predict import Inputs, count, json_response
 from service.probes import ready_model
 from service.model import Model
 from service.openapi import API_TITLE, API_VERSION
 from service.v2_schemas import load_inference_request
-from service.v2_tensors import features_matrix, input_metadata, output_metadata, output_tensors, requested_outputs
+from service.v2_tensors import (
+    features_matrix, input_metadata, output_metadata, output_names, output_tensors, requested_outputs,
+)
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -89,8 +92,8 @@ def model_metadata(model_name: str, model_version: str | None = None) -> Respons
         name=model.name,
         versions=[model.version],
         platform=PLATFORM,
-        inputs=input_metadata(),
-        outputs=output_metadata(len(model.class_names)),
+        inputs=input_metadata(len(model.contract.features)),
+        outputs=output_metadata(model.contract),
     )
 
 
@@ -110,10 +113,12 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     model = _served_model(model_name, model_version)
     ready_model()
     inference_request = load_inference_request(_request_json())
-    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"])
-    names = requested_outputs(inference_request.get("outputs"))
+    inputs: Inputs = current_app.extensions["inputs"]
+    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"], inputs.names, inputs.limits,
+                        model.contract.row_name)
+    names = requested_outputs(inference_request.get("outputs"), output_names(model.contract))
     predictions = model.predict(X)
-    count_predictions(predictions.class_ids, model.class_names)
+    count(predictions, model.class_names)
     response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if "id" in inference_request:
         response["id"] = inference_request["id"]
@@ -122,22 +127,8 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     return json_response(response)
 
 
-def _is_protocol_path(path: str) -> bool:
-    return path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")
-
-
-@bp.after_app_request
-def _protocol_error_shape(response: Response) -> Response:
-    """On ``/v2`` paths, reshape the API's error envelope into the protocol's ``{"error": "<message>"}``.
-
-    ``service.errors`` renders every error once, routing's 404 and 405 included
-    (they are raised before any blueprint is chosen, so a blueprint error handler
-    never sees them); this keeps its status, message and headers (``Allow``,
-    ``X-Request-ID``) and drops the envelope protocol clients do not read.
-    """
-    if response.status_code < 400 or not response.is_json or not _is_protocol_path(request.path):
-        return response
-    envelope = response.get_json(silent=True)
-    if isinstance(envelope, dict) and isinstance(envelope.get("error"), dict):
-        response.set_data(jsonify(error=envelope["error"]["message"]).get_data())
-    return response
+@bp.record_once
+def _protocol_error_shape(state: BlueprintSetupState) -> None:
+    """Errors on ``/v2`` paths take the protocol's ``{"error": "<message>"}``, with the status and message
+    ``service.errors`` gives them: routing's 404 and 405 too, which no blueprint error handler sees."""
+    add_error_shape(state.app, bp.url_prefix, lambda message: {"error": message})

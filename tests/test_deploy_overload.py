@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 import deploy.overload
+from bench.server import ROOT, free_port
 from deploy.__main__ import main
 from deploy.overload import (
     CapacityNotFound,
@@ -28,7 +29,6 @@ from deploy.overload import (
 )
 from loadtest.request_log import COLUMNS
 from loadtest.slo import Slo
-from tests.servers import ROOT, free_port
 
 PLAN = OverloadPlan(capacity_rps=100.0, step_s=10.0, peak_s=20.0, pace_s=2.5)
 
