@@ -211,7 +211,7 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
 
 def add_overload_command(commands: argparse._SubParsersAction) -> None:
     """Register ``overload``."""
-    from deploy.overload import DEFAULT_PACE_S, DEFAULT_PEAK_S, DEFAULT_STEP_S
+    from deploy.overload import DEFAULT_PACE_S, DEFAULT_PEAK_S, DEFAULT_STEP_S, VIA_NETWORK, VIA_PORT
 
     parser = commands.add_parser("overload", help="drive one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity "
                                                   "and report how the stack sheds what it cannot serve")
@@ -241,6 +241,10 @@ def add_overload_command(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--no-build", action="store_true", help="use the image as it is instead of building it first")
     parser.add_argument("--ready-timeout", type=positive_seconds, default=120.0, metavar="SECONDS",
                         help="how long every replica gets to become healthy (default 120)")
+    parser.add_argument("--via", choices=(VIA_NETWORK, VIA_PORT), default=VIA_NETWORK,
+                        help="send the load to Nginx's address on the stack's Docker network (default; the published "
+                             "port when that address does not answer from this host) or to the published port on "
+                             "127.0.0.1, through Docker's userland port proxy")
     parser.set_defaults(handler=overload_command)
 
 
@@ -451,7 +455,8 @@ def overload_command(args: argparse.Namespace) -> int:
     try:
         result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image,
                                                                   args.model_dir),
-                              client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout)
+                              client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout,
+                              via=args.via)
     except StackError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

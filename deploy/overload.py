@@ -24,10 +24,10 @@ from pathlib import Path
 import docker
 import numpy as np
 
-from deploy.containers import OomWatch, save_logs
+from deploy.containers import OomWatch, network_url, save_logs
 from deploy.loadgen import LiveStats, OpenLoad, OpenLoadRun, generator_saturated, run_open_load
 from deploy.matrix import Configuration
-from deploy.readiness import wait_ready
+from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack, StackError
 from loadtest.slo import Slo
@@ -51,6 +51,10 @@ OVERLOADED = 503
 # Every line of the run's container logs (Nginx's access log has one per request), not the last few.
 FULL_LOG_LINES = 10_000_000
 NGINX_LOG = Path("logs") / "nginx-1.log"
+# Where the load generator sends its requests: Nginx's address on the stack's Docker network, or the port the
+# stack publishes on 127.0.0.1 (through Docker's userland proxy, which costs the shared host CPU of its own).
+VIA_NETWORK = "network"
+VIA_PORT = "port"
 
 
 @dataclass(frozen=True)
@@ -271,12 +275,14 @@ class OverloadResult:
     checks: list[Check]
     generator_saturated: bool
     nginx_refusal_p99_ms: float | None = None  # Nginx's own time for its 503s (access log), the whole run
+    target: str = ""  # the URL the load went to, and how it got there
 
     def markdown(self, command: str) -> str:
         lines = [f"# Overload: {self.configuration}", "",
                  f"Capacity {self.plan.capacity_rps:g} req/s; steps {', '.join(f'{m:g}x' for m in self.plan.multipliers)} "
                  f"of {self.plan.step_s:g} s each (2x: {self.plan.peak_s:g} s), open model, {self.plan.load.users} users "
-                 f"at a {self.plan.pace_s:g} s pace at the peak.", "", f"    {command}", "", table(self.steps), ""]
+                 f"at a {self.plan.pace_s:g} s pace at the peak{'; load sent to ' + self.target if self.target else ''}.",
+                 "", f"    {command}", "", table(self.steps), ""]
         lines += [f"- {'PASS' if check.passed else 'MISS'}: {check.target}: {check.measured}" for check in self.checks]
         if self.nginx_refusal_p99_ms is not None:
             lines.append(f"- Nginx's own time for its 503s (access log, whole run): p99 {_ms(self.nginx_refusal_p99_ms)}; "
@@ -289,7 +295,7 @@ class OverloadResult:
         return {"configuration": self.configuration, "plan": asdict(self.plan),
                 "steps": [{**asdict(step), "requests": step.requests} for step in self.steps],
                 "checks": [asdict(check) for check in self.checks], "generator_saturated": self.generator_saturated,
-                "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms}
+                "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms, "target": self.target}
 
 
 def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
@@ -301,11 +307,13 @@ def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
     return run_open_load(plan.load, slo, url, directory, cwd, on_tick, extra_args=extra)
 
 
-def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path) -> OverloadResult:
-    """Read a finished run's request log in ``directory`` and judge it; raises OSError/ValueError on a bad log."""
+def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path, target: str = "") -> OverloadResult:
+    """Read a finished run's request log in ``directory`` and judge it; raises OSError/ValueError on a bad log.
+    ``target`` says where the load went, for the report."""
     steps = analyse(read_request_log(directory / REQUEST_LOG), plan)
     return OverloadResult(configuration, plan, steps, judge(steps, plan.capacity_rps, slo),
-                          generator_saturated(directory), _percentile(nginx_refusal_times_ms(directory / NGINX_LOG), 99))
+                          generator_saturated(directory), _percentile(nginx_refusal_times_ms(directory / NGINX_LOG), 99),
+                          target)
 
 
 def write_reports(result: OverloadResult, directory: Path, command: str) -> list[Path]:
@@ -340,8 +348,11 @@ def capacity_from(results_json: Path, replicas: int, cpus: float, memory: str) -
 
 def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, stack: ComposeStack,
                  client: docker.DockerClient, directory: Path, *, build: bool = True, ready_timeout_s: float = 120.0,
-                 say: Callable[[str], None] = print) -> OverloadResult:
+                 via: str = VIA_NETWORK, say: Callable[[str], None] = print) -> OverloadResult:
     """Bring ``configuration`` up as ``stack``, drive ``plan`` through Nginx, tear the stack down; the result.
+
+    ``via`` VIA_NETWORK sends the load to Nginx's address on the stack's network when it answers from here
+    (else, saying so, to the published port), VIA_PORT to the published port on 127.0.0.1.
 
     Raises StackError when the image cannot be built or the stack does not get ready, OSError/ValueError when
     Locust left no usable request log. The containers' last log lines are kept in ``directory``/logs.
@@ -359,21 +370,34 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
                                f"{stack.url}/ready", oom_watch, ready_timeout_s)
         if not readiness.ready:
             raise StackError(f"{configuration.label} did not get ready: {readiness.reason}")
+        url, target = load_target(client, stack, via, say)
         total_s = plan.load.run_time_s
-        say(f"{configuration.label} ready; offering {plan.rate_steps_option()} (rate:seconds) for {total_s} s")
+        say(f"{configuration.label} ready; offering {plan.rate_steps_option()} (rate:seconds) to {url} for {total_s} s")
 
         def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
             if live and int(elapsed_s) % 10 == 0:
                 say(f"  {elapsed_s:4.0f}/{total_s} s: {live.requests_per_s:.0f} req/s, {live.failures} failed so far")
 
-        drive(plan, slo, stack.url, directory, stack.root, on_tick)
+        drive(plan, slo, url, directory, stack.root, on_tick)
         _keep_logs(client, stack.project, directory)
-        return report(configuration.label, plan, slo, directory)
+        return report(configuration.label, plan, slo, directory, target)
     finally:
         if not (directory / NGINX_LOG).exists():
             _keep_logs(client, stack.project, directory)
         stack.down()
         oom_watch.stop()
+
+
+def load_target(client: docker.DockerClient, stack: ComposeStack, via: str,
+                say: Callable[[str], None] = print) -> tuple[str, str]:
+    """Where the load goes for ``via`` (VIA_NETWORK or VIA_PORT): the URL, and the same in words for the report."""
+    if via == VIA_NETWORK:
+        url = network_url(client, stack.project)
+        if url and answers(f"{url}/nginx-health"):
+            return url, f"{url}, Nginx's address on the stack's network"
+        say(f"Nginx's address on the stack's network ({url or 'none'}) does not answer from here; "
+            f"sending the load to the published port, {stack.url}")
+    return stack.url, f"{stack.url}, the published port (through Docker's port proxy)"
 
 
 def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:

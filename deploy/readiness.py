@@ -69,7 +69,7 @@ def wait_ready(client: docker.DockerClient, project: str, configuration: Configu
                                  elapsed_s, compose_failed=True)
             states = [_health(container) for container in containers]
             healthy = sum(state == "healthy" for state in states)
-            if exit_code == 0 and healthy == configuration.replicas and _answers(ready_url):
+            if exit_code == 0 and healthy == configuration.replicas and answers(ready_url):
                 return Readiness(True, "", elapsed_s)
             if elapsed_s > timeout_s:
                 detail = ", ".join(f"{replica_name(c)} {s}" for c, s in zip(containers, states)) or "no API container"
@@ -128,7 +128,8 @@ def _failure(client: docker.DockerClient, project: str, configuration: Configura
     return None
 
 
-def _answers(url: str) -> bool:
+def answers(url: str) -> bool:
+    """Whether ``url`` answers HTTP 200 within PROBE_TIMEOUT_S."""
     try:
         with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
             return response.status == 200

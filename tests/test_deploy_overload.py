@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import deploy.overload
 from bench.server import ROOT, free_port
 from deploy.__main__ import main
 from deploy.overload import (
@@ -21,6 +22,7 @@ from deploy.overload import (
     analyse,
     capacity_from,
     judge,
+    load_target,
     read_request_log,
     step_report,
     table,
@@ -169,6 +171,30 @@ def test_overload_refuses_bad_arguments(arguments: list[str], words: str, capsys
 def test_overload_says_which_capacity_is_missing(tmp_path: Path, capsys) -> None:
     assert main(["overload", "--cpus", "1.5", "--capacity-from", str(results_json(tmp_path))]) == 2
     assert "has no configuration of 1 x 1.5 CPU / 256M" in capsys.readouterr().err
+
+
+class _Stack:
+    project = "overload-test"
+    url = "http://127.0.0.1:18000"
+
+
+@pytest.mark.parametrize(("via", "address", "answering", "expected"), [
+    ("network", "http://172.18.0.3:8000", True, "http://172.18.0.3:8000"),
+    ("network", "http://172.18.0.3:8000", False, "http://127.0.0.1:18000"),
+    ("network", None, False, "http://127.0.0.1:18000"),
+    ("port", "http://172.18.0.3:8000", True, "http://127.0.0.1:18000"),
+])
+def test_the_load_goes_to_nginx_on_the_stack_network_when_it_answers_else_to_the_port(
+        monkeypatch, via: str, address: str | None, answering: bool, expected: str) -> None:
+    asked = []
+    monkeypatch.setattr(deploy.overload, "network_url", lambda client, project: address)
+    monkeypatch.setattr(deploy.overload, "answers", lambda url: asked.append(url) or answering)
+    said = []
+    url, target = load_target(None, _Stack(), via, said.append)
+    assert url == expected and target.startswith(expected)
+    assert ("port proxy" in target) == (expected == _Stack.url)
+    assert bool(said) == (via == "network" and expected == _Stack.url)  # a fallback is said, never silent
+    assert asked == ([f"{address}/nginx-health"] if via == "network" and address else [])
 
 
 @pytest.mark.docker
