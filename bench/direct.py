@@ -2,15 +2,24 @@
 
 ``/predict`` and ``/bench/ceiling`` (served by the same server) and the bare
 Flask reference (a second Gunicorn with the same worker settings, on the same
-core) are driven in turn, so each round of runs sees the same machine; then
+core) are driven in turn, in many short rounds whose order is reversed every
+other round, so each ratio is taken between runs a second or two apart; then
 batches of 100 and 1000 rows; then ``/predict`` at 70% of its measured maximum
 for latency.
+
+Why short rounds: on a virtual machine the speed of a core moves with what
+other guests do on the host, unseen from inside (no steal time shows). With
+nothing else on the server's core, ``/predict`` measured in half-second windows
+swung between 1,100 and 2,150 req/s within 20 s, and three rounds of 4 s runs
+gave a ``/predict`` / bare Flask ratio anywhere from 0.69 to 1.06 (README
+"Performance"). Twelve rounds of 1 s, reversed every other round, put the
+median within about 0.02 of itself run to run.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -36,12 +45,16 @@ BATCH_REPEATS = 2
 
 @dataclass(frozen=True)
 class Settings:
-    """How long and how often to run, and on which CPU the generator runs."""
+    """How long and how often to run, and on which CPU the generator runs: ``run_s`` and
+    ``repeats`` for single measurements, ``rounds`` of ``round_s`` per server for the
+    side-by-side comparisons (``interleaved``)."""
 
     run_s: float
     repeats: int
     latency_s: float
     generator_cpu: int | None
+    rounds: int = 12
+    round_s: float = 1.0
 
 
 def watched(server: Server, start: Callable[[], LoadRun]) -> LoadRun:
@@ -78,19 +91,28 @@ def describe(run: LoadRun) -> str:
             f"generator CPU {run.generator_cpu_fraction:.0%}" + (f", errors {run.error_kinds or run.errors}" if run.errors else ""))
 
 
+def interleaved(names: Sequence[str], rounds: int) -> Iterator[tuple[int, str]]:
+    """(round, name) in the order to run them: ``names`` in order in rounds 1, 3, 5..., in
+    reverse in rounds 2, 4, 6..., so that a drift in the machine's speed during a round
+    pair favours no name."""
+    for number in range(1, rounds + 1):
+        for name in names if number % 2 else reversed(names):
+            yield number, name
+
+
 def measure(server: Server, bare: Server, bodies: dict[str, Path], settings: Settings, progress: Progress) -> dict[str, Any]:
     """Run every direct measurement; return lists of run dicts under ``predict``,
-    ``ceiling``, ``bare_flask`` (``bare``'s one route), ``batch100``, ``batch1000``
-    and ``latency`` (rate-limited)."""
+    ``ceiling``, ``bare_flask`` (``bare``'s one route; run i of these three was made
+    in round i, ``interleaved``), ``batch100``, ``batch1000`` and ``latency`` (rate-limited)."""
     max_rate_run(server, "/predict", bodies["single"], replace(settings, run_s=1.0))  # warm-up, discarded
     max_rate_run(bare, BARE_ROUTE, bodies["single"], replace(settings, run_s=1.0))
-    results: dict[str, Any] = {"predict": [], "ceiling": [], "bare_flask": []}
-    for repeat in range(1, settings.repeats + 1):
-        for name, target, path in (("predict", server, "/predict"), ("ceiling", server, CEILING_ROUTE),
-                                   ("bare_flask", bare, BARE_ROUTE)):
-            run = max_rate_run(target, path, bodies["single"], settings)
-            results[name].append(run.as_dict())
-            progress(f"  {path} run {repeat}/{settings.repeats}: {describe(run)}")
+    targets = {"predict": (server, "/predict"), "ceiling": (server, CEILING_ROUTE), "bare_flask": (bare, BARE_ROUTE)}
+    results: dict[str, Any] = {name: [] for name in targets}
+    for number, name in interleaved(list(targets), settings.rounds):
+        target, path = targets[name]
+        run = max_rate_run(target, path, bodies["single"], replace(settings, run_s=settings.round_s))
+        results[name].append(run.as_dict())
+        progress(f"  {path} round {number}/{settings.rounds}: {describe(run)}")
     for size in (100, 1000):
         results[f"batch{size}"] = []
         for repeat in range(1, BATCH_REPEATS + 1):
