@@ -56,7 +56,7 @@ tools: $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Install kubectl into .tools (fro
 test: $(BIN)/.installed $(filter $(TOOLS)/kubectl,$(KUBECTL)) ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	KUBECTL=$(KUBECTL) $(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Container stack: compose.yaml (README "Container stack").
+# Container stack: compose.yaml (docs/stack.md).
 IMAGE ?= api-inference:latest
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
@@ -86,7 +86,7 @@ scale: ## Change the api replicas live, Nginx keeps running: make scale N=5
 ps: ## List the stack's containers and their health
 	$(COMPOSE) ps
 
-# Docker Swarm: the same compose.yaml as a stack (README "Beyond one machine").
+# Docker Swarm: the same compose.yaml as a stack (docs/scale-out.md).
 # Swarm does not build: `make build` first on a single node, `make push` with a
 # registry's IMAGE for several nodes.
 STACK ?= api-inference
@@ -98,7 +98,7 @@ stack-deploy: ## Deploy compose.yaml as the Swarm stack STACK with IMAGE; run ag
 stack-rm: ## Remove the Swarm stack STACK (its network goes a few seconds later)
 	docker stack rm $(STACK)
 
-# Load test: loadtest/ and locust.conf (README "Load testing"). HOST is also the
+# Load test: loadtest/ and locust.conf (docs/load-testing.md). HOST is also the
 # address `make serve` binds, so only a URL counts as the target; else a PORT you
 # set (PORT=8001 make serve, then PORT=8001 make loadtest) means http://localhost:PORT;
 # otherwise, like USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's
@@ -123,7 +123,7 @@ loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST U
 	if [ $$rc -ne 0 ] && [ ! -e $$dir/run_stats.csv ]; then rm -rf $$dir; exit $$rc; fi; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
 
-# Scale experiments: deploy/ (README "Scale experiments"). `python -m deploy run MATRIX`
+# Scale experiments: deploy/ (docs/experiments.md). `python -m deploy run MATRIX`
 # instead asks whether each configuration holds the matrix's fixed [load].
 MATRIX ?= deploy/matrices/reference.toml
 EXPERIMENT_ARGS ?=
@@ -132,7 +132,7 @@ EXPERIMENT_ARGS ?=
 experiments: $(BIN)/.installed ## Search each configuration's capacity in MATRIX (default: the reference, under 30 min) into reports/experiments/; EXPERIMENT_ARGS=--resume, --target-rps R etc.
 	$(BIN)/python -m deploy capacity $(MATRIX) $(EXPERIMENT_ARGS)
 
-# Overload: one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity (README "Overload").
+# Overload: one configuration at 0.5x, 1x, 1.5x, 2x and 0.5x its capacity (docs/overload.md).
 # CAPACITY_RPS: its capacity in requests/s (or OVERLOAD_ARGS=--capacity-from reports/.../results.json);
 # OVERLOAD_ARGS: e.g. --cpus 0.25 --memory 256M --replicas 1 --peak-s 60.
 CAPACITY_RPS ?=
@@ -142,7 +142,7 @@ OVERLOAD_ARGS ?=
 overload: $(BIN)/.installed ## Drive one configuration past CAPACITY_RPS (0.5x-2x, open model) and report how it sheds; reports in reports/overload/
 	$(BIN)/python -m deploy overload $(if $(CAPACITY_RPS),--capacity-rps $(CAPACITY_RPS)) $(OVERLOAD_ARGS)
 
-# Benchmark: bench/ (README "Performance"). wrk drives the full-speed runs when
+# Benchmark: bench/ (docs/performance.md). wrk drives the full-speed runs when
 # installed (Debian/Ubuntu: apt-get install wrk); otherwise Locust does, and the
 # report says whether it saturated. BENCH_ARGS: e.g. --skip-nginx --repeats 5.
 BENCH_ARGS ?=

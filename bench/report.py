@@ -325,7 +325,7 @@ def targets(summary: dict[str, Any]) -> list[Target]:
     batch1000 = summary["batch1000_predictions_per_s"]
     # The server's own percentiles (its access log) when there are any: the client's
     # add the generator's scheduling and the network, which on a shared 2-CPU host
-    # swamp a request of a few hundred µs (README "Performance").
+    # swamp a request of a few hundred µs (docs/performance.md).
     server_tail = summary.get("server_p99_to_p50_ratio")
     tail = (server_tail if server_tail is not None else summary["p99_to_p50_ratio"]) if summary["latency_runs_kept_up"] else None
     whose = "the server's own, from its access log" if server_tail is not None else "the client's"

@@ -254,7 +254,8 @@ def measured_window_s(log: Path) -> float | None:
 
 
 def read_live(history_csv: Path) -> LiveStats | None:
-    """The newest "Aggregated" row of a stats_history CSV, or None before Locust wrote one."""
+    """The newest "Aggregated" row of a stats_history CSV; None before Locust wrote one, and while
+    its rows are those it writes before any user started (no users, no requests)."""
     try:
         with history_csv.open(newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.DictReader(handle) if row.get("Name") == "Aggregated"]
@@ -264,13 +265,14 @@ def read_live(history_csv: Path) -> LiveStats | None:
         return None
     row = rows[-1]
     p95 = row.get("95%", "N/A")
-    return LiveStats(
+    live = LiveStats(
         users=int(row["User Count"]),
         requests_per_s=float(row["Requests/s"]),
         requests=int(row["Total Request Count"]),
         failures=int(row["Total Failure Count"]),
         p95_ms=None if p95 in ("N/A", "") else float(p95),
     )
+    return None if live.users == 0 and live.requests == 0 else live
 
 
 def run_locust(command: list[str], directory: Path, duration_s: int, cwd: Path,

@@ -29,6 +29,7 @@ if _PROJECT_ROOT not in sys.path:
     sys.path.insert(0, _PROJECT_ROOT)
 
 import gevent  # noqa: E402
+import locust.stats  # noqa: E402
 from locust import FastHttpUser, TaskSet, between, events, tag, task  # noqa: E402
 from locust import log as locust_log  # noqa: E402
 from locust.runners import WorkerRunner  # noqa: E402
@@ -49,6 +50,12 @@ SLO_MISSED_EXIT_CODE = 1
 USAGE_EXIT_CODE = 2  # as argparse exits on a bad option
 PREDICT_PATH = "/predict"
 NGINX_HEALTH_PATH = "/nginx-health"
+
+# Locust writes a row of PREFIX_stats_history.csv every second but flushes the file
+# only every few seconds; flushed as often as written, the history is live for
+# whoever follows it (deploy's progress line). Locust's docs name these two
+# settings for this ("Retrieve test statistics in CSV format").
+locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC = locust.stats.CSV_STATS_INTERVAL_SEC
 
 cpu_watch = CpuWatch()
 # The --rate-steps schedule shared by every user (set up when Locust starts), and the --request-log.

@@ -1,6 +1,6 @@
 """What the Open Inference Protocol (KServe V2) clients send, and how each answer is judged.
 
-The request is the one the README's "Open Inference Protocol (V2)" section
+The request is the one docs/open-inference.md
 shows: one FP64 ``[N, 4]`` tensor, data flat and row-major. Pure Python: the
 Locust image has no numpy.
 """

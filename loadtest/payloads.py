@@ -2,7 +2,7 @@
 
 Valid flowers are drawn around the real Iris class distributions (see
 ``iris_stats``); invalid requests are the ones the service's contract says it
-refuses (README, "Errors"), each with the status and error code it must answer.
+refuses (docs/api.md, "Errors"), each with the status and error code it must answer.
 Pure Python: the Locust image has no numpy.
 """
 

@@ -13,7 +13,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 K8S_DIR = ROOT / "deploy" / "k8s"
-# The oldest Kubernetes the manifests promise (README "Kubernetes") and the newest
+# The oldest Kubernetes the manifests promise (docs/scale-out.md, "Kubernetes") and the newest
 # whose schemas kubernetes-validate ships.
 KUBERNETES_VERSIONS = ("1.27", kubernetes_validate.latest_version())
 RENDER_TIMEOUT_S = 60

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from deploy.loadgen import (
-    LocustRun, OpenLoad, OpenLoadRun, generator_saturated, locust_command, main_failure, measured_window_s, open_load_command, read_live,
+    LiveStats, LocustRun, OpenLoad, OpenLoadRun, generator_saturated, locust_command, main_failure, measured_window_s, open_load_command, read_live,
 )
 from deploy.matrix import Load
 from loadtest.slo import RunStats, Slo
@@ -45,6 +45,16 @@ def test_no_history_yet_means_no_live_figures(tmp_path):
     assert read_live(tmp_path / "locust_stats_history.csv") is None
     (tmp_path / "locust_stats_history.csv").write_text("Timestamp,User Count,Type,Name,Requests/s\n", encoding="utf-8")
     assert read_live(tmp_path / "locust_stats_history.csv") is None
+
+
+def test_the_row_locust_writes_before_any_user_started_is_not_shown_as_live_figures(tmp_path):
+    history = tmp_path / "locust_stats_history.csv"
+    header = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,95%,Total Request Count,Total Failure Count\n"
+    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n", encoding="utf-8")
+    assert read_live(history) is None
+    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n"
+                       "1764672001,5,,Aggregated,0.000000,0.000000,11,19,0\n", encoding="utf-8")
+    assert read_live(history) == LiveStats(users=5, requests_per_s=0.0, requests=19, failures=0, p95_ms=11.0)
 
 
 def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():

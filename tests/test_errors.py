@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from service.validation import OUT_OF_RANGE
 from tests.conftest import SEED_REQUEST
 
 
@@ -161,3 +162,14 @@ def test_an_error_answer_stays_small_however_many_fields_are_wrong(client) -> No
     error = assert_error_shape(client.post("/predict", json=body), 400, "validation_error")
     assert len(error["fields"]) == 20
     assert error["message"].endswith("and 80 more field(s)")
+
+
+def test_a_value_out_of_range_is_named_once_the_body_is_well_formed(client) -> None:
+    """Types and required fields are checked first; ranges only on a body that passed (docs/api.md, Errors)."""
+    both_kinds = {**SEED_REQUEST, "sepal_length": -1.0, "petal_width": "x"}
+    error = assert_error_shape(client.post("/predict", json=both_kinds), 400, "validation_error")
+    assert error["fields"] == {"petal_width": ["Not a number: got string."]}
+
+    well_formed = {**both_kinds, "petal_width": 40.0}
+    error = assert_error_shape(client.post("/predict", json=well_formed), 400, "validation_error")
+    assert error["fields"] == {"sepal_length": [OUT_OF_RANGE], "petal_width": [OUT_OF_RANGE]}

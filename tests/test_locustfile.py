@@ -12,6 +12,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
+import locust.stats
 import numpy as np
 import pytest
 from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
@@ -263,3 +264,8 @@ def test_open_model_users_start_at_a_random_phase_and_keep_their_schedule(monkey
     assert schedule(None) == 0  # the next request goes at once...
     clock[0] += 0.1
     assert schedule(None) == pytest.approx(1.9)  # ...and the schedule slips instead of catching up in a burst
+
+
+def test_the_stats_history_reaches_the_disk_as_often_as_locust_writes_a_row() -> None:
+    """deploy's live progress line reads the history while Locust runs; Locust's own flush interval is 5 s."""
+    assert locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC == locust.stats.CSV_STATS_INTERVAL_SEC == 1
