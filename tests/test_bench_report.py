@@ -264,3 +264,22 @@ def test_through_nginx_is_set_against_the_same_replica_direct_round_by_round() -
     assert table["api replica (1.0 CPU) /predict, direct"].value == 2000
     assert table["Nginx -> api (1.0 CPU) /predict"].ratio_of == "x the replica direct (target >= 0.85)"
     assert table["  Docker's port proxy CPU per request"].value == pytest.approx(200)
+
+
+def test_the_bare_flask_target_is_judged_on_the_rounds_driven_at_once_when_there_are_some() -> None:
+    together = [{"predict": run(1000, server=0.5), "bare_flask": run(1200, server=0.5)},
+                {"predict": run(900, server=0.5), "bare_flask": run(1000, server=0.5)},
+                {"predict": run(800, server=0.5), "bare_flask": run(1000, server=0.5)}]
+    direct = {**measurements()["direct"], "bare_flask": [run(3000), run(2500)], "together": together}
+    data = measurements(direct=direct)
+    summary = summarise(data)
+    # bare CPU µs per request / /predict's: 417/500, 500/556, 500/625.
+    assert summary["predict_to_bare_flask_together_ratio"] == pytest.approx(500 / 600)
+    assert summary["predict_to_bare_flask_ratio"] == pytest.approx(500 / 600)
+    assert summary["predict_to_bare_flask_ratio_range"] == [pytest.approx(0.8), pytest.approx(0.9)]
+    assert summary["predict_to_bare_flask_rps_ratio"] == pytest.approx(0.8)
+    verdict = next(t for t in summary["targets"] if "bare Flask" in t["name"])
+    assert verdict["value"] == pytest.approx(500 / 600) and verdict["met"] is True
+    table = {row.ratio_of: row for row in rows(summary, data)}
+    assert table["= bare CPU / predict CPU (target >= 0.8)"].value == pytest.approx(1e6 / 1800)
+    assert table["x bare Flask, rounds in turn"].ratio == pytest.approx(0.8)
