@@ -32,12 +32,15 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
 
     model = load_model(Path(app.config["MODEL_DIR"]))
     app.extensions["model"] = model
-    app.extensions["openapi"] = openapi.build_spec(app.config["MAX_BATCH_SIZE"])
+    # Built once from the artifact's contract: no request pays for it.
+    inputs = predict.inputs_for(model.contract.features)
+    app.extensions["inputs"] = inputs
+    app.extensions["openapi"] = openapi.build_spec(app.config["MAX_BATCH_SIZE"], model.contract, inputs)
     metrics.MODEL_INFO.labels(model.name, model.version).set(1)
 
     tracking.init_app(app)
     errors.init_app(app)
     body.init_app(app)
-    for blueprint in (predict.bp, probes.bp, metrics.bp, openapi.bp, v2.bp):
+    for blueprint in (predict.blueprint(inputs), probes.bp, metrics.bp, openapi.bp, v2.bp):
         app.register_blueprint(blueprint)
     return app

@@ -32,6 +32,7 @@ LATENCY = Histogram(
     ["route"],
     buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
 )
+# A regression's predictions are counted under class_name="" (no class).
 PREDICTIONS = Counter("predictions_total", "Predictions made, by predicted class.", ["class_name"])
 MODEL_INFO = Gauge(
     "model_info", "The model being served (value 1).", ["name", "version"], multiprocess_mode="max"
@@ -83,6 +84,11 @@ def count_predictions(class_ids: np.ndarray, class_names: Sequence[str]) -> None
     for class_name, count in zip(class_names, counts):
         if count:
             child(PREDICTIONS, class_name).inc(count)
+
+
+def count_values(n_rows: int) -> None:
+    """Add a regression's ``n_rows`` predictions to ``predictions_total``, under ``class_name=""``."""
+    child(PREDICTIONS, "").inc(n_rows)
 
 
 def registry() -> CollectorRegistry:

@@ -1,4 +1,5 @@
-"""``GET /openapi.json``: an OpenAPI 3.0 document generated from the marshmallow schemas."""
+"""``GET /openapi.json``: an OpenAPI 3.0 document generated from the marshmallow schemas,
+which follow the served artifact's contract (``training.contract``); built once per app."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
 from service import schemas, v2_schemas
-from service.validation import MEASUREMENT_RANGE_CM
+from service.predict import Inputs
+from service.v2_tensors import output_names
+from training.contract import Contract
 
 bp = Blueprint("openapi", __name__)
 
@@ -31,7 +34,24 @@ def _protocol_error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": "ProtocolErrorResponse"}}}
 
 
-def _add_v2_paths(spec: APISpec, max_batch_size: int) -> None:
+OUTPUT_DESCRIPTIONS = {
+    "label": "label (BYTES [N])",
+    "class_id": "class_id (INT64 [N])",
+    "probabilities": "probabilities (FP64 or FP32 [N, number of classes])",
+    "prediction": "prediction (FP64 [N])",
+}
+
+
+def _infer_description(max_batch_size: int, contract: Contract) -> str:
+    names = contract.feature_names
+    return (
+        f"Inputs: one [N, {len(names)}] tensor (any name), or one [N] tensor for each of {', '.join(names)}; "
+        f"N from 1 to {max_batch_size}; each value finite and within its feature's range (the Features schema). "
+        f"Outputs: {', '.join(OUTPUT_DESCRIPTIONS[name] for name in output_names(contract))}."
+    )
+
+
+def _add_v2_paths(spec: APISpec, max_batch_size: int, contract: Contract) -> None:
     """The Open Inference Protocol routes (``service/v2.py``), each model route with and without a version."""
     for name in ("InferenceRequestSchema", "InferenceResponse", "ServerMetadataResponse", "ServerLiveResponse",
                  "ServerReadyResponse", "ModelMetadataResponse", "ModelReadyResponse", "ProtocolErrorResponse"):
@@ -44,7 +64,6 @@ def _add_v2_paths(spec: APISpec, max_batch_size: int) -> None:
     spec.path(path="/v2/health/ready", operations={"get": {"tags": tag, "summary": "Server readiness", "responses": {
         "200": _json("ServerReadyResponse", "Ready"), "503": _json("ServerReadyResponse", "Not ready")}}})
     unknown_model = _protocol_error("No such model, or no such version of it")
-    low, high = MEASUREMENT_RANGE_CM
     for base in ("/v2/models/{model_name}", "/v2/models/{model_name}/versions/{model_version}"):
         parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                       for name in ("model_name", "model_version") if f"{{{name}}}" in base]
@@ -55,11 +74,7 @@ def _add_v2_paths(spec: APISpec, max_batch_size: int) -> None:
         spec.path(path=f"{base}/infer", parameters=parameters, operations={"post": {
             "tags": tag,
             "summary": "Inference",
-            "description": (
-                f"Inputs: one [N, 4] tensor (any name), or four [N] tensors named sepal_length, sepal_width, "
-                f"petal_length, petal_width; N from 1 to {max_batch_size}; lengths in cm, finite, above {low:g} and at most {high:g}. "
-                "Outputs: label (BYTES [N]), class_id (INT64 [N]), probabilities (FP64 or FP32 [N, number of classes])."
-            ),
+            "description": _infer_description(max_batch_size, contract),
             "requestBody": {"required": True, "content": {"application/json": {"schema": "InferenceRequest"}}},
             "responses": {
                 "200": _json("InferenceResponse", "The requested outputs"),
@@ -71,14 +86,18 @@ def _add_v2_paths(spec: APISpec, max_batch_size: int) -> None:
         }})
 
 
-def build_spec(max_batch_size: int) -> dict[str, Any]:
-    """The OpenAPI document as a dict, with the batch limit the app runs with."""
+def build_spec(max_batch_size: int, contract: Contract, inputs: Inputs) -> dict[str, Any]:
+    """The OpenAPI document as a dict, for the model ``contract`` describes, whose requests
+    ``inputs`` decode, with the batch limit the app runs with."""
     spec = APISpec(title=API_TITLE, version=API_VERSION, openapi_version=OPENAPI_VERSION, plugins=[MarshmallowPlugin()])
-    for name in ("FeaturesSchema", "BatchSchema", "SinglePredictionResponse", "BatchPredictionResponse", "ErrorResponse"):
-        spec.components.schema(name.removesuffix("Schema"), schema=getattr(schemas, name))
+    single, batch = schemas.response_schemas(contract)
+    for name, schema in (("Features", inputs.features_schema), ("Batch", inputs.batch_schema),
+                         ("SinglePredictionResponse", single), ("BatchPredictionResponse", batch),
+                         ("ErrorResponse", schemas.ErrorResponse)):
+        spec.components.schema(name, schema=schema)
 
     spec.path(path="/predict", operations={"post": {
-        "summary": "Predict the species of one flower, or of a batch under `instances`.",
+        "summary": f"Predict the {contract.target} of one {contract.row_name}, or of a batch under `instances`.",
         "requestBody": {"required": True, "content": {"application/json": {"schema": {
             "oneOf": [{"$ref": "#/components/schemas/Features"}, {"$ref": "#/components/schemas/Batch"}],
         }}}},
@@ -102,7 +121,7 @@ def build_spec(max_batch_size: int) -> dict[str, Any]:
         "200": _json({"type": "object"}, "Metadata written by training")}}})
     spec.path(path="/metrics", operations={"get": {"summary": "Prometheus metrics", "responses": {
         "200": {"description": "Prometheus text format", "content": {"text/plain": {"schema": {"type": "string"}}}}}}})
-    _add_v2_paths(spec, max_batch_size)
+    _add_v2_paths(spec, max_batch_size, contract)
     document = spec.to_dict()
     document["components"]["schemas"]["Batch"]["properties"]["instances"]["maxItems"] = max_batch_size
     return document

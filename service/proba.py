@@ -17,7 +17,13 @@ arithmetic being under 5 µs). The service has already checked every value
   which skips the finiteness scan and the parameter checks but nothing else.
 
 Compiled functions are used only after they reproduced scikit-learn's
-probabilities on ``PROBE_ROWS`` to ``PROBE_TOLERANCE``; otherwise the fallback is.
+probabilities on the probe rows (the served model's own, ``service.model``;
+``PROBE_ROWS`` for the default Iris model) to ``PROBE_TOLERANCE``; otherwise
+the fallback is.
+
+``argmax_is_predict`` says when a class can be read from these probabilities
+as scikit-learn's ``predict`` gives it; for any other estimator the service
+asks ``predict`` for the class.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import sklearn
+from sklearn.ensemble import ExtraTreesClassifier, RandomForestClassifier
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
@@ -36,8 +43,8 @@ from sklearn.preprocessing import StandardScaler
 ProbaFunction = Callable[[np.ndarray], np.ndarray]
 RowProbaFunction = Callable[[Sequence[float]], list[float]]
 
-# Rows spanning the accepted range (0, 30] cm, Iris-like and extreme, in
-# FEATURE_NAMES order: the compiled function must match scikit-learn on all.
+# For the default Iris model: rows spanning the accepted range (0, 30] cm,
+# Iris-like and extreme, in FEATURE_NAMES order.
 PROBE_ROWS = np.array([
     [5.1, 3.5, 1.4, 0.2],
     [6.4, 3.2, 4.5, 1.5],
@@ -55,11 +62,13 @@ class CompiledProba:
     (n, n_classes) float64, rows summing to 1, classes in ``classes_`` order.
     ``predict_proba_row``: the same for one row given as floats, as a list,
     for single-row requests, where numpy's per-call overhead on a (1, 4)
-    array is most of the cost. ``method`` says which way it computes, for the start-up log."""
+    array is most of the cost. ``method`` says which way it computes, for the start-up log;
+    ``direct`` whether it computes from the fitted parameters."""
 
     predict_proba: ProbaFunction
     predict_proba_row: RowProbaFunction
     method: str
+    direct: bool = False
 
 
 def _row_of(predict_proba: ProbaFunction) -> RowProbaFunction:
@@ -137,29 +146,53 @@ def _linear_softmax_row(estimator: object) -> RowProbaFunction:
     return predict_proba_row
 
 
-def _without_revalidation(estimator: object) -> ProbaFunction:
-    def predict_proba(X: np.ndarray) -> np.ndarray:
+def without_revalidation(method: ProbaFunction) -> ProbaFunction:
+    """``method`` (an estimator's ``predict_proba`` or ``predict``) called inside
+    ``sklearn.config_context(assume_finite=True, skip_parameter_validation=True)``."""
+    def call(X: np.ndarray) -> np.ndarray:
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
-            return estimator.predict_proba(X)
+            return method(X)
 
-    return predict_proba
+    return call
 
 
-def compile_predict_proba(estimator: object) -> CompiledProba:
-    """The fastest exact ``predict_proba`` for a fitted ``estimator`` (see the module docstring)."""
-    without_revalidation = _without_revalidation(estimator)
-    fallback = CompiledProba(without_revalidation, _row_of(without_revalidation),
+def final_step(estimator: object) -> object:
+    """The last step of a pipeline, or the estimator itself."""
+    return estimator.steps[-1][1] if isinstance(estimator, Pipeline) else estimator
+
+
+def argmax_is_predict(estimator: object, compiled: CompiledProba) -> bool:
+    """Whether ``classes_[argmax(predict_proba(X))]`` is, by scikit-learn's code, what ``predict(X)`` gives:
+
+    - the compiled scaler + multinomial logistic regression: ``predict`` takes the
+      argmax of the scores, and softmax keeps their order (the service's way since
+      its first version);
+    - a random forest or extra-trees classifier with one output: its
+      ``ForestClassifier.predict`` is ``classes_.take(argmax(predict_proba(X)))``
+      (sklearn/ensemble/_forest.py, scikit-learn 1.9).
+    """
+    final = final_step(estimator)
+    if compiled.direct:
+        return True
+    return type(final) in (RandomForestClassifier, ExtraTreesClassifier) and getattr(final, "n_outputs_", 0) == 1
+
+
+def compile_predict_proba(estimator: object, probe_rows: np.ndarray = PROBE_ROWS) -> CompiledProba:
+    """The fastest exact ``predict_proba`` for a fitted ``estimator`` (see the module docstring);
+    ``probe_rows`` (n, n_features) float64 are valid inputs spanning the accepted ranges."""
+    unchecked = without_revalidation(estimator.predict_proba)
+    fallback = CompiledProba(unchecked, _row_of(unchecked),
                              "scikit-learn predict_proba (input checked once, by the service)")
     try:
         direct = _linear_softmax(estimator)
-        if direct is None or getattr(estimator, "n_features_in_", None) != PROBE_ROWS.shape[1]:
+        if direct is None or getattr(estimator, "n_features_in_", None) != probe_rows.shape[1]:
             return fallback
         direct_row = _linear_softmax_row(estimator)
-        expected = estimator.predict_proba(PROBE_ROWS)
-        by_row = np.array([direct_row(row) for row in PROBE_ROWS.tolist()])
-        for got in (direct(PROBE_ROWS), by_row):
+        expected = estimator.predict_proba(probe_rows)
+        by_row = np.array([direct_row(row) for row in probe_rows.tolist()])
+        for got in (direct(probe_rows), by_row):
             if not np.allclose(got, expected, rtol=0.0, atol=PROBE_TOLERANCE):
                 return fallback
     except Exception:  # an estimator this cannot read is left to scikit-learn, and to the self-test
         return fallback
-    return CompiledProba(direct, direct_row, "scaler + multinomial logistic regression from fitted parameters")
+    return CompiledProba(direct, direct_row, "scaler + multinomial logistic regression from fitted parameters", direct=True)

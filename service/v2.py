@@ -4,9 +4,10 @@ Routes (the specification's, https://github.com/kserve/open-inference-protocol):
 ``GET /v2`` server metadata, ``GET /v2/health/live``, ``GET /v2/health/ready``,
 and for the served model, with or without ``/versions/<model_version>``:
 ``GET /v2/models/<model_name>`` metadata, ``GET .../ready``, ``POST .../infer``.
-The model name is the artifact's ``name`` ("iris"), its only version the
-artifact's ``version``. Tensors are decoded by ``service.v2_tensors`` and pass
-the same checks as /predict (``service.validation``).
+The model name is the artifact's ``name`` ("iris" for the default model), its
+only version the artifact's ``version``; inputs and outputs follow the
+artifact's contract. Tensors are decoded by ``service.v2_tensors`` and pass
+the same checks as /predict (``service.validation``, with the app's ``Inputs``).
 
 Every error on a ``/v2`` path, whether raised here or by routing (404, 405)
 or by Werkzeug (413), is answered as the protocol's ``{"error": "<message>"}``
@@ -22,13 +23,14 @@ from flask.typing import ResponseReturnValue
 
 from service.body import json_body
 from service.errors import ApiError
-from service.metrics import count_predictions
-from service.predict import json_response
+from service.predict import Inputs, count, json_response
 from service.probes import ready_model
 from service.model import Model
 from service.openapi import API_TITLE, API_VERSION
 from service.v2_schemas import load_inference_request
-from service.v2_tensors import features_matrix, input_metadata, output_metadata, output_tensors, requested_outputs
+from service.v2_tensors import (
+    features_matrix, input_metadata, output_metadata, output_names, output_tensors, requested_outputs,
+)
 
 bp = Blueprint("v2", __name__, url_prefix="/v2")
 
@@ -89,8 +91,8 @@ def model_metadata(model_name: str, model_version: str | None = None) -> Respons
         name=model.name,
         versions=[model.version],
         platform=PLATFORM,
-        inputs=input_metadata(),
-        outputs=output_metadata(len(model.class_names)),
+        inputs=input_metadata(len(model.contract.features)),
+        outputs=output_metadata(model.contract),
     )
 
 
@@ -110,10 +112,12 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     model = _served_model(model_name, model_version)
     ready_model()
     inference_request = load_inference_request(_request_json())
-    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"])
-    names = requested_outputs(inference_request.get("outputs"))
+    inputs: Inputs = current_app.extensions["inputs"]
+    X = features_matrix(inference_request["inputs"], current_app.config["MAX_BATCH_SIZE"], inputs.names, inputs.limits,
+                        model.contract.row_name)
+    names = requested_outputs(inference_request.get("outputs"), output_names(model.contract))
     predictions = model.predict(X)
-    count_predictions(predictions.class_ids, model.class_names)
+    count(predictions, model.class_names)
     response: dict[str, Any] = {"model_name": model.name, "model_version": model.version}
     if "id" in inference_request:
         response["id"] = inference_request["id"]

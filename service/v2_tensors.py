@@ -1,15 +1,17 @@
-"""Open Inference Protocol tensors to and from this model's arrays; nothing about HTTP.
+"""Open Inference Protocol tensors to and from the served model's arrays; nothing about HTTP.
 
-Inputs, either form, rows are flowers and lengths are in cm:
+Inputs, either form, one row per input row, features as the artifact lists
+them (``training.contract``):
 
-- one tensor of shape ``[N, 4]``, any name (the metadata calls it ``features``),
-  columns in ``FEATURE_NAMES`` order;
-- four tensors of shape ``[N]`` named ``sepal_length``, ``sepal_width``,
-  ``petal_length``, ``petal_width``, in any order.
+- one tensor of shape ``[N, n_features]``, any name (the metadata calls it
+  ``features``), columns in the artifact's feature order;
+- one tensor of shape ``[N]`` per feature, named after it, in any order.
 
 ``data`` is row-major, flat or nested exactly as the shape (the specification's
-"Tensor Data"). Outputs: ``label`` (BYTES ``[N]``), ``class_id`` (INT64 ``[N]``),
-``probabilities`` (FP64 or FP32 ``[N, n_classes]``, columns in ``class_names`` order).
+"Tensor Data"). Outputs of a classifier: ``label`` (BYTES ``[N]``), ``class_id``
+(INT64 ``[N]``) and, when it gives them, ``probabilities`` (FP64 or FP32
+``[N, n_classes]``, columns in ``class_names`` order); of a regressor:
+``prediction`` (FP64 ``[N]``).
 """
 
 from __future__ import annotations
@@ -25,11 +27,12 @@ from service.errors import ValidationFailed
 from service.model import Predictions
 from service.schemas import json_type
 from service.v2_schemas import FLOAT_DATATYPES, InputTensor
-from service.validation import check_batch_size, check_features
-from training.data import FEATURE_NAMES
+from service.validation import FeatureLimits, check_batch_size
+from training.contract import Contract
 
 FEATURES_TENSOR = "features"
-OUTPUT_NAMES = ("label", "class_id", "probabilities")
+CLASSIFIER_OUTPUTS = ("label", "class_id", "probabilities")
+REGRESSOR_OUTPUTS = ("prediction",)
 BATCH_DIMENSION = -1  # the specification's mark for a variable-size dimension
 
 
@@ -37,18 +40,28 @@ def _refuse(field: str, problem: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {problem}", {field: [problem]})
 
 
-def input_metadata() -> list[dict[str, Any]]:
-    """The ``$metadata_tensor`` list for the inputs: the ``[N, 4]`` form."""
-    return [{"name": FEATURES_TENSOR, "datatype": "FP64", "shape": [BATCH_DIMENSION, len(FEATURE_NAMES)]}]
+def output_names(contract: Contract) -> tuple[str, ...]:
+    """The outputs ``contract``'s model produces, in the order they are returned by default."""
+    if not contract.is_classifier:
+        return REGRESSOR_OUTPUTS
+    return CLASSIFIER_OUTPUTS if contract.predict_proba else CLASSIFIER_OUTPUTS[:2]
 
 
-def output_metadata(n_classes: int) -> list[dict[str, Any]]:
-    """The ``$metadata_tensor`` list for the outputs, in ``OUTPUT_NAMES`` order."""
-    return [
-        {"name": "label", "datatype": "BYTES", "shape": [BATCH_DIMENSION]},
-        {"name": "class_id", "datatype": "INT64", "shape": [BATCH_DIMENSION]},
-        {"name": "probabilities", "datatype": "FP64", "shape": [BATCH_DIMENSION, n_classes]},
-    ]
+def input_metadata(n_features: int) -> list[dict[str, Any]]:
+    """The ``$metadata_tensor`` list for the inputs: the ``[N, n_features]`` form."""
+    return [{"name": FEATURES_TENSOR, "datatype": "FP64", "shape": [BATCH_DIMENSION, n_features]}]
+
+
+def output_metadata(contract: Contract) -> list[dict[str, Any]]:
+    """The ``$metadata_tensor`` list for the outputs, in ``output_names`` order."""
+    tensors = {
+        "label": {"name": "label", "datatype": "BYTES", "shape": [BATCH_DIMENSION]},
+        "class_id": {"name": "class_id", "datatype": "INT64", "shape": [BATCH_DIMENSION]},
+        "probabilities": {"name": "probabilities", "datatype": "FP64",
+                          "shape": [BATCH_DIMENSION, len(contract.class_names)]},
+        "prediction": {"name": "prediction", "datatype": "FP64", "shape": [BATCH_DIMENSION]},
+    }
+    return [tensors[name] for name in output_names(contract)]
 
 
 def _flatten(data: list[Any], shape: tuple[int, ...], field: str) -> list[Any]:
@@ -111,27 +124,29 @@ def _batch_rows(n_rows: int, max_batch_size: int, field: str) -> None:
     check_batch_size(n_rows, max_batch_size, field, noun="rows")
 
 
-def _matrix(tensor: InputTensor, max_batch_size: int) -> np.ndarray:
+def _matrix(tensor: InputTensor, max_batch_size: int, names: Sequence[str], limits: FeatureLimits,
+            row_name: str) -> np.ndarray:
     field = "inputs[0]"
-    if len(tensor.shape) != 2 or tensor.shape[1] != len(FEATURE_NAMES):
+    if len(tensor.shape) != 2 or tensor.shape[1] != len(names):
         raise _refuse(f"{field}.shape", (
-            f"Must be [N, {len(FEATURE_NAMES)}] (N flowers by {', '.join(FEATURE_NAMES)}): got {list(tensor.shape)}."
+            f"Must be [N, {len(names)}] (N {row_name}s by {', '.join(names)}): got {list(tensor.shape)}."
         ))
     _batch_rows(tensor.shape[0], max_batch_size, f"{field}.shape")
     X = _as_declared(_values(tensor, field).reshape(tensor.shape), tensor.datatype)
-    check_features(X, lambda row, column: f"{tensor.name}[{row}].{FEATURE_NAMES[column]}")
+    limits.check(X, lambda row, column: f"{tensor.name}[{row}].{names[column]}")
     return X
 
 
-def _columns(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
+def _columns(inputs: Sequence[InputTensor], max_batch_size: int, names: Sequence[str],
+             limits: FeatureLimits) -> np.ndarray:
     positions = {tensor.name: index for index, tensor in enumerate(inputs)}
     for index, tensor in enumerate(inputs):
-        if tensor.name not in FEATURE_NAMES:
+        if tensor.name not in names:
             raise _refuse(f"inputs[{index}].name", (
-                f"Unknown input {tensor.name!r}: send one [N, {len(FEATURE_NAMES)}] tensor, "
-                f"or one [N] tensor for each of {', '.join(FEATURE_NAMES)}."
+                f"Unknown input {tensor.name!r}: send one [N, {len(names)}] tensor, "
+                f"or one [N] tensor for each of {', '.join(names)}."
             ))
-    missing = [name for name in FEATURE_NAMES if name not in positions]
+    missing = [name for name in names if name not in positions]
     if missing:
         raise _refuse("inputs", f"Missing input tensor(s) {', '.join(missing)}: send one [N] tensor for each feature.")
     lengths = set()
@@ -142,16 +157,18 @@ def _columns(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
     if len(lengths) > 1:
         raise _refuse("inputs", f"The feature tensors must have the same length: got {sorted(lengths)}.")
     _batch_rows(lengths.pop(), max_batch_size, "inputs")
-    ordered = [positions[name] for name in FEATURE_NAMES]
+    ordered = [positions[name] for name in names]
     X = np.column_stack([
         _as_declared(_values(inputs[index], f"inputs[{index}]"), inputs[index].datatype) for index in ordered
     ])
-    check_features(X, lambda row, column: f"{FEATURE_NAMES[column]}[{row}]")
+    limits.check(X, lambda row, column: f"{names[column]}[{row}]")
     return X
 
 
-def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int) -> np.ndarray:
-    """The request's input tensors as ``X`` (n, 4) float64 cm, in ``FEATURE_NAMES`` order.
+def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int, names: Sequence[str],
+                    limits: FeatureLimits, row_name: str) -> np.ndarray:
+    """The request's input tensors as ``X`` (n, n_features) float64, columns in ``names`` order;
+    ``row_name`` names one row in the shape error (the contract's, e.g. "flower").
 
     Raises ``ValidationFailed`` (400) for a shape, datatype or data problem and
     for a measurement outside the range /predict accepts, ``BatchTooLarge``
@@ -160,23 +177,23 @@ def features_matrix(inputs: Sequence[InputTensor], max_batch_size: int) -> np.nd
     duplicates = sorted(name for name, count in Counter(tensor.name for tensor in inputs).items() if count > 1)
     if duplicates:
         raise _refuse("inputs", f"Input tensor names must be unique: {', '.join(duplicates)} given more than once.")
-    if len(inputs) == 1 and inputs[0].name not in FEATURE_NAMES:
-        return _matrix(inputs[0], max_batch_size)
-    return _columns(inputs, max_batch_size)
+    if len(inputs) == 1 and inputs[0].name not in names:
+        return _matrix(inputs[0], max_batch_size, names, limits, row_name)
+    return _columns(inputs, max_batch_size, names, limits)
 
 
-def requested_outputs(outputs: Sequence[dict[str, Any]] | None) -> list[str]:
+def requested_outputs(outputs: Sequence[dict[str, Any]] | None, available: Sequence[str]) -> list[str]:
     """Names of the outputs to return, in the order asked; all of them when none are named.
 
     Raises ``ValidationFailed`` (400) for an output this model does not produce or one named twice.
     """
     if not outputs:
-        return list(OUTPUT_NAMES)
+        return list(available)
     names = []
     for index, output in enumerate(outputs):
         name = output["name"]
-        if name not in OUTPUT_NAMES:
-            raise _refuse(f"outputs[{index}].name", f"Unknown output {name!r}: this model produces {', '.join(OUTPUT_NAMES)}.")
+        if name not in available:
+            raise _refuse(f"outputs[{index}].name", f"Unknown output {name!r}: this model produces {', '.join(available)}.")
         if name in names:
             raise _refuse(f"outputs[{index}].name", f"Output {name!r} is asked for more than once.")
         names.append(name)
@@ -186,11 +203,14 @@ def requested_outputs(outputs: Sequence[dict[str, Any]] | None) -> list[str]:
 def output_tensors(
     predictions: Predictions, class_names: Sequence[str], names: Sequence[str], probabilities_datatype: str = "FP64"
 ) -> list[dict[str, Any]]:
-    """The ``$response_output`` list for ``names``, data flat and row-major."""
+    """The ``$response_output`` list for ``names`` (of ``output_names``), data flat and row-major."""
+    if predictions.values is not None:
+        values = predictions.values
+        return [{"name": "prediction", "datatype": "FP64", "shape": [len(values)], "data": values.tolist()}]
     n_rows = len(predictions.class_ids)
     class_ids = predictions.class_ids.tolist()
     probabilities = predictions.probabilities
-    if probabilities_datatype == "FP32":
+    if probabilities is not None and probabilities_datatype == "FP32":
         probabilities = probabilities.astype(np.float32)
     build: dict[str, Callable[[], dict[str, Any]]] = {
         "label": lambda: {"name": "label", "datatype": "BYTES", "shape": [n_rows],

@@ -1,5 +1,5 @@
-"""Shared fixtures: a model trained into a temporary directory, the app, its client, a Docker engine and a
-Compose project for the scale experiments' end-to-end tests."""
+"""Shared fixtures: a model trained into a temporary directory, the app, its client, models fitted elsewhere
+and packaged, a Docker engine and a Compose project for the scale experiments' end-to-end tests."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import own_models
 from training.artifact import save_artifact
 from training.data import load_dataset
 from training.train import TrainingParams, train
@@ -53,6 +54,26 @@ def app(model_dir: Path):
 @pytest.fixture
 def client(app):
     return app.test_client()
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory: pytest.TempPathFactory):
+    """``packaged(name)``: (the fitted ``OwnModel``, its artifact directory) for "wine", "wine-ridge"
+    or "diabetes", fitted, saved and packaged once for the session (read-only)."""
+    makers = {"wine": own_models.wine, "wine-ridge": own_models.wine_without_probabilities,
+              "diabetes": own_models.diabetes}
+    done: dict[str, tuple[own_models.OwnModel, Path]] = {}
+
+    def get(name: str) -> tuple[own_models.OwnModel, Path]:
+        if name not in done:
+            directory = tmp_path_factory.mktemp(name)
+            model = makers[name](directory)
+            # The directory's name is the model's name (the command's default).
+            assert own_models.package(model, directory / name) == 0
+            done[name] = (model, directory / name)
+        return done[name]
+
+    return get
 
 
 def docker_engine_reachable() -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -56,3 +57,18 @@ def test_files_are_readable_by_other_users(model_dir: Path) -> None:
     for name in ("model.joblib", "metadata.json"):
         assert (model_dir / name).stat().st_mode & 0o044 == 0o044, name
 
+
+
+@pytest.mark.parametrize("change, reason", [
+    (lambda m: m.pop("task"), "metadata has no 'task'"),
+    (lambda m: m["features"][0].update(type="string"), "features[0].type must be one of number, integer"),
+    (lambda m: m["features"][1].update(minimum=40.0), "features[1]: minimum and maximum must be finite"),
+    (lambda m: m.update(class_names=["setosa"]), "class_names must list two or more distinct classes"),
+    (lambda m: m.update(row_name=" "), "row_name must be a non-empty string"),
+])
+def test_metadata_without_a_usable_contract_is_refused(model_copy: Path, change, reason: str) -> None:
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    change(metadata)
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError, match=re.escape(f"does not describe the model's inputs and outputs ({reason}")):
+        load_artifact(model_copy)

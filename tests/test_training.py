@@ -92,3 +92,14 @@ def test_command_refuses_an_empty_model_dir(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "argument --model-dir: is empty" in run.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_iris_metadata_states_its_contract() -> None:
+    metadata = train(load_dataset(), TrainingParams("logistic_regression")).metadata
+    assert metadata["task"] == "classification" and metadata["target"] == "species"
+    assert metadata["predict_proba"] is True
+    for feature in metadata["features"]:
+        assert (feature["type"], feature["minimum"], feature["exclusive_minimum"], feature["maximum"]) == (
+            "number", 0.0, True, 30.0)
+    assert 0 < len(metadata["sample"]) <= 20
+    assert all(set(row) == set(FEATURE_NAMES) for row in metadata["sample"])

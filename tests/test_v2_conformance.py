@@ -381,3 +381,10 @@ def test_openapi_documents_every_v2_route_and_method(client, app) -> None:
         assert path in paths, path
         documented = set(paths[path]) - {"parameters"}
         assert documented == {method.lower() for method in rule.methods - {"HEAD", "OPTIONS"}}, path
+
+
+def test_a_matrix_of_the_wrong_width_is_named_in_the_model_s_own_words(client) -> None:
+    response = client.post(INFER, json=with_input(shape=[4, 3], data=ONE_ROW * 3))
+    assert response.get_json() == {"error": (
+        "inputs[0].shape: Must be [N, 4] (N flowers by sepal_length, sepal_width, petal_length, petal_width): got [4, 3]."
+    )}

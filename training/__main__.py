@@ -1,4 +1,6 @@
-"""Command line: ``python -m training [--estimator NAME] [--model-dir DIR]``."""
+"""Command line: ``python -m training [--estimator NAME] [--model-dir DIR]`` trains Iris;
+``python -m training package --model PIPELINE.joblib --data DATA.csv --target COLUMN --model-dir DIR``
+packages a model fitted elsewhere (``training.package``)."""
 
 from __future__ import annotations
 
@@ -8,8 +10,10 @@ import time
 from pathlib import Path
 
 from training.artifact import save_artifact, model_dir_from_env
+from training.contract import DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME
 from training.data import load_dataset
 from training.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from training.package import PackagingError, PackagingParams, package, parse_range
 from training.train import DEFAULT_CV_FOLDS, DEFAULT_SEED, DEFAULT_TEST_SIZE, TrainingParams, train
 
 
@@ -30,13 +34,86 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    model_dir = args.model_dir or model_dir_from_env()
+def declared_range(text: str) -> tuple[str, tuple[float, float]]:
+    """An argparse ``type=`` for ``NAME=LOW:HIGH``."""
+    try:
+        return parse_range(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def parse_package_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m training package",
+        description="Package a fitted scikit-learn estimator or pipeline and a sample of its data as an artifact.",
+    )
+    parser.add_argument("--model", type=Path, required=True, help="the fitted model, saved with joblib.dump")
+    parser.add_argument("--data", type=Path, required=True,
+                        help="CSV with a header row: the target column and the features, in the model's order")
+    parser.add_argument("--target", required=True, help="the CSV column the model predicts")
+    parser.add_argument("--model-dir", type=directory, required=True, help="output directory")
+    parser.add_argument("--name", help="the model's name in /v2 URLs (default: the output directory's name)")
+    parser.add_argument("--range", dest="ranges", type=declared_range, action="append", default=[],
+                        metavar="NAME=LOW:HIGH", help="a feature's valid range, instead of the data's (repeatable)")
+    parser.add_argument("--range-margin", type=float, default=DEFAULT_RANGE_MARGIN,
+                        help="share of the data's span added on each side of a range taken from the data")
+    parser.add_argument("--row-name", default=DEFAULT_ROW_NAME,
+                        help=f"what one input row is, in the singular, for the service's texts (default: {DEFAULT_ROW_NAME})")
+    return parser.parse_args(argv)
+
+
+def _writable(model_dir: Path) -> bool:
     try:  # now, not after training: an unusable directory is said at once
         model_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return False
+    return True
+
+
+def _save(model: object, metadata: dict, model_dir: Path) -> dict | None:
+    try:
+        return save_artifact(model, metadata, model_dir)
+    except OSError as exc:
+        print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
+        return None
+
+
+def main_package(argv: list[str]) -> int:
+    args = parse_package_args(argv)
+    if args.range_margin < 0:
+        print("error: --range-margin must be 0 or more", file=sys.stderr)
+        return 2
+    if not args.row_name.strip():
+        print("error: --row-name must not be empty", file=sys.stderr)
+        return 2
+    params = PackagingParams(
+        model_path=args.model, data_path=args.data, target=args.target,
+        name=args.name or args.model_dir.resolve().name, declared_ranges=dict(args.ranges),
+        range_margin=args.range_margin, row_name=args.row_name,
+    )
+    try:
+        model, metadata = package(params)
+    except PackagingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if not _writable(args.model_dir) or (written := _save(model, metadata, args.model_dir)) is None:
+        return 1
+    score = ", ".join(f"{key} {value:.3f}" for key, value in metadata["metrics"].items() if isinstance(value, float))
+    print(f"{metadata['task']} of {metadata['target']!r} from {len(metadata['features'])} features; "
+          f"{score} on {metadata['metrics']['rows']} rows")
+    print(f"wrote {args.model_dir}/ (model {written['name']!r} version {written['version']}, "
+          f"scikit-learn {written['versions']['scikit-learn']})")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["package"]:
+        return main_package(argv[1:])
+    args = parse_args(argv)
+    model_dir = args.model_dir or model_dir_from_env()
+    if not _writable(model_dir):
         return 1
     started = time.perf_counter()
 
@@ -51,10 +128,8 @@ def main(argv: list[str] | None = None) -> int:
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    try:
-        metadata = save_artifact(result.model, result.metadata, model_dir)
-    except OSError as exc:
-        print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
+    metadata = _save(result.model, result.metadata, model_dir)
+    if metadata is None:
         return 1
     progress(f"wrote {model_dir}/ (model version {metadata['version']})")
     return 0

@@ -2,7 +2,8 @@
 
 The version is the first 12 hex digits of the SHA-256 of ``model.joblib``, so
 two artifacts with the same version hold the same bytes. Loading checks that
-hash and the scikit-learn version before unpickling anything.
+hash, the scikit-learn version and the contract fields (``training.contract``)
+before unpickling anything.
 """
 
 from __future__ import annotations
@@ -18,11 +19,14 @@ from typing import Any
 import joblib
 import sklearn
 
+from training.contract import Contract, ContractError, contract_from_metadata
+
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
 DEFAULT_MODEL_DIR = Path("models/iris")
 VERSION_LENGTH = 12
 RETRAIN_HINT = "run `make model` (or `python -m training`) to train a new one"
+REPACKAGE_HINT = "package yours again with `python -m training package`"
 
 
 class ArtifactError(RuntimeError):
@@ -35,6 +39,7 @@ class Artifact:
 
     model: Any
     metadata: dict[str, Any]
+    contract: Contract
 
     @property
     def version(self) -> str:
@@ -104,7 +109,8 @@ def load_artifact(model_dir: Path) -> Artifact:
     Raises ``ArtifactError`` with a one-line reason and what to run when a
     file is missing, the metadata is not valid JSON, the model's SHA-256 does
     not match the metadata, the artifact was written by another scikit-learn
-    version than the installed one, or the model cannot be unpickled.
+    version than the installed one, the contract fields are missing or
+    malformed, or the model cannot be unpickled.
     """
     model_path = model_dir / MODEL_FILE
     metadata_path = model_dir / METADATA_FILE
@@ -131,7 +137,12 @@ def load_artifact(model_dir: Path) -> Artifact:
             f"is installed; {RETRAIN_HINT}"
         )
     try:
+        contract = contract_from_metadata(metadata)
+    except ContractError as exc:
+        raise ArtifactError(f"model metadata {metadata_path} does not describe the model's inputs and outputs "
+                            f"({exc}); {RETRAIN_HINT}, or {REPACKAGE_HINT}") from None
+    try:
         model = joblib.load(model_path)
     except Exception as exc:  # unpickling can raise almost anything on a damaged file
         raise ArtifactError(f"model artifact {model_path} cannot be loaded ({type(exc).__name__}); {RETRAIN_HINT}") from None
-    return Artifact(model=model, metadata=metadata)
+    return Artifact(model=model, metadata=metadata, contract=contract)

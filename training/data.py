@@ -7,9 +7,23 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import load_iris
 
+from training.contract import NUMBER, Feature
+
 # Order matters: the service builds its (n, 4) input matrix in this order.
 FEATURE_NAMES: tuple[str, ...] = ("sepal_length", "sepal_width", "petal_length", "petal_width")
 FEATURE_UNIT = "cm"
+TARGET_NAME = "species"
+# What one input row is, for the service's texts ("one flower", "N flowers by ...").
+ROW_NAME = "flower"
+# Fisher's Iris measurements lie within 0.1-7.9 cm (scikit-learn's copy of the
+# UCI data set); 0 and below is not a length, and 30 cm gives wide headroom over
+# any iris flower while still refusing values off by orders of magnitude.
+MEASUREMENT_RANGE_CM = (0.0, 30.0)
+FEATURES: tuple[Feature, ...] = tuple(
+    Feature(name=name, type=NUMBER, minimum=MEASUREMENT_RANGE_CM[0], maximum=MEASUREMENT_RANGE_CM[1],
+            exclusive_minimum=True, unit=FEATURE_UNIT, description="Length in centimetres.")
+    for name in FEATURE_NAMES
+)
 
 
 @dataclass(frozen=True)

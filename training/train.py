@@ -1,4 +1,4 @@
-"""Fit and evaluate a classifier on Iris; produce the metadata the service needs."""
+"""Fit and evaluate a classifier on Iris; produce the metadata the service needs (``training.contract``)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,8 @@ import sklearn
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
-from training.data import FEATURE_NAMES, FEATURE_UNIT, Dataset
+from training.contract import CLASSIFICATION, NUMBER, SAMPLE_ROWS, sample_rows
+from training.data import FEATURE_NAMES, FEATURES, ROW_NAME, TARGET_NAME, Dataset
 from training.estimators import build_estimator
 
 DEFAULT_SEED = 42
@@ -85,8 +86,13 @@ def train(dataset: Dataset, params: TrainingParams, progress: Callable[[str], No
         "name": MODEL_NAME,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": params.estimator,
-        "features": [{"name": name, "unit": FEATURE_UNIT} for name in FEATURE_NAMES],
+        "task": CLASSIFICATION,
+        "target": TARGET_NAME,
+        "row_name": ROW_NAME,
+        "features": [feature.as_metadata() for feature in FEATURES],
         "class_names": list(dataset.class_names),
+        "predict_proba": True,
+        "sample": sample_rows(X_test[:SAMPLE_ROWS], FEATURE_NAMES, [NUMBER] * len(FEATURE_NAMES)),
         "metrics": metrics,
         "params": {
             "estimator": params.estimator,
