@@ -10,22 +10,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import shutil
 import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from bench.bare import BARE_ROUTE
+from bench.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")
@@ -33,8 +34,6 @@ SERVICE_CONFIG = "service/gunicorn.conf.py"
 BENCH_APP = "bench.wsgi:create_bench_app()"
 READY_PATH = "/ready"
 START_TIMEOUT_S = 60.0
-# The line service/gunicorn.conf.py logs at start (on_starting).
-STARTING = re.compile(r"starting \d+ \w+ worker\(s\) x \d+ thread\(s\)")
 STOP_TIMEOUT_S = 15.0
 
 
@@ -67,6 +66,40 @@ class Server:
     process: subprocess.Popen
     log_path: Path
     cores: list[int]
+    metrics_dir: Path  # PROMETHEUS_MULTIPROC_DIR, removed when the server stops
+
+    def log_lines(self) -> list[str]:
+        """Everything Gunicorn and the app have logged so far."""
+        return self.log_path.read_text().splitlines()
+
+    def worker_pids(self) -> set[int]:
+        """The master's worker processes."""
+        return {child.pid for child in psutil.Process(self.process.pid).children()}
+
+    def gunicorn_settings(self) -> dict[str, Any] | None:
+        """How Gunicorn runs the service, from its ``/ready`` (``workers``, ``worker_class``, ``threads``);
+        None while it is not ready, or for an app without ``/ready``."""
+        try:
+            with urllib.request.urlopen(f"{self.url}{READY_PATH}", timeout=5) as response:
+                return json.loads(response.read()).get("gunicorn")
+        except (OSError, ValueError):
+            return None
+
+    def ready(self, path: str, workers: int | None = None) -> bool:
+        """Whether ``path`` answers a GET with 200 and every worker runs: ``workers`` of them, or as many as
+        ``/ready`` says when None."""
+        if workers is None:
+            settings = self.gunicorn_settings()
+            if settings is None:
+                return False
+            workers = settings["workers"]
+        if len(self.worker_pids()) != workers:
+            return False
+        try:
+            with urllib.request.urlopen(f"{self.url}{path}", timeout=2) as response:
+                return response.status == 200
+        except OSError:
+            return False
 
     def processes(self) -> list[psutil.Process]:
         """The master and its workers."""
@@ -85,9 +118,12 @@ class Server:
         return total
 
     def announcement(self) -> str | None:
-        """Gunicorn's start line, e.g. ``starting 1 gthread worker(s) x 4 thread(s) on ...``."""
-        match = STARTING.search(self.log_path.read_text())
-        return match.group(0) if match else None
+        """How Gunicorn runs the service, from its ``/ready``: e.g. ``1 gthread worker(s) x 1 thread(s)``;
+        None when the app does not say (the bare app has no ``/ready``)."""
+        settings = self.gunicorn_settings()
+        if settings is None:
+            return None
+        return f"{settings['workers']} {settings['worker_class']} worker(s) x {settings['threads']} thread(s)"
 
     def log_size(self) -> int:
         """Bytes Gunicorn has written to its log so far: where the next run's lines will start."""
@@ -129,65 +165,62 @@ class App:
 
 
 SERVICE = App(SERVICE_CONFIG, BENCH_APP, READY_PATH)
+# The service exactly as deployed: the configuration file's own app, service:create_app().
+PRODUCTION = App(SERVICE_CONFIG, None, READY_PATH)
 BARE = App("bench/bare_gunicorn.conf.py", None, BARE_ROUTE)
-
-
-def ready(url: str, workers: int, process: subprocess.Popen, path: str = READY_PATH) -> bool:
-    """Whether Gunicorn runs ``workers`` workers under ``process`` and ``path`` answers a GET with 200."""
-    if len(psutil.Process(process.pid).children()) != workers:
-        return False
-    try:
-        with urllib.request.urlopen(f"{url}{path}", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 @contextmanager
 def gunicorn(
-    log_path: Path, *, cpus: str | None, workers: int, worker_class: str | None = None, threads: int | None = None,
-    model_dir: Path | None = None, app: App = SERVICE,
+    log_path: Path, *, cpus: str | None = None, workers: int | None = None, worker_class: str | None = None,
+    threads: int | None = None, model_dir: Path | None = None, app: App = SERVICE, env: Mapping[str, str] | None = None,
 ) -> Iterator[Server]:
     """Start Gunicorn serving ``app`` on a free 127.0.0.1 port, on the CPUs ``cpus``
     (``taskset -c`` syntax; None: anywhere), wait until every worker runs and its
     ready path answers 200, yield it, then stop it (SIGTERM, SIGKILL after 15 s).
-    ``worker_class`` and ``threads`` left None keep the configuration file's defaults.
 
-    Raises ``ServerError`` with the log's tail when it is not ready within 60 s.
+    ``workers`` None lets the service size itself from the CPUs it may use (an app
+    with ``/ready`` only: its answer says how many workers to wait for);
+    ``worker_class`` and ``threads`` left None keep the configuration file's
+    defaults. ``env`` adds environment variables (e.g. ``MAX_BATCH_SIZE``); the
+    caller's own Gunicorn settings never leak in. Raises ``ServerError`` with the
+    log's tail when Gunicorn exits or is not ready within 60 s.
     """
     port = free_port()
     url = f"http://127.0.0.1:{port}"
-    metrics_dir = tempfile.mkdtemp(prefix="bench-metrics-")
-    env = {
+    metrics_dir = Path(tempfile.mkdtemp(prefix="bench-metrics-"))
+    environment = {
         **os.environ,
         "HOST": "127.0.0.1",
         "PORT": str(port),
-        "WEB_CONCURRENCY": str(workers),
-        "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    for variable in ("GUNICORN_WORKER_CLASS", "GUNICORN_THREADS"):
-        env.pop(variable, None)
-    if worker_class is not None:
-        env["GUNICORN_WORKER_CLASS"] = worker_class
-    if threads is not None:
-        env["GUNICORN_THREADS"] = str(threads)
-    if model_dir is not None:
-        env["MODEL_DIR"] = str(model_dir)
+    for variable in ("WEB_CONCURRENCY", "GUNICORN_WORKER_CLASS", "GUNICORN_THREADS"):
+        environment.pop(variable, None)
+    for variable, value in (("WEB_CONCURRENCY", workers), ("GUNICORN_WORKER_CLASS", worker_class),
+                            ("GUNICORN_THREADS", threads), ("MODEL_DIR", model_dir)):
+        if value is not None:
+            environment[variable] = str(value)
+    environment.update(env or {})
     command = [str(GUNICORN), "-c", app.config, *([app.app] if app.app else [])]
     if cpus is not None:
         command = ["taskset", "-c", cpus, *command]
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("w") as log:
-        process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(url=url, process=process, log_path=log_path, cores=[], metrics_dir=metrics_dir)
+
+    def up() -> bool:
+        if process.poll() is not None:
+            raise ServerError(f"Gunicorn exited with {process.returncode}:\n{_tail(log_path)}")
+        return server.ready(app.ready_path, workers)
+
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
-        while not ready(url, workers, process, app.ready_path):
-            if process.poll() is not None or time.monotonic() > deadline:
-                tail = "\n".join(log_path.read_text().splitlines()[-15:])
-                raise ServerError(f"Gunicorn ({worker_class or 'default class'}, {workers} worker(s)) did not become ready:\n{tail}")
-            time.sleep(0.2)
-        cores = sorted(psutil.Process(process.pid).cpu_affinity())
-        yield Server(url=url, process=process, log_path=log_path, cores=cores)
+        if not wait_until(up, START_TIMEOUT_S):
+            raise ServerError(f"Gunicorn ({worker_class or 'default class'}, {workers or 'default'} worker(s)) "
+                              f"did not become ready within {START_TIMEOUT_S:g} s:\n{_tail(log_path)}")
+        server.cores.extend(sorted(psutil.Process(process.pid).cpu_affinity()))
+        yield server
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
@@ -196,6 +229,8 @@ def gunicorn(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        for name in os.listdir(metrics_dir):
-            os.remove(os.path.join(metrics_dir, name))
-        os.rmdir(metrics_dir)
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _tail(log_path: Path, lines: int = 15) -> str:
+    return "\n".join(log_path.read_text().splitlines()[-lines:])

@@ -22,6 +22,7 @@ import argparse
 import shlex
 import signal
 import sys
+from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -82,26 +83,25 @@ def port_number(text: str) -> int:
     return port
 
 
-def positive_rate(text: str) -> float:
-    """argparse type: a request rate, requests/s, greater than 0."""
-    try:
-        rate = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of requests/s: {text!r}") from None
-    if not rate > 0 or rate == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number of requests/s greater than 0, got {text}")
-    return rate
+def positive(unit: str = "") -> Callable[[str], float]:
+    """argparse type: a finite number greater than 0, of ``unit`` (e.g. "seconds"), which its errors name."""
+    what = f"number of {unit}" if unit else "number"
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a {what}: {text!r}") from None
+        if not value > 0 or value == float("inf"):  # `not >` rejects NaN too
+            raise argparse.ArgumentTypeError(f"must be a finite {what} greater than 0, got {text}")
+        return value
+
+    return parse
 
 
-def positive_seconds(text: str) -> float:
-    """argparse type: a duration in seconds, greater than 0."""
-    try:
-        seconds = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
-    if not seconds > 0 or seconds == float("inf"):  # `not >` rejects NaN too
-        raise argparse.ArgumentTypeError(f"seconds must be a finite number greater than 0, got {text}")
-    return seconds
+positive_rate = positive("requests/s")
+positive_seconds = positive("seconds")
+positive_number = positive()
 
 
 def compose_project(text: str) -> str:
@@ -194,17 +194,6 @@ def add_recommend_command(commands: argparse._SubParsersAction) -> None:
                         help="write the recommended configuration into DIR as a kustomize overlay of deploy/k8s/base; "
                              "an existing kustomization.yaml or size.yaml is replaced only if this command wrote it")
     parser.set_defaults(handler=recommend_command)
-
-
-def positive_number(text: str) -> float:
-    """argparse type: a finite number greater than 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number greater than 0, got {text}")
-    return value
 
 
 def add_overload_command(commands: argparse._SubParsersAction) -> None:

@@ -21,22 +21,19 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import docker
-
 from deploy.capacity import capacity_result, outcomes, rejudge_capacity
-from deploy.containers import OomWatch, restart_count, service_containers, workers_started
+from deploy.containers import OomWatch, gunicorn_workers, restart_count, service_containers
 from deploy.loadgen import LiveStats, OpenLoad, run_open_load
-from deploy.matrix import Configuration, Matrix, Search
+from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes
 from deploy.progress import Progress
 from deploy.readiness import unhealthy_replicas, wait_ready
 from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
-from deploy.runner import RunOptions, locust_error
+from deploy.runner import ReadyStack, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
-from deploy.stack import ComposeStack
 from loadtest.slo import Slo
 
 CEILING_FILE = "ceiling.json"
@@ -168,64 +165,62 @@ def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd:
     return Ceiling(found.capacity_rps, tuple(probes))
 
 
-def measure_capacity(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
-                     options: RunOptions, client: docker.DockerClient, progress: Progress, position: int,
-                     started_at: str, oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
+def measure_capacity(ready: ReadyStack) -> ConfigurationResult:
     """The runner's ``measure`` for ``deploy capacity``: the bench's ceiling first (once per run), then the search.
 
     A probe Locust ended without statistics makes the configuration an ERROR (``--resume`` tries it again).
     """
     try:
-        return _search(configuration, matrix, directory, stack, options, client, progress, position, started_at,
-                       oom_watch, ready_s, host_cpus)
+        return _search(ready)
     except LocustFailed as error:
-        return unmeasured_result(configuration, ERROR, str(error), started_at, directory.name, ready_s)
+        return unmeasured_result(ready.configuration, ERROR, str(error), ready.started_at, ready.directory.name,
+                                 ready.ready_s)
 
 
-def _search(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack, options: RunOptions,
-            client: docker.DockerClient, progress: Progress, position: int, started_at: str, oom_watch: OomWatch,
-            ready_s: float, host_cpus: int) -> ConfigurationResult:
+def _search(ready: ReadyStack) -> ConfigurationResult:
+    configuration, directory, stack, progress, position = (ready.configuration, ready.directory, ready.stack,
+                                                           ready.progress, ready.position)
     run_dir = directory.parent
-    target = options.target_url or stack.url
-    search = matrix.search
+    target = ready.options.target_url or stack.url
+    search = ready.matrix.search
     ceiling = read_ceiling(run_dir)
     if ceiling is None:
         progress.line(f"{progress.prefix(position)} measuring the bench's ceiling first: Locust against Nginx's "
                       f"/nginx-health, from {search.max_rps:g} req/s")
-        ceiling = measure_ceiling(search, matrix.slo, target, run_dir / CEILING_DIR, stack.root, progress, position,
-                                  options.locust_args)
+        ceiling = measure_ceiling(search, ready.matrix.slo, target, run_dir / CEILING_DIR, stack.root, progress,
+                                  position, ready.options.locust_args)
         (run_dir / CEILING_FILE).write_text(json.dumps(ceiling.to_dict(), indent=2) + "\n", encoding="utf-8")
         shown = f"{ceiling.ceiling_rps:g} req/s" if ceiling.ceiling_rps is not None else "not even the first rate"
         progress.line(f"{progress.prefix(position)} bench ceiling: {shown}")
     max_rps = highest_rate(search, ceiling)
-    containers = service_containers(client, stack.project)
-    workers = tuple(workers_started(container) for container in containers)
+    containers = service_containers(ready.client, stack.project)
+    workers = tuple(gunicorn_workers(container) for container in containers)
     probes: list[ProbeResult] = []
     while (rate := next_rate(outcomes(probes), search.start_rps, max_rps, search.bracket, search.max_probes)) is not None:
-        probe = run_probe(len(probes) + 1, rate, search, matrix.slo, target, directory, stack.root, containers,
-                          oom_watch, progress, position, configuration.name, locust_args=options.locust_args)
+        probe = run_probe(len(probes) + 1, rate, search, ready.matrix.slo, target, directory, stack.root, containers,
+                          ready.oom_watch, progress, position, configuration.name, locust_args=ready.options.locust_args)
         probes.append(probe)
         write_probes(probes, directory / PROBES_FILE)
         progress.line(f"{progress.prefix(position)} {configuration.name}: {describe_probe(probe, probes)}")
         if probe.unhealthy or probe.restarts or probe.oom_kills:
-            containers = _recover(configuration, directory, stack, options, client, oom_watch, progress, position)
+            containers = _recover(ready)
     return capacity_result(
-        configuration, search, probes, max_rps, ceiling.ceiling_rps, host_cpus, workers, started_at, directory.name,
-        ready_s, os.getloadavg()[0],
+        configuration, search, probes, max_rps, ceiling.ceiling_rps, ready.host_cpus, workers, ready.started_at,
+        directory.name, ready.ready_s, os.getloadavg()[0],
     )
 
 
-def _recover(configuration: Configuration, directory: Path, stack: ComposeStack, options: RunOptions,
-             client: docker.DockerClient, oom_watch: OomWatch, progress: Progress, position: int) -> list:
+def _recover(ready: ReadyStack) -> list:
     """Bring the stack up again after a probe left a replica down; the replicas' containers now."""
+    configuration, stack, progress, position = ready.configuration, ready.stack, ready.progress, ready.position
     progress.line(f"{progress.prefix(position)} {configuration.name}: a replica is down or unhealthy; "
                   "bringing the stack up again before the next probe")
-    up = stack.start(configuration, directory / "compose.log")
-    readiness = wait_ready(client, stack.project, configuration, up, directory / "compose.log", f"{stack.url}/ready",
-                           oom_watch, min(options.ready_timeout_s, RECOVER_TIMEOUT_S))
+    up = stack.start(configuration, ready.directory / "compose.log")
+    readiness = wait_ready(ready.client, stack.project, configuration, up, ready.directory / "compose.log",
+                           f"{stack.url}/ready", ready.oom_watch, min(ready.options.ready_timeout_s, RECOVER_TIMEOUT_S))
     if not readiness.ready:
         progress.line(f"{progress.prefix(position)} {configuration.name}: still not ready: {readiness.reason}")
-    return service_containers(client, stack.project)
+    return service_containers(ready.client, stack.project)
 
 
 def judge_capacity_again(run_dir: Path, matrix: Matrix, plan: Plan) -> list[ConfigurationResult]:

@@ -9,7 +9,6 @@ never touch anybody else's.
 from __future__ import annotations
 
 import json
-import re
 import threading
 from pathlib import Path
 
@@ -25,8 +24,13 @@ NUMBER_LABEL = "com.docker.compose.container-number"
 JOIN_TIMEOUT_S = 5.0
 # Enough to see how a run ended without keeping every access-log line of a minute's load.
 LOG_TAIL_LINES = 400
-# The line service/gunicorn.conf.py logs when Gunicorn starts.
-WORKERS_PATTERN = re.compile(r"starting (\d+) (\S+) worker\(s\) x (\d+) thread\(s\)")
+# The replica's own /ready, asked from inside its container as its healthcheck asks it (Dockerfile):
+# under Gunicorn it says how many workers run (service/probes.py).
+READY_COMMAND = [
+    "python", "-c",
+    "import os, sys, urllib.request; sys.stdout.write(urllib.request.urlopen("
+    "'http://127.0.0.1:' + os.environ.get('PORT', '8000') + '/ready', timeout=5).read().decode())",
+]
 
 
 def service_containers(client: docker.DockerClient, project: str, service: str = API_SERVICE) -> list[Container]:
@@ -42,18 +46,18 @@ def replica_name(container: Container) -> str:
     return f"{container.labels.get(SERVICE_LABEL, '?')}-{container.labels.get(NUMBER_LABEL, '?')}"
 
 
-def workers_started(container: Container) -> int | None:
-    """Gunicorn workers the replica's last start announced in its log, or None if it never logged the line."""
-    workers = None
-    for line in container.logs(stdout=True, stderr=True).decode("utf-8", "replace").splitlines():
-        try:
-            message = str(json.loads(line).get("message", ""))
-        except (ValueError, AttributeError):
-            message = line
-        match = WORKERS_PATTERN.search(message)
-        if match:
-            workers = int(match.group(1))
-    return workers
+def gunicorn_workers(container: Container) -> int | None:
+    """Gunicorn workers the replica runs, as its ``/ready`` says; None when it does not answer ready."""
+    try:
+        result = container.exec_run(READY_COMMAND)
+    except DockerException:  # stopped, or gone
+        return None
+    if result.exit_code != 0:
+        return None
+    try:
+        return int(json.loads(result.output)["gunicorn"]["workers"])
+    except (ValueError, KeyError, TypeError):
+        return None
 
 
 def last_log_lines(container: Container, count: int = 3) -> str:

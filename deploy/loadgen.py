@@ -33,9 +33,6 @@ from loadtest.slo import RunStats, Slo, read_stats_csv
 
 LOCUSTFILE = Path("loadtest/locustfile.py")
 CSV_PREFIX = "locust"
-# The locustfile's verdict names a saturated generator with this prefix
-# (loadtest/selfwatch.py, saturation_reason).
-SATURATION_REASON = "generator CPU saturated"
 # Past its --run-time, Locust gets this long to stop users and write its files.
 GRACE_S = 30
 # How Locust writes a failure the locustfile marked: CatchResponseError('message') or ("message").
@@ -324,7 +321,7 @@ def generator_saturated(directory: Path) -> bool:
         verdict = json.loads((directory / f"{CSV_PREFIX}_verdict.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return False
-    return any(str(reason).startswith(SATURATION_REASON) for reason in verdict.get("reasons", ()))
+    return verdict.get("generator_saturated") is True
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -55,6 +55,9 @@ from loadtest.slo import Slo
 # Docker's own grammar for memory sizes (docker/go-units RAMInBytes): binary
 # multiples, case-insensitive, optional "i"/"b". Unlike Docker we insist on the
 # unit: a bare "128" means 128 bytes to Docker, which is never what was meant.
+# Not docker-py's docker.utils.parse_bytes: it knows only b, k, m and g (no "t",
+# no "GiB"), takes a bare number for bytes, and so refuses or misreads sizes
+# that Compose, which reads API_MEMORY, accepts.
 MEMORY_PATTERN = re.compile(r"^(\d+(?:\.\d+)?) ?([kmgtp]?)i?b$|^(\d+(?:\.\d+)?) ?([kmgtp])i?$", re.IGNORECASE)
 MEMORY_MULTIPLIERS = {"": 1, "k": 1024, "m": 1024**2, "g": 1024**3, "t": 1024**4, "p": 1024**5}
 # Docker refuses memory limits under 6 MiB ("Minimum memory limit allowed is 6MB").

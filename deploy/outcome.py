@@ -6,6 +6,7 @@ tests feed it the Locust CSVs and stats samples a run kept.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.loadgen import CSV_PREFIX, generator_saturated, main_failure
@@ -26,32 +27,44 @@ def identity(configuration: Configuration, started_at: str, artifacts: str) -> d
     )
 
 
-def measured_result(configuration: Configuration, slo: Slo, stats: RunStats, samples: list[StatsSample],
-                    workers_per_replica: tuple[int | None, ...], oom_kills: int, restarts: int,
-                    generator_saturated: bool, started_at: str, artifacts: str,
-                    ready_s: float | None, host_load_1m: float | None = None,
-                    host_cpus: int | None = None, main_failure: str | None = None) -> ConfigurationResult:
+@dataclass(frozen=True)
+class LoadMeasurements:
+    """What a configuration's fixed load measured: Locust's totals, the replicas' samples and events, the host."""
+
+    stats: RunStats
+    samples: list[StatsSample]
+    workers_per_replica: tuple[int | None, ...]  # Gunicorn workers each replica runs (None: it did not say)
+    oom_kills: int
+    restarts: int
+    generator_saturated: bool  # the locustfile's verdict: the generator ran out of CPU
+    host_load_1m: float | None = None  # the host's 1-minute load average as the load ended
+    main_failure: str | None = None  # the most frequent failure (deploy.loadgen.main_failure)
+
+
+def measured_result(configuration: Configuration, slo: Slo, measured: LoadMeasurements, started_at: str,
+                    artifacts: str, ready_s: float | None, host_cpus: int | None = None) -> ConfigurationResult:
     """The result of a configuration that ran the load: Locust's totals, the sampled figures, the verdict."""
-    summary = summarize(samples)
+    stats, summary = measured.stats, summarize(measured.samples)
     figures = ContainerFigures(
-        workers_per_replica=tuple(workers_per_replica),
+        workers_per_replica=tuple(measured.workers_per_replica),
         cpu_percent_mean=round(summary.cpu_percent_mean, 1),
         cpu_percent_peak=round(summary.cpu_percent_peak, 1),
         throttled_ratio=round(summary.throttled_ratio, 4),
         memory_peak_bytes=summary.memory_peak_bytes,
-        oom_kills=oom_kills,
-        restarts=restarts,
+        oom_kills=measured.oom_kills,
+        restarts=measured.restarts,
         samples=summary.samples,
     )
-    judgement = judge_run(configuration, stats, figures, slo, generator_saturated, host_load_1m, host_cpus, main_failure)
+    judgement = judge_run(configuration, stats, figures, slo, measured.generator_saturated, measured.host_load_1m,
+                          host_cpus, measured.main_failure)
     return ConfigurationResult(
         **identity(configuration, started_at, artifacts), status=COMPLETED, verdict=judgement.verdict,
         reason=judgement.reason, requests=stats.requests, failures=stats.failures,
         failure_ratio=round(stats.failure_ratio, 6), requests_per_s=round(stats.requests_per_s, 2),
         p50_ms=percentile_or_none(stats.p50_ms), p95_ms=percentile_or_none(stats.p95_ms), p99_ms=percentile_or_none(stats.p99_ms),
-        generator_saturated=generator_saturated, containers=figures,
+        generator_saturated=measured.generator_saturated, containers=figures,
         ready_s=None if ready_s is None else round(ready_s, 1),
-        host_load_1m=None if host_load_1m is None else round(host_load_1m, 2),
+        host_load_1m=None if measured.host_load_1m is None else round(measured.host_load_1m, 2),
     )
 
 
@@ -61,14 +74,14 @@ def rejudge(result: ConfigurationResult, configuration: Configuration, slo: Slo,
     under the current rules and ``slo``; a configuration that never ran the load is returned as it was."""
     if result.status != COMPLETED or result.containers is None:
         return result
-    return measured_result(
-        configuration, slo, read_stats_csv(directory / f"{CSV_PREFIX}_stats.csv"), read_samples(directory / SAMPLES_FILE),
+    measured = LoadMeasurements(
+        stats=read_stats_csv(directory / f"{CSV_PREFIX}_stats.csv"), samples=read_samples(directory / SAMPLES_FILE),
         workers_per_replica=result.containers.workers_per_replica, oom_kills=result.containers.oom_kills,
         restarts=result.containers.restarts, generator_saturated=generator_saturated(directory),
-        started_at=result.started_at, artifacts=result.artifacts, ready_s=result.ready_s,
-        host_load_1m=result.host_load_1m, host_cpus=host_cpus,
-        main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
+        host_load_1m=result.host_load_1m, main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
+    return measured_result(configuration, slo, measured, started_at=result.started_at, artifacts=result.artifacts,
+                           ready_s=result.ready_s, host_cpus=host_cpus)
 
 
 def unmeasured_result(configuration: Configuration, status: str, why: str, started_at: str, artifacts: str,

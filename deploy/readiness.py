@@ -20,7 +20,7 @@ from pathlib import Path
 
 import docker
 
-from deploy.containers import OomWatch, last_log_lines, replica_name, service_containers, workers_started
+from deploy.containers import OomWatch, gunicorn_workers, last_log_lines, replica_name, service_containers
 from deploy.matrix import Configuration
 
 POLL_INTERVAL_S = 1.0
@@ -107,7 +107,7 @@ def _failure(client: docker.DockerClient, project: str, configuration: Configura
     containers = service_containers(client, project)
     kills = oom_watch.kills(containers)
     if kills:
-        workers = {workers_started(container) for container in containers} - {None}
+        workers = {gunicorn_workers(container) for container in containers} - {None}
         workers_text = f"{max(workers)} worker(s) + master, " if workers else ""
         return f"OOM-killed {kills} time(s) while starting ({workers_text}{configuration.memory} limit per replica)"
     for container in containers:

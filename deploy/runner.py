@@ -24,10 +24,10 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import OomWatch, restart_count, save_logs, service_containers, workers_started
+from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
 from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
 from deploy.matrix import Configuration, Matrix
-from deploy.outcome import measured_result, unmeasured_result
+from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
 from deploy.progress import Progress
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
@@ -65,9 +65,30 @@ def describe_host(client: docker.DockerClient) -> Host:
                 os=str(info.get("OperatingSystem", "?")))
 
 
-# What measures a configuration once its stack is ready: (configuration, matrix, directory, stack, options,
-# client, progress, position, started_at, oom_watch, ready_s, host_cpus) -> its result.
-Measure = Callable[..., ConfigurationResult]
+@dataclass(frozen=True)
+class ReadyStack:
+    """A configuration whose stack is up and ready, with everything measuring it needs."""
+
+    configuration: Configuration
+    matrix: Matrix
+    directory: Path  # the configuration's directory in the run directory
+    stack: ComposeStack
+    options: RunOptions
+    client: docker.DockerClient
+    progress: Progress
+    position: int  # k of "configuration k of n" on the terminal
+    started_at: str  # UTC, ISO 8601, when the stack was started
+    oom_watch: OomWatch
+    ready_s: float  # seconds the stack took to become ready
+    host_cpus: int  # the Docker engine's CPUs
+
+    def status(self, text: str) -> None:
+        """Show ``text`` as this configuration's live status line."""
+        self.progress.status(self.position, text)
+
+
+# What measures a configuration once its stack is ready: its result.
+Measure = Callable[[ReadyStack], ConfigurationResult]
 
 
 def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, client: docker.DockerClient,
@@ -140,8 +161,9 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         if not readiness.ready:
             return unmeasured_result(configuration, ERROR if readiness.compose_failed else NOT_READY, readiness.reason,
                                      started_at, directory.name, readiness.elapsed_s)
-        return (measure or measure_load)(configuration, matrix, directory, stack, options, client, progress, position,
-                                         started_at, oom_watch, readiness.elapsed_s, host_cpus)
+        ready = ReadyStack(configuration, matrix, directory, stack, options, client, progress, position, started_at,
+                           oom_watch, readiness.elapsed_s, host_cpus)
+        return (measure or measure_load)(ready)
     except (DockerException, StackError, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
@@ -152,23 +174,23 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
             oom_watch.stop()
 
 
-def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, stack: ComposeStack,
-                 options: RunOptions, client: docker.DockerClient, progress: Progress, position: int, started_at: str,
-                 oom_watch: OomWatch, ready_s: float, host_cpus: int) -> ConfigurationResult:
+def measure_load(ready: ReadyStack) -> ConfigurationResult:
     """Run the matrix's fixed ``[load]`` against a ready stack while sampling the replicas; its judged result."""
-    containers = service_containers(client, stack.project)
+    configuration, directory = ready.configuration, ready.directory
+    containers = service_containers(ready.client, ready.stack.project)
     restarts_before = sum(restart_count(container) for container in containers)
-    duration_s = matrix.load.duration_s
+    duration_s = ready.matrix.load.duration_s
 
     def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
         figures = (f"{live.users} users, {live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms, "
                    f"{live.failures} failed" if live else "waiting for the first statistics")
-        progress.status(position, f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
+        ready.status(f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
 
     sampler = StatsSampler(containers).start()
     try:
-        command = locust_command(matrix.load, matrix.slo, options.target_url or stack.url, directory, options.locust_args)
-        locust = run_locust(command, directory, duration_s, stack.root, on_tick)
+        command = locust_command(ready.matrix.load, ready.matrix.slo, ready.options.target_url or ready.stack.url,
+                                 directory, ready.options.locust_args)
+        locust = run_locust(command, directory, duration_s, ready.stack.root, on_tick)
     finally:
         samples = sampler.stop()
     # Other work on the host skews every figure; the load average says how busy it was.
@@ -179,16 +201,17 @@ def measure_load(configuration: Configuration, matrix: Matrix, directory: Path, 
     except (OSError, ValueError):  # Locust stopped before any statistics: its log says why
         why = locust_error(locust.log) or f"see {locust.log.name}"
         return unmeasured_result(configuration, ERROR, f"Locust wrote no statistics (exit {locust.exit_code}): {why}",
-                                 started_at, directory.name, ready_s)
-    return measured_result(
-        configuration, matrix.slo, stats, samples,
-        workers_per_replica=tuple(workers_started(container) for container in containers),
-        oom_kills=_oom_kills_after_load(oom_watch, containers),
+                                 ready.started_at, directory.name, ready.ready_s)
+    measured = LoadMeasurements(
+        stats=stats, samples=samples,
+        workers_per_replica=tuple(gunicorn_workers(container) for container in containers),
+        oom_kills=_oom_kills_after_load(ready.oom_watch, containers),
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
-        generator_saturated=locust.generator_saturated, started_at=started_at, artifacts=directory.name,
-        ready_s=ready_s, host_load_1m=load_1m, host_cpus=host_cpus,
+        generator_saturated=locust.generator_saturated, host_load_1m=load_1m,
         main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
+    return measured_result(configuration, ready.matrix.slo, measured, started_at=ready.started_at,
+                           artifacts=directory.name, ready_s=ready.ready_s, host_cpus=ready.host_cpus)
 
 
 def _oom_kills_after_load(oom_watch: OomWatch, containers: list) -> int:

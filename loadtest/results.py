@@ -34,7 +34,7 @@ def final_verdict(environment: Any, nodes: list[NodeCpu]) -> tuple[Verdict, RunS
         reasons.append(saturated)
     if runner.exceptions:
         reasons.append(f"{len(runner.exceptions)} kind(s) of exception raised in the locustfile")
-    return Verdict(not reasons, tuple(reasons)), stats, slo
+    return Verdict(not reasons, tuple(reasons), generator_saturated=saturated is not None), stats, slo
 
 
 def rewrite_final_csv(environment: Any, prefix: str) -> None:
@@ -54,12 +54,14 @@ def rewrite_final_csv(environment: Any, prefix: str) -> None:
 
 
 def write_verdict(path: Path, verdict: Verdict, stats: RunStats, slo: Slo, nodes: list[NodeCpu]) -> None:
-    """Write ``{passed, reasons, slo, stats, generator_cpu}`` as JSON (a percentile of no requests is null)."""
+    """Write ``{passed, reasons, generator_saturated, slo, stats, generator_cpu}`` as JSON (a percentile of
+    no requests is null)."""
     stats_fields = {key: percentile_or_none(value) if isinstance(value, float) else value
                     for key, value in asdict(stats).items()}
     document = {
         "passed": verdict.passed,
         "reasons": list(verdict.reasons),
+        "generator_saturated": verdict.generator_saturated,
         "slo": asdict(slo),
         "stats": {**stats_fields, "failure_ratio": stats.failure_ratio},
         "generator_cpu": [node.as_dict() for node in nodes],

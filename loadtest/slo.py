@@ -110,10 +110,15 @@ def run_stats(total: Any) -> RunStats:
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether a run met its SLO; ``reasons`` says, one line each, what it missed."""
+    """Whether a run met its SLO; ``reasons`` says, one line each, what it missed.
+
+    ``generator_saturated`` is True when the load generator ran out of CPU
+    (``loadtest.selfwatch``): one of the reasons then says so in words.
+    """
 
     passed: bool
     reasons: tuple[str, ...]
+    generator_saturated: bool = False
 
     def describe(self) -> str:
         """``"SLO met"`` or ``"SLO missed: reason; reason"``."""

@@ -13,6 +13,9 @@ DEFAULT_MAX_BODY_BYTES = 1_048_576  # 1 MiB: a full batch of 1000 rows is about 
 DEFAULT_LOG_LEVEL = "INFO"
 # Python logging's levels, which Gunicorn's --log-level takes too (in lower case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# The app's config key under which Gunicorn's post_fork hook (service/gunicorn.conf.py) records how it
+# runs the app, {"workers": int, "worker_class": str, "threads": int}, for /ready. Unset outside Gunicorn.
+GUNICORN_SETTINGS = "GUNICORN"
 
 # (environment variable, config key, parser, default)
 _SETTINGS: tuple[tuple[str, str, Any, Any], ...] = (

@@ -7,12 +7,16 @@
 
 Domain errors are raised where they are detected (``ApiError`` subclasses)
 and rendered here; Werkzeug's HTTP errors (404, 405, 413, ...) go through the
-same helper.
+same helper. A part of the API that speaks a protocol of its own registers its
+shape for its paths (``add_error_shape``): the Open Inference Protocol's
+``/v2`` answers ``{"error": "<message>"}``, with the same status and message.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Flask, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
@@ -22,6 +26,9 @@ from werkzeug.routing import WebsocketMismatch
 from service.logs import REQUEST_ID_ENVIRON_KEY
 
 LOG = logging.getLogger(__name__)
+# app.extensions key: {path prefix: error message -> the JSON body to answer on that prefix's paths}.
+ERROR_SHAPES = "error_shapes"
+ErrorShape = Callable[[str], dict[str, Any]]
 
 
 class ApiError(Exception):
@@ -123,12 +130,27 @@ def summarise(fields: dict[str, list[str]]) -> str:
     return f"{sentence}; and {hidden} more field(s)" if hidden > 0 else sentence
 
 
+def add_error_shape(app: Flask, prefix: str, shape: ErrorShape) -> None:
+    """Answer errors on ``prefix`` and the paths under it with ``shape(message)`` instead of the API's envelope."""
+    app.extensions.setdefault(ERROR_SHAPES, {})[prefix] = shape
+
+
+def _shape_for(path: str) -> ErrorShape | None:
+    for prefix, shape in current_app.extensions.get(ERROR_SHAPES, {}).items():
+        if path == prefix or path.startswith(f"{prefix}/"):
+            return shape
+    return None
+
+
 def error_response(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> ResponseReturnValue:
-    """Build the JSON error body every failing route returns.
+    """Build the JSON error body every failing route returns: the envelope, or the shape registered for the path.
 
     Field names longer than ``MAX_NAME_CHARS`` and messages longer than
     ``MAX_MESSAGE_CHARS`` are clipped, so a client's input is never echoed whole.
     """
+    shape = _shape_for(request.path)
+    if shape is not None:
+        return jsonify(shape(clip(message, MAX_MESSAGE_CHARS))), status
     reported = {
         clip(field, MAX_NAME_CHARS): [clip(problem, MAX_MESSAGE_CHARS) for problem in problems]
         for field, problems in list((fields or {}).items())[:MAX_FIELDS_REPORTED]

@@ -31,7 +31,7 @@ except OSError as _exc:
 from gunicorn.util import load_class  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
 
-from service.config import ConfigError, env_int, from_env  # noqa: E402
+from service.config import GUNICORN_SETTINGS, ConfigError, env_int, from_env  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
 from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
@@ -103,9 +103,9 @@ logconfig_dict = gunicorn_logconfig(loglevel.upper())
 
 
 def on_starting(server):
-    """Say how many workers the CPU quota led to: the scale experiments read this line."""
+    """Say in the log how many workers the CPU quota led to (``/ready`` says it as data)."""
     server.log.info(
-        "starting %d %s worker(s) x %d thread(s) on %s", workers, worker_class, threads, bind
+        "starting %d %s worker(s) x %d thread(s) on %s", workers, server.cfg.worker_class_str, threads, bind
     )
 
 
@@ -123,10 +123,14 @@ def pre_fork(server, worker):
 
 
 def post_fork(server, worker):
-    """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment."""
+    """Pin BLAS/OpenMP pools to one thread even if a library ignored the environment, and tell
+    the app how Gunicorn runs it, which ``/ready`` reports (``service.config.GUNICORN_SETTINGS``)."""
     from threadpoolctl import threadpool_limits
 
     threadpool_limits(1)
+    worker.app.wsgi().config[GUNICORN_SETTINGS] = {
+        "workers": server.num_workers, "worker_class": server.cfg.worker_class_str, "threads": server.cfg.threads,
+    }
 
 
 def child_exit(server, worker):

@@ -179,15 +179,18 @@ def parse_with(body: Any, max_batch_size: int, inputs: Inputs,
     return X, batch
 
 
+def classified(class_id: int, class_names: tuple[str, ...], probabilities: list[float] | None = None) -> dict[str, Any]:
+    """``{"prediction", "class_id"}`` for one row's class, plus ``"probabilities"`` by class name when given."""
+    answer: dict[str, Any] = {"prediction": class_names[class_id], "class_id": class_id}
+    if probabilities is not None:
+        answer["probabilities"] = dict(zip(class_names, probabilities))
+    return answer
+
+
 def render_row(probabilities: list[float], class_names: tuple[str, ...]) -> dict[str, Any]:
     """``{"prediction", "class_id", "probabilities"}`` for one row's probabilities; the
     first of equal highest probabilities wins, as with numpy's ``argmax``."""
-    class_id = max(range(len(probabilities)), key=probabilities.__getitem__)
-    return {
-        "prediction": class_names[class_id],
-        "class_id": class_id,
-        "probabilities": dict(zip(class_names, probabilities)),
-    }
+    return classified(max(range(len(probabilities)), key=probabilities.__getitem__), class_names, probabilities)
 
 
 def render(predictions: Predictions, class_names: tuple[str, ...]) -> list[dict[str, Any]]:
@@ -197,15 +200,9 @@ def render(predictions: Predictions, class_names: tuple[str, ...]) -> list[dict[
         return [{"prediction": value} for value in predictions.values.tolist()]
     class_ids = predictions.class_ids.tolist()
     if predictions.probabilities is None:
-        return [{"prediction": class_names[class_id], "class_id": class_id} for class_id in class_ids]
-    rendered = []
-    for class_id, row in zip(class_ids, predictions.probabilities.tolist()):
-        rendered.append({
-            "prediction": class_names[class_id],
-            "class_id": class_id,
-            "probabilities": dict(zip(class_names, row)),
-        })
-    return rendered
+        return [classified(class_id, class_names) for class_id in class_ids]
+    return [classified(class_id, class_names, row)
+            for class_id, row in zip(class_ids, predictions.probabilities.tolist())]
 
 
 def count(predictions: Predictions, class_names: tuple[str, ...]) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, jsonify
 from flask.typing import ResponseReturnValue
 
+from service.config import GUNICORN_SETTINGS
 from service.errors import NotReady
 from service.model import Model
 
@@ -31,9 +32,16 @@ def ready_model() -> Model:
 
 @bp.get("/ready")
 def ready() -> ResponseReturnValue:
-    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise."""
+    """Readiness: the model is loaded and its self-test passed; 503 with the reason otherwise.
+
+    Under Gunicorn the answer also says how it runs the app (``gunicorn``: workers, worker class,
+    threads per worker), so tools read the worker count as data rather than from the log.
+    """
     model = ready_model()
-    return jsonify(status="ready", model_name=model.name, model_version=model.version)
+    body = {"status": "ready", "model_name": model.name, "model_version": model.version}
+    if GUNICORN_SETTINGS in current_app.config:
+        body["gunicorn"] = current_app.config[GUNICORN_SETTINGS]
+    return jsonify(body)
 
 
 @bp.get("/model")

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, Response, current_app, jsonify, request
+from flask import Blueprint, current_app, jsonify, request
+from flask.blueprints import BlueprintSetupState
 from flask.typing import ResponseReturnValue
 
 from service.body import json_body
-from service.errors import ApiError
+from service.errors import ApiError, add_error_shape
 from service.predict import Inputs, count, json_response
 from service.probes import ready_model
 from service.model import Model
@@ -126,22 +127,8 @@ def infer(model_name: str, model_version: str | None = None) -> ResponseReturnVa
     return json_response(response)
 
 
-def _is_protocol_path(path: str) -> bool:
-    return path == bp.url_prefix or path.startswith(f"{bp.url_prefix}/")
-
-
-@bp.after_app_request
-def _protocol_error_shape(response: Response) -> Response:
-    """On ``/v2`` paths, reshape the API's error envelope into the protocol's ``{"error": "<message>"}``.
-
-    ``service.errors`` renders every error once, routing's 404 and 405 included
-    (they are raised before any blueprint is chosen, so a blueprint error handler
-    never sees them); this keeps its status, message and headers (``Allow``,
-    ``X-Request-ID``) and drops the envelope protocol clients do not read.
-    """
-    if response.status_code < 400 or not response.is_json or not _is_protocol_path(request.path):
-        return response
-    envelope = response.get_json(silent=True)
-    if isinstance(envelope, dict) and isinstance(envelope.get("error"), dict):
-        response.set_data(jsonify(error=envelope["error"]["message"]).get_data())
-    return response
+@bp.record_once
+def _protocol_error_shape(state: BlueprintSetupState) -> None:
+    """Errors on ``/v2`` paths take the protocol's ``{"error": "<message>"}``, with the status and message
+    ``service.errors`` gives them: routing's 404 and 405 too, which no blueprint error handler sees."""
+    add_error_shape(state.app, bp.url_prefix, lambda message: {"error": message})

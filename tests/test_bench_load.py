@@ -52,7 +52,7 @@ def test_the_servers_own_latencies_come_from_its_access_log_after_an_offset(tmp_
     log = tmp_path / "gunicorn.log"
     old = '{"logger": "gunicorn.access", "path": "/predict", "latency_ms": 99.0}\n'
     log.write_text(old)
-    server = Server(url="http://127.0.0.1:1", process=None, log_path=log, cores=[1])
+    server = Server(url="http://127.0.0.1:1", process=None, log_path=log, cores=[1], metrics_dir=tmp_path)
     since = server.log_size()
     with log.open("a") as handle:
         handle.write('{"logger": "gunicorn.access", "path": "/predict", "latency_ms": 0.25}\n')

@@ -13,7 +13,7 @@ from deploy.loadgen import LocustRun, OpenLoadRun
 from deploy.matrix import Configuration, Matrix, Search
 from deploy.progress import Progress
 from deploy.results import ERROR
-from deploy.runner import RunOptions
+from deploy.runner import ReadyStack, RunOptions
 from loadtest.slo import Slo
 
 SEARCH = Search(start_rps=10, ramp_s=1, window_s=2, drain_s=0, max_probes=3)
@@ -44,8 +44,9 @@ def test_the_configuration_then_ends_in_error_for_resume_to_try_again(locust_wit
     directory = tmp_path / "run" / "01-1x0.25"
     directory.mkdir(parents=True)
     stack = SimpleNamespace(url="http://127.0.0.1:1", root=tmp_path, project="p")
-    result = capacity_run.measure_capacity(configuration, matrix, directory, stack, RunOptions(tmp_path, "p", 1),
-                                           None, Progress(1, io.StringIO()), 1, "2026-12-02T08:00:00+00:00",
-                                           None, 5.0, 2)
+    result = capacity_run.measure_capacity(ReadyStack(
+        configuration, matrix, directory, stack, RunOptions(tmp_path, "p", 1), client=None,
+        progress=Progress(1, io.StringIO()), position=1, started_at="2026-12-02T08:00:00+00:00", oom_watch=None,
+        ready_s=5.0, host_cpus=2))
     assert result.status == ERROR and "Too many open files" in result.reason
     assert capacity_run.read_ceiling(tmp_path / "run") is None  # measured again on resume

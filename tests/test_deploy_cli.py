@@ -210,9 +210,9 @@ def test_report_refuses_a_directory_without_a_plan(tmp_path, capsys, plan, messa
     ("--port", "99999", "argument --port: port must be 1-65535, got 99999"),
     ("--port", "0", "argument --port: port must be 1-65535, got 0"),
     ("--port", "http", "argument --port: not a port number: 'http'"),
-    ("--ready-timeout", "-5", "argument --ready-timeout: seconds must be a finite number greater than 0, got -5"),
-    ("--ready-timeout", "0", "argument --ready-timeout: seconds must be a finite number greater than 0, got 0"),
-    ("--ready-timeout", "nan", "argument --ready-timeout: seconds must be a finite number greater than 0, got nan"),
+    ("--ready-timeout", "-5", "argument --ready-timeout: must be a finite number of seconds greater than 0, got -5"),
+    ("--ready-timeout", "0", "argument --ready-timeout: must be a finite number of seconds greater than 0, got 0"),
+    ("--ready-timeout", "nan", "argument --ready-timeout: must be a finite number of seconds greater than 0, got nan"),
     ("--target", "notaurl", "argument --target: must be an http:// or https:// URL with a host, got 'notaurl'"),
     ("--target", "ftp://host/", "argument --target: must be an http:// or https:// URL with a host, got 'ftp://host/'"),
     ("--target", "http://host:99999", "argument --target: not a valid URL: 'http://host:99999'"),
@@ -220,6 +220,18 @@ def test_report_refuses_a_directory_without_a_plan(tmp_path, capsys, plan, messa
 def test_run_refuses_bad_option_values(capsys, option, value, message):
     line = refusal(["run", str(MATRICES / "smoke.toml"), "--dry-run", f"{option}={value}"], capsys)
     assert line.startswith("python -m deploy run: error: ") and message in line
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["capacity", str(MATRICES / "smoke.toml"), "--dry-run", "--target-rps=abc"],
+     "argument --target-rps: not a number of requests/s: 'abc'"),
+    (["capacity", str(MATRICES / "smoke.toml"), "--dry-run", "--target-rps=inf"],
+     "argument --target-rps: must be a finite number of requests/s greater than 0, got inf"),
+    (["overload", "--capacity-rps=100", "--cpus=-1"], "argument --cpus: must be a finite number greater than 0, got -1"),
+    (["overload", "--capacity-rps=100", "--cpus=one"], "argument --cpus: not a number: 'one'"),
+])
+def test_numbers_greater_than_0_are_refused_in_their_own_unit(capsys, args, message):
+    assert message in refusal(args, capsys)
 
 
 def test_run_accepts_good_option_values(capsys):

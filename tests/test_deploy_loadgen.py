@@ -64,11 +64,12 @@ def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():
 
 
 def test_saturation_is_read_from_the_locustfiles_verdict(tmp_path):
-    assert not generator_saturated(tmp_path)
-    verdict = {"passed": False, "reasons": ["generator CPU saturated: results not trustworthy (generator: 40 of 60)"]}
+    assert not generator_saturated(tmp_path), "no verdict written: nothing says the generator saturated"
+    verdict = {"passed": False, "reasons": ["generator CPU saturated: results not trustworthy (generator: 40 of 60)"],
+               "generator_saturated": True}
     (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
     assert generator_saturated(tmp_path)
-    verdict["reasons"] = ["p95 840 ms > 300 ms"]
+    verdict.update(reasons=["p95 840 ms > 300 ms"], generator_saturated=False)
     (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
     assert not generator_saturated(tmp_path)
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import ROOT, free_port
 from deploy.__main__ import main
 from deploy.overload import (
     CapacityNotFound,
@@ -26,7 +27,6 @@ from deploy.overload import (
 )
 from loadtest.request_log import COLUMNS
 from loadtest.slo import Slo
-from tests.servers import ROOT, free_port
 
 PLAN = OverloadPlan(capacity_rps=100.0, step_s=10.0, peak_s=20.0, pace_s=2.5)
 

@@ -18,7 +18,7 @@ import pytest
 from deploy.__main__ import main
 from deploy.loadgen import main_failure
 from deploy.matrix import load_matrix
-from deploy.outcome import measured_result
+from deploy.outcome import LoadMeasurements, measured_result
 from deploy.report import write_reports
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results, save_result
 from deploy.rundir import Host, Plan, create_run_dir, read_plan
@@ -58,12 +58,13 @@ def run_dir(tmp_path: Path) -> Path:
         name = artifacts_dirname(configuration.index, configuration.name)
         target = shutil.copytree(RECORDED_RUN / name, directory / name)
         workers, oom_kills, restarts, saturated = RECORDED[configuration.index]
-        result = measured_result(
-            configuration, matrix.slo, read_stats_csv(target / "locust_stats.csv"), read_samples(target / "samples.csv"),
+        measured = LoadMeasurements(
+            stats=read_stats_csv(target / "locust_stats.csv"), samples=read_samples(target / "samples.csv"),
             workers_per_replica=workers, oom_kills=oom_kills, restarts=restarts, generator_saturated=saturated,
-            started_at=plan.started_at, artifacts=name, ready_s=8.0,
             main_failure=main_failure(target / "locust_failures.csv"),
         )
+        result = measured_result(configuration, matrix.slo, measured, started_at=plan.started_at, artifacts=name,
+                                 ready_s=8.0)
         save_result(result, target)
     return directory
 

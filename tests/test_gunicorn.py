@@ -8,6 +8,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from http import HTTPStatus
 from pathlib import Path
@@ -17,8 +18,8 @@ import joblib
 import pytest
 import requests
 
+from bench.server import GUNICORN, PRODUCTION, ROOT, free_port, gunicorn
 from tests.conftest import SEED_REQUEST
-from tests.servers import GUNICORN, ROOT, free_port, gunicorn
 from tests.test_errors import BAD_BODIES
 
 pytestmark = pytest.mark.slow
@@ -37,7 +38,7 @@ def metric_value(text: str, metric: str, **labels: str) -> float:
 
 
 def test_seed_request_and_metrics_add_up_across_two_workers(model_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="2") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=2) as server:
         assert len(server.worker_pids()) == 2
 
         def call(_: int) -> int:
@@ -61,7 +62,8 @@ def test_seed_request_and_metrics_add_up_across_two_workers(model_dir: Path, tmp
 
 
 def test_bad_input_never_costs_a_worker(model_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="2", MAX_BATCH_SIZE="50", MAX_BODY_BYTES="16384") as server:
+    limits = {"MAX_BATCH_SIZE": "50", "MAX_BODY_BYTES": "16384"}
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=2, env=limits) as server:
         before = server.worker_pids()
         for name, raw, status, code, _field, _words in BAD_BODIES:
             response = requests.post(f"{server.url}/predict", data=raw, headers={"Content-Type": "application/json"}, timeout=10)
@@ -97,23 +99,38 @@ def test_bad_input_never_costs_a_worker(model_dir: Path, tmp_path: Path) -> None
 
 
 def test_logs_are_json_lines_with_request_id_route_status_latency(model_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
+        started = time.perf_counter()
         response = requests.post(f"{server.url}/predict", json=SEED_REQUEST, headers={"X-Request-ID": "trace-42"}, timeout=10)
+        round_trip_ms = (time.perf_counter() - started) * 1000
         assert response.headers["X-Request-ID"] == "trace-42"
         requests.post(f"{server.url}/predict", data="{", headers={"Content-Type": "application/json"}, timeout=10)
     entries = [json.loads(line) for line in server.log_lines()]
     access = [e for e in entries if e["logger"] == "gunicorn.access"]
     mine = next(e for e in access if e["request_id"] == "trace-42")
     assert (mine["route"], mine["method"], mine["status"]) == ("/predict", "POST", 200)
-    assert isinstance(mine["latency_ms"], float) and mine["latency_ms"] >= 0
+    # Gunicorn's own time for the request: something, and within what the client waited for it.
+    assert isinstance(mine["latency_ms"], float) and 0 < mine["latency_ms"] <= round_trip_ms
     assert any(e["status"] == 400 and e["request_id"] for e in access)
 
 
+def test_ready_says_how_gunicorn_runs_the_app(model_dir: Path, tmp_path: Path) -> None:
+    with gunicorn(tmp_path / "gthread.log", model_dir=model_dir, app=PRODUCTION, workers=2, threads=3) as server:
+        assert server.gunicorn_settings() == {"workers": 2, "worker_class": "gthread", "threads": 3}
+        assert len(server.worker_pids()) == 2
+    # Gunicorn runs a sync worker with several threads as gthread; /ready names the class that runs.
+    with gunicorn(tmp_path / "sync-threads.log", model_dir=model_dir, app=PRODUCTION, workers=1, worker_class="sync",
+                  threads=2) as server:
+        assert server.gunicorn_settings() == {"workers": 1, "worker_class": "gthread", "threads": 2}
+    with gunicorn(tmp_path / "sync.log", model_dir=model_dir, app=PRODUCTION, workers=1, worker_class="sync") as server:
+        assert server.gunicorn_settings() == {"workers": 1, "worker_class": "sync", "threads": 1}
+
+
 def test_workers_follow_the_cpus_granted(model_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(model_dir, tmp_path, prefix=["taskset", "-c", "0"]) as server:
-        assert server.workers_announced() == len(server.worker_pids()) == 1
-    with gunicorn(model_dir, tmp_path) as server:
-        assert server.workers_announced() == len(server.worker_pids()) == joblib.cpu_count()
+    with gunicorn(tmp_path / "one-cpu.log", model_dir=model_dir, app=PRODUCTION, cpus="0") as server:
+        assert server.gunicorn_settings()["workers"] == len(server.worker_pids()) == 1
+    with gunicorn(tmp_path / "all-cpus.log", model_dir=model_dir, app=PRODUCTION) as server:
+        assert server.gunicorn_settings()["workers"] == len(server.worker_pids()) == joblib.cpu_count()
 
 
 @pytest.mark.parametrize(("damage", "words"), [
@@ -184,7 +201,7 @@ MANY_HEADERS = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(101))
 ], ids=["request-line", "101-headers", "long-uri", "transfer-coding"])
 def test_requests_gunicorn_cannot_parse_get_the_json_error_shape(model_dir: Path, tmp_path: Path, request_bytes: bytes,
                                                                 status: int, code: str, words: str) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         head, body = raw_exchange(server.url, request_bytes)
         assert head.split(b"\r\n")[0] == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode(), head
         assert b"Content-Type: application/json" in head
@@ -204,7 +221,7 @@ SEED_BODY = json.dumps(SEED_REQUEST).encode()
      "The request body ended before its declared length"),
 ], ids=["short-content-length", "chunked-cut-short"])
 def test_a_body_cut_short_is_a_400_not_a_prediction(model_dir: Path, tmp_path: Path, request_bytes: bytes, words: str) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         before = server.worker_pids()
         head, body = raw_exchange(server.url, request_bytes, half_close=True)
         assert head.startswith(b"HTTP/1.1 400 "), head
@@ -231,7 +248,7 @@ def test_a_client_that_sends_a_whole_large_body_first_reads_its_413(model_dir: P
                                                                    encode_chunked: bool) -> None:
     # http.client sends the whole body before it reads: had Gunicorn closed the
     # socket while the body was still coming, it would get a broken pipe.
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         connection = http.client.HTTPConnection(urlsplit(server.url).hostname, urlsplit(server.url).port, timeout=60)
         try:
             connection.request("POST", "/predict", body=chunked(body) if encode_chunked else body,

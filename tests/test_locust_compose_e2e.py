@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import ROOT, free_port
 from loadtest.slo import read_stats_csv
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -43,6 +43,9 @@ def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_
         "LOCUST_HEADLESS": "true", "LOCUST_EXPECT_WORKERS": str(WORKERS),
         "LOCUST_USERS": str(USERS), "LOCUST_SPAWN_RATE": str(USERS), "LOCUST_RUN_TIME": "10s",
         "LOCUST_REPORTS_DIR": str(reports), "UID": str(os.getuid()), "GID": str(os.getgid()),
+        # Latency objectives no answer on a shared host misses: the run is judged on its failures, and on the
+        # generator's self-watch, which a host busy with other work can trip (the verdict then says so, exit 1).
+        "LOCUST_SLO_P95_MS": "60000", "LOCUST_SLO_P99_MS": "60000",
     }
     compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", "compose.locust.yaml"]
     try:
@@ -59,19 +62,19 @@ def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_
         subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
 
     master_log = f"master's log:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
-    assert run.returncode == 0, master_log
+    verdict = json.loads((reports / "locust_verdict.json").read_text())
+    assert run.returncode == (1 if verdict["generator_saturated"] else 0), master_log
     for name in REPORT_FILES:
         path = reports / name
         assert path.stat().st_size > 0, name
         assert (path.stat().st_uid, path.stat().st_gid) == (os.getuid(), os.getgid()), f"{name} is not the caller's"
 
     stats = read_stats_csv(reports / "locust_stats.csv")
-    verdict = json.loads((reports / "locust_verdict.json").read_text())
     failures = (reports / "locust_failures.csv").read_text()
     assert (verdict["stats"]["requests"], verdict["stats"]["failures"]) == (stats.requests, stats.failures), (
         f"the verdict judged other numbers than the CSV holds\n{failures}\n{master_log}")
     assert stats.requests > 0 and stats.failures == 0, f"{failures}\n{master_log}"
-    assert verdict["passed"] is True, verdict["reasons"]
+    assert verdict["passed"] is not verdict["generator_saturated"], verdict["reasons"]
     nodes = {node["node"]: node["samples"] for node in verdict["generator_cpu"]}
     assert set(nodes) == {"master", *(f"worker {index}" for index in range(WORKERS))}
     assert all(samples > 0 for samples in nodes.values()), "every worker sent its CPU samples to the master"

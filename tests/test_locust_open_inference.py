@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.server import PRODUCTION, ROOT, gunicorn
 from loadtest.open_inference import INFER_PATH, check_inference, infer_request
 from loadtest.payloads import sample_flower
-from tests.servers import ROOT, gunicorn
 
 LOCUST = Path(sys.executable).with_name("locust")
 RUN_TIME_S = 4
@@ -59,7 +59,7 @@ def run_locust(url: str, csv_prefix: Path, *user_classes: str) -> dict[str, int]
 
 @pytest.mark.slow
 def test_open_inference_user_runs_only_when_chosen(model_dir: Path, tmp_path: Path) -> None:
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         default = run_locust(server.url, tmp_path / "default")
         chosen = run_locust(server.url, tmp_path / "chosen", "OpenInferenceUser")
     assert default and not any(name.startswith("/v2") for name in default), default

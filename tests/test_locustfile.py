@@ -21,6 +21,7 @@ from locust.event import Events
 from locust.util.load_locustfile import load_locustfile
 from sklearn.datasets import load_iris
 
+from bench.server import ROOT
 from loadtest import iris_stats
 from loadtest.locustfile import PredictApiUser, PredictMix, wait_time_from
 from loadtest.options import add_arguments, request_mix
@@ -28,7 +29,6 @@ from loadtest.payloads import (
     INVALID_REQUESTS, InvalidRequest, check_batch, check_prediction, check_refusal, sample_batch, sample_flower,
 )
 from service.schemas import FeaturesSchema
-from tests.servers import ROOT
 from training.artifact import load_artifact
 
 SAMPLES = 6000

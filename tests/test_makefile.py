@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tests.servers import ROOT
+from bench.server import ROOT
 
 
 def make(*args: str) -> subprocess.CompletedProcess:

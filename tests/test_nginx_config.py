@@ -18,9 +18,10 @@ import requests
 import yaml
 from requests.structures import CaseInsensitiveDict
 
+from bench.server import ROOT, free_port
+from bench.wait import wait_until
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, free_port
 
 NGINX_CONF = ROOT / "nginx" / "default.conf.template"
 NGINX_MAIN_CONF = ROOT / "nginx" / "nginx.conf"
@@ -128,15 +129,13 @@ def run_nginx(name: str, port: int, *network_args: str) -> None:
 
 def wait_for(url: str, status: int = 200) -> None:
     """Poll ``url`` until it answers ``status``; fail after START_TIMEOUT_S."""
-    deadline = time.monotonic() + START_TIMEOUT_S
-    while True:
+    def answers() -> bool:
         try:
-            if requests.get(url, timeout=2).status_code == status:
-                return
+            return requests.get(url, timeout=2).status_code == status
         except requests.ConnectionError:
-            pass
-        assert time.monotonic() < deadline, f"{url} did not answer {status} within {START_TIMEOUT_S} s"
-        time.sleep(0.2)
+            return False
+
+    assert wait_until(answers, START_TIMEOUT_S), f"{url} did not answer {status} within {START_TIMEOUT_S} s"
 
 
 @pytest.fixture(scope="module")

@@ -11,11 +11,11 @@ import joblib
 import numpy as np
 import pytest
 
+from bench.server import PRODUCTION, gunicorn
 from service import create_app
 from service.predict import parse_with
 from service.errors import ApiError
 from tests import own_models
-from tests.servers import gunicorn
 
 MAX_BATCH_SIZE = 500
 
@@ -228,7 +228,7 @@ def test_a_model_that_fails_its_self_test_is_not_ready(packaged, tmp_path: Path)
 def test_gunicorn_serves_the_packaged_model(packaged, tmp_path: Path, name: str) -> None:
     model, model_dir = packaged(name)
     sample = json.loads((model_dir / "metadata.json").read_text())["sample"]
-    with gunicorn(model_dir, tmp_path, WEB_CONCURRENCY="1") as server:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         request = urllib.request.Request(f"{server.url}/predict", data=json.dumps({"instances": sample}).encode(),
                                          headers={"Content-Type": "application/json"})
         with urllib.request.urlopen(request, timeout=10) as response:

@@ -14,8 +14,8 @@ import sklearn
 import sklearn.base
 from sklearn.preprocessing import StandardScaler
 
+from bench.server import ROOT
 from tests import own_models
-from tests.servers import ROOT
 from service import create_app
 from training.artifact import load_artifact
 from training.contract import range_from_data

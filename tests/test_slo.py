@@ -14,8 +14,8 @@ from locust.env import Environment
 from locust.event import Events
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV
 
+from bench.server import ROOT
 from loadtest.slo import RunStats, Slo, Verdict, judge, read_stats_csv, run_stats
-from tests.servers import ROOT
 
 HEALTHY = RunStats(requests=1000, failures=2, requests_per_s=50.0, p50_ms=12.0, p95_ms=80.0, p99_ms=200.0)
 

@@ -28,10 +28,12 @@ import pytest
 import requests
 from docker.models.containers import Container
 
+from bench.server import ROOT, free_port
+from bench.wait import wait_until
+from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, STARTING, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -102,14 +104,16 @@ class Stack:
 
     def access_log(self, request_id: str) -> list[dict]:
         """Nginx's JSON access-log entries for ``request_id``; waits up to 10 s for the first to arrive."""
-        deadline = time.monotonic() + 10
-        while True:
+        entries: list[dict] = []
+
+        def logged() -> bool:
             lines = self.nginx().logs(stdout=True, stderr=False).decode().splitlines()
-            entries = [entry for entry in map(json.loads, (line for line in lines if line.startswith("{")))
-                       if entry["request_id"] == request_id]
-            if entries or time.monotonic() > deadline:
-                return entries
-            time.sleep(0.2)
+            entries[:] = [entry for entry in map(json.loads, (line for line in lines if line.startswith("{")))
+                          if entry["request_id"] == request_id]
+            return bool(entries)
+
+        wait_until(logged, 10)
+        return entries
 
     def predict(self, session: requests.Session, **kwargs) -> requests.Response:
         return session.post(f"{self.url}/predict", json=SEED_REQUEST, timeout=REQUEST_TIMEOUT_S, **kwargs)
@@ -119,14 +123,17 @@ class Stack:
         started = time.monotonic()
         expected = self.api_addresses()
         seen: set[str] = set()
-        while time.monotonic() - started < SETTLE_TIMEOUT_S:
+
+        def settled() -> bool:
             responses = [self.predict(session) for _ in range(3 * len(expected))]
-            seen = {r.headers.get("X-Upstream-Addr", "") for r in responses}
-            if seen == expected and all(r.status_code == 200 for r in responses):
-                return time.monotonic() - started
-            time.sleep(0.5)
-        raise AssertionError(f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are "
-                             f"{sorted(expected)}, Docker's DNS answers {self.dns_answer()} for `api`")
+            seen.clear()
+            seen.update(r.headers.get("X-Upstream-Addr", "") for r in responses)
+            return seen == expected and all(r.status_code == 200 for r in responses)
+
+        assert wait_until(settled, SETTLE_TIMEOUT_S, interval_s=0.5), (
+            f"after {SETTLE_TIMEOUT_S} s Nginx sends to {sorted(seen)}, the running replicas are {sorted(expected)}, "
+            f"Docker's DNS answers {self.dns_answer()} for `api`")
+        return time.monotonic() - started
 
     def dns_answer(self) -> list[str]:
         """What Docker's embedded DNS answers for `api` inside the Nginx container.
@@ -412,8 +419,7 @@ def test_limits_reach_the_replicas_and_size_their_workers(stack_image: str, dock
             assert replica.attrs["Config"]["StopTimeout"] > GUNICORN_GRACEFUL_TIMEOUT_S
             assert replica.attrs["State"]["Health"]["Status"] == "healthy"
 
-            match = STARTING.search(replica.logs().decode())
-            assert match and int(match.group(1)) == workers
+            assert gunicorn_workers(replica) == workers
             processes = replica.top()["Processes"]
             command = replica.top()["Titles"].index("CMD")
             assert sum("gunicorn" in p[command] for p in processes) == 1 + workers  # the master and its workers
@@ -467,18 +473,17 @@ def test_pushed_image_can_be_pulled_back_and_served(registry: str, stack_image: 
                                                  nano_cpus=500_000_000, mem_limit="256m")
         container.reload()
         host_port = container.attrs["NetworkSettings"]["Ports"][f"{API_PORT}/tcp"][0]["HostPort"]
-        deadline = time.monotonic() + 60
-        ready = None
-        while time.monotonic() < deadline:
+        answers: list[requests.Response] = []
+
+        def ready() -> bool:
             try:
-                ready = requests.get(f"http://127.0.0.1:{host_port}/ready", timeout=2)
-                if ready.status_code == 200:
-                    break
+                answers.append(requests.get(f"http://127.0.0.1:{host_port}/ready", timeout=2))
             except requests.RequestException:
-                pass
-            time.sleep(0.5)
-        assert ready is not None and ready.status_code == 200, container.logs().decode()[-2000:]
-        assert ready.json()["status"] == "ready"
+                return False
+            return answers[-1].status_code == 200
+
+        assert wait_until(ready, 60, interval_s=0.5), container.logs().decode()[-2000:]
+        assert answers[-1].json()["status"] == "ready"
     finally:
         if container is not None:
             container.remove(force=True)

@@ -35,8 +35,9 @@ import pytest
 import requests
 from docker.models.services import Service
 
+from bench.server import ROOT, free_port
+from bench.wait import wait_until
 from tests.conftest import SEED_REQUEST
-from tests.servers import ROOT, free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -75,11 +76,7 @@ def run(command: list[str], *, env: dict[str, str] | None = None, timeout_s: flo
 
 def wait_for(condition: Callable[[], bool], timeout_s: float, what: str, poll_s: float = 1.0) -> None:
     """Poll ``condition`` until it holds; fail with ``what`` after ``timeout_s``."""
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout_s:.0f} s: {what}")
-        time.sleep(poll_s)
+    assert wait_until(condition, timeout_s, interval_s=poll_s), f"after {timeout_s:.0f} s: {what}"
 
 
 def swarm_state(client: docker.DockerClient) -> tuple[str, bool]:

@@ -16,8 +16,8 @@ import requests
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
+from bench.server import PRODUCTION, Server, gunicorn
 from tests.conftest import SEED_REQUEST
-from tests.servers import Server, gunicorn
 from training.artifact import load_artifact
 from training.data import FEATURE_NAMES
 
@@ -34,7 +34,8 @@ X = np.array([[row[name] for name in FEATURE_NAMES] for row in ROWS], dtype=np.f
 
 @pytest.fixture(scope="module")
 def server(model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    with gunicorn(model_dir, tmp_path_factory.mktemp("v2-client"), WEB_CONCURRENCY="1") as running:
+    log = tmp_path_factory.mktemp("v2-client") / "gunicorn.log"
+    with gunicorn(log, model_dir=model_dir, app=PRODUCTION, workers=1) as running:
         yield running
 
 
