@@ -158,7 +158,7 @@ overload: $(BIN)/.installed ## Drive one configuration past CAPACITY_RPS (0.5x-2
 BENCH_ARGS ?=
 .PHONY: bench
 
-bench: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Benchmark /predict against the model's own cost and the framework's ceiling (about 3½ min); reports in reports/bench/
+bench: $(BIN)/.installed $(MODEL_DIR)/model.joblib ## Benchmark /predict against the model's own cost and the framework's ceiling (a few minutes); reports in reports/bench/
 	MODEL_DIR=$(MODEL_DIR) $(BIN)/python -m bench $(BENCH_ARGS)
 
 clean: ## Remove the virtual environment, tools, trained models and reports

@@ -2,7 +2,7 @@
 
 Prints a table in which every figure stands beside the ratio it belongs to, and
 writes ``bench.json``, ``bench.md`` and ``bench.png`` into
-``reports/bench/<timestamp>/``. Bounded: about three and a half minutes with the defaults.
+``reports/bench/<timestamp>/``. Bounded: a few minutes with the defaults (170 s without the worker classes and memory).
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ MIN_LATENCY_S = int(LATENCY_WARMUP_S) + 1
 # A whole benchmark runs some 40 measurements: past these it would take hours.
 MAX_RUN_S = 300
 MAX_REPEATS = 20
+MAX_ROUNDS = 60
 PACKAGES = {"sklearn": "scikit-learn", "numpy": "numpy", "flask": "flask", "gunicorn": "gunicorn", "locust": "locust"}
 
 
@@ -74,6 +75,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         default=4, help=f"seconds per maximum-rate run, whole, {MIN_RUN_S} to {MAX_RUN_S}")
     parser.add_argument("--repeats", type=bounded_int(1, "at least one run per measurement", MAX_REPEATS), default=3,
                         help=f"runs per measurement, 1 to {MAX_REPEATS}")
+    parser.add_argument("--rounds", type=bounded_int(1, "at least one round", MAX_ROUNDS), default=12,
+                        help=f"rounds of the side-by-side comparisons (/predict, ceiling, bare Flask; Nginx, replica), 1 to {MAX_ROUNDS}")
+    parser.add_argument("--round-s", type=bounded_int(MIN_RUN_S, "a run needs at least one whole second", MAX_RUN_S),
+                        default=1, help=f"seconds per server in each round, whole, {MIN_RUN_S} to {MAX_RUN_S}")
     parser.add_argument("--latency-s", type=bounded_int(MIN_LATENCY_S, f"Locust drops its first {LATENCY_WARMUP_S:g} s as warm-up", MAX_RUN_S),
                         default=6, help=f"seconds of each rate-limited latency run, whole, {MIN_LATENCY_S} to {MAX_RUN_S}")
     parser.add_argument("--allow-locust", action="store_true",
@@ -146,7 +151,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{time.perf_counter() - started:6.1f}s] {message}", flush=True)
 
     generator_cpu, server_cpus, cpu_sets = cpu_plan()
-    settings = direct.Settings(run_s=args.run_s, repeats=args.repeats, latency_s=args.latency_s, generator_cpu=generator_cpu)
+    settings = direct.Settings(run_s=args.run_s, repeats=args.repeats, latency_s=args.latency_s, generator_cpu=generator_cpu,
+                              rounds=args.rounds, round_s=args.round_s)
     generator = "wrk" if wrk_available() else "locust"
     if generator == "locust":
         progress(f"wrk not found ({WRK_INSTALL_HINT}): maximum-rate runs use Locust, "
@@ -183,7 +189,8 @@ def main(argv: list[str] | None = None) -> int:
                  f"ceiling {measurements['in_process']['test_client_ceiling_us']:.1f} µs")
 
         progress(f"3/6 Gunicorn (1 worker, the configuration's defaults) on CPU {server_cpus}, {generator} on CPU {generator_cpu}; "
-                 "beside it, a bare Flask app under the same worker settings")
+                 f"beside it, a bare Flask app under the same worker settings; {args.rounds} rounds of {args.round_s} s each, "
+                 "the order reversed every other round")
         with gunicorn(scratch / "direct.log", cpus=server_cpus, workers=1, model_dir=model_dir) as server, \
                 gunicorn(scratch / "bare.log", cpus=server_cpus, workers=1, app=BARE) as bare:
             progress(f"  {server.announcement()}")
@@ -193,8 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_nginx:
             measurements["nginx"] = {"skipped": "--skip-nginx"}
         else:
-            progress("4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU serving the same artifact")
-            measurements["nginx"] = nginx.measure(bodies["single"], model_dir, settings, progress, args.project_prefix)
+            progress(f"4/6 through Nginx: compose stack, 1 api replica at 1.0 CPU serving the same artifact; {args.rounds} "
+                     "rounds of the replica direct and through Nginx, from the same client path")
+            measurements["nginx"] = nginx.measure(bodies["single"], model_dir, settings, progress, args.project_prefix,
+                                                 replica_cpus=server_cpus, proxy_cpus=None if generator_cpu is None else str(generator_cpu))
             if "skipped" in measurements["nginx"]:
                 progress(f"  skipped: {measurements['nginx']['skipped']}")
 

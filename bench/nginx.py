@@ -1,4 +1,5 @@
-"""The proxy's cost: ``/predict`` through the compose stack, Nginx in front of one api replica at 1.0 CPU.
+"""The proxy's cost: ``/predict`` through the compose stack, Nginx in front of one api replica at 1.0 CPU,
+against the same replica reached directly.
 
 Starts ``compose.yaml`` under a project name and image tag of its own, so it
 never touches a stack or image anyone else runs, and removes both afterwards,
@@ -8,7 +9,7 @@ whatever happened. Returns ``{"skipped": reason}`` when Docker, Compose or
 Each run also records the CPU the Nginx and api containers' processes used
 (seen from the host, as the engine runs them on this kernel; where it runs them
 in a VM, as Docker Desktop does, the figures are left out), so Nginx's own CPU
-per request and the stack's requests per CPU second can be set against direct Gunicorn's.
+per request and the stack's requests per CPU second can be set against the replica's own.
 """
 
 from __future__ import annotations
@@ -20,15 +21,16 @@ import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import psutil
 
-from bench.direct import Settings
+from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
+from bench.wait import wait_until
 
 Progress = Callable[[str], None]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -84,19 +86,6 @@ def _tail(process_error: subprocess.CalledProcessError) -> str:
     return " | ".join(output[-3:]) or f"exit status {process_error.returncode}"
 
 
-def _wait_ready(url: str) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-        time.sleep(0.5)
-
-
 def container_processes(stack: Stack, service: str) -> list[psutil.Process]:
     """The host's view of the processes in ``service``'s containers, or [] when the
     engine's processes are not visible here (an engine in a VM)."""
@@ -127,12 +116,43 @@ def cpu_s(processes: list[psutil.Process]) -> float | None:
         return None
 
 
-def _run(stack: Stack, path: str, body: Path | None, settings: Settings,
+def container_address(stack: Stack, service: str) -> str | None:
+    """The address of ``service``'s first container on the stack's network, or None."""
+    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=stack.environment(), capture_output=True,
+                         text=True, timeout=30).stdout.split()
+    if not ids:
+        return None
+    addresses = subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
+                                ids[0]], capture_output=True, text=True, timeout=30).stdout.split()
+    return addresses[0] if addresses else None
+
+
+def answers(url: str) -> bool:
+    """Whether ``url``/ready answers 200 from here within 2 s."""
+    try:
+        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+def port_proxy_processes(port: str) -> list[psutil.Process]:
+    """Docker's userland port proxies (``docker-proxy``) that forward the host's ``port``, or []
+    (an engine with the userland proxy off, or in a VM)."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["name"] == "docker-proxy" and "-host-port" in cmdline and port in cmdline:
+            found.append(process)
+    return found
+
+
+def _run(url: str, path: str, body: Path | None, settings: Settings,
          watched: dict[str, list[psutil.Process]]) -> dict[str, Any]:
-    """One full-speed run, with ``<name>_cpu_fraction`` (CPU s per wall s) for each ``watched`` container group."""
+    """One full-speed run, with ``<name>_cpu_fraction`` (CPU s per wall s) for each ``watched`` process group."""
     before = {name: cpu_s(processes) for name, processes in watched.items()}
     started = time.perf_counter()
-    run = run_max(stack.url, path, body_file=body, duration_s=settings.run_s, connections=CONNECTIONS,
+    run = run_max(url, path, body_file=body, duration_s=settings.run_s, connections=CONNECTIONS,
                   cpu=settings.generator_cpu).as_dict()
     wall_s = time.perf_counter() - started
     for name, processes in watched.items():
@@ -141,14 +161,40 @@ def _run(stack: Stack, path: str, body: Path | None, settings: Settings,
     return run
 
 
-def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
-            project_prefix: str = DEFAULT_PROJECT_PREFIX) -> dict[str, Any]:
-    """Run ``/predict`` (POST ``body``) and ``/health`` (GET) through Nginx, alternately, the replica
-    serving the artifact in ``model_dir``, as Compose project ``<project_prefix>-<pid>-<time>`` with the image tag
-    ``api-inference:<the project name less a leading "api-inference-">``.
+def pin(stack: Stack, service: str, cpus: str) -> bool:
+    """Move ``service``'s running containers onto the host CPUs ``cpus`` (``docker update
+    --cpuset-cpus``, which leaves the CPU quota as it was); whether the engine did."""
+    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=stack.environment(), capture_output=True,
+                         text=True, timeout=30).stdout.split()
+    return bool(ids) and subprocess.run(["docker", "update", "--cpuset-cpus", cpus, *ids], capture_output=True,
+                                        timeout=30).returncode == 0
 
-    Returns run dicts under ``predict`` and ``health``, each with ``nginx_cpu_fraction``
-    and ``api_cpu_fraction``, or ``{"skipped": reason}``.
+
+def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
+            project_prefix: str = DEFAULT_PROJECT_PREFIX, replica_cpus: str | None = None,
+            proxy_cpus: str | None = None) -> dict[str, Any]:
+    """Run ``/predict`` (POST ``body``) through Nginx and straight to its one replica, which
+    serves the artifact in ``model_dir``, and
+    ``GET /health`` through Nginx, in ``settings.rounds`` interleaved rounds
+    (``bench.direct.interleaved``) of ``settings.round_s`` each, as Compose project
+    ``<project_prefix>-<pid>-<time>`` with the image tag ``api-inference:<the project
+    name less a leading "api-inference-">``.
+
+    The same client path for both: the containers' own addresses on the stack's
+    network, as a client on another machine reaches a published port (the kernel
+    forwards it), when they answer from here. Through the published port as well
+    (``published``): a client on this host goes through Docker's userland proxy
+    there. Where the containers' addresses do not answer (an engine in a VM), only
+    the published port is measured and there is no ``replica`` run.
+
+    Returns run dicts under ``predict``, ``health``, and, when measured, ``replica`` and
+    ``published`` (run i of each from round i), each with ``nginx_cpu_fraction``,
+    ``api_cpu_fraction`` and ``port_proxy_cpu_fraction``; ``client_path``; ``pinned`` (where the
+    containers ran); or ``{"skipped": reason}``.
+
+    With ``replica_cpus`` and ``proxy_cpus`` (``taskset`` lists), the replica keeps its
+    1.0 CPU quota on the server's core, as direct Gunicorn has it, and Nginx runs beside
+    the generator: neither then takes the other's core, whatever the host's scheduler would do.
     """
     reason = unavailable_reason()
     if reason:
@@ -162,26 +208,49 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
         try:
             subprocess.run(stack.command("up", "--detach", "--build", "--wait", "nginx"), cwd=ROOT, env=environment,
                            capture_output=True, timeout=UP_TIMEOUT_S, check=True)
-            _wait_ready(stack.url)
+            if not wait_until(lambda: answers(stack.url), READY_TIMEOUT_S, interval_s=0.5):
+                return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s"}
         except subprocess.TimeoutExpired:
             return {"skipped": f"the stack was not up within {UP_TIMEOUT_S:.0f} s (build the image once with `make build`)"}
         except subprocess.CalledProcessError as exc:
             return {"skipped": f"docker compose up failed: {_tail(exc)}"}
         except OSError as exc:
-            return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s: {exc}"}
+            return {"skipped": f"docker compose could not run: {exc}"}
+        pinned = {}
+        if replica_cpus is not None and proxy_cpus is not None:
+            pinned = {service: cpus for service, cpus in (("api", replica_cpus), ("nginx", proxy_cpus)) if pin(stack, service, cpus)}
         watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
-        _run(stack, "/predict", body, Settings(1.0, 1, 0.0, settings.generator_cpu), watched)  # warm-up, discarded
-        results: dict[str, Any] = {"predict": [], "health": []}
-        for repeat in range(1, settings.repeats + 1):
-            for name, path, request_body in (("predict", "/predict", body), ("health", "/health", None)):
-                run = _run(stack, path, request_body, settings, watched)
-                results[name].append(run)
-                cpu = ", ".join(f"{group} CPU {run[f'{group}_cpu_fraction']:.0%}" for group in watched
-                                if run[f"{group}_cpu_fraction"] is not None)
-                progress(f"  Nginx {path} run {repeat}/{settings.repeats}: {run['requests_per_s']:,.0f} req/s, "
-                         f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}"
-                         + (f", {cpu}" if cpu else "")
-                         + (f", errors {run['error_kinds'] or run['errors']}" if run["errors"] else ""))
+        watched["port_proxy"] = port_proxy_processes(stack.url.rsplit(":", 1)[1])
+        addresses = {name: container_address(stack, name) for name in ("nginx", "api")}
+        urls = {name: f"http://{address}:8000" for name, address in addresses.items() if address}
+        bridged = len(urls) == 2 and all(answers(url) for url in urls.values())
+        if bridged:
+            paths = {"replica": (urls["api"], "/predict", body), "predict": (urls["nginx"], "/predict", body),
+                     "published": (stack.url, "/predict", body), "health": (urls["nginx"], "/health", None)}
+            client_path = "the containers' addresses on the stack's network"
+        else:
+            paths = {"predict": (stack.url, "/predict", body), "health": (stack.url, "/health", None)}
+            client_path = "the published port"
+        progress(f"  client path: {client_path}" + ("; and Nginx through the published port" if bridged else "")
+                 + "".join(f"; {service} on CPU {cpus}" for service, cpus in pinned.items()))
+        warm_up = Settings(1.0, 1, 0.0, settings.generator_cpu)
+        for name in ("replica", "predict"):
+            if name in paths:
+                _run(*paths[name], warm_up, watched)  # warm-up, discarded
+        results: dict[str, Any] = {name: [] for name in paths}
+        results["client_path"] = client_path
+        results["pinned"] = pinned
+        round_settings = replace(settings, run_s=settings.round_s)
+        for number, name in interleaved(list(paths), settings.rounds):
+            url, path, request_body = paths[name]
+            run = _run(url, path, request_body, round_settings, watched)
+            results[name].append(run)
+            cpu = ", ".join(f"{group} CPU {run[f'{group}_cpu_fraction']:.0%}" for group in watched
+                            if run[f"{group}_cpu_fraction"] is not None)
+            progress(f"  {name} {path} round {number}/{settings.rounds}: {run['requests_per_s']:,.0f} req/s, "
+                     f"p99 {run['p99_ms']:.2f} ms, generator CPU {run['generator_cpu_fraction']:.0%}"
+                     + (f", {cpu}" if cpu else "")
+                     + (f", errors {run['error_kinds'] or run['errors']}" if run["errors"] else ""))
         return results
     finally:
         subprocess.run(stack.command("down", "--volumes", "--remove-orphans", "--timeout", "5"), cwd=ROOT,

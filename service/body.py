@@ -14,6 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from flask import Flask, Request, Response, request as current_request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
@@ -56,8 +57,47 @@ _DECODER = json.JSONDecoder(
 )
 
 
+# Past this a float orjson returns may have been an integer literal beyond 64 bits,
+# which ``json`` keeps as an int.
+_FLOAT_FROM_INTEGER_MIN = 2.0 ** 63
+
+
+def _flat_numbers(raw: bytes) -> dict[str, int | float] | None:
+    """``raw`` decoded by orjson (C, a fifth of the strict decoder's time on a single flower)
+    when it is a JSON object whose values are all numbers and the strict decoder would
+    return the same, else None.
+
+    orjson itself refuses what the strict decoder refuses here (NaN and Infinity, numbers
+    out of range, a byte order mark, invalid UTF-8) but keeps the last of a repeated key:
+    each pair has one ``:`` outside its strings, so a text with as many ``:`` as the
+    object has keys repeats none (a key that contains one is left to the strict decoder).
+    A float of 2**63 or more may have been read from an integer too large for 64 bits,
+    which the strict decoder keeps as an int: left to it too.
+    """
+    try:
+        decoded = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return None
+    if type(decoded) is not dict or raw.count(b":") != len(decoded):
+        return None
+    for value in decoded.values():
+        kind = type(value)
+        if kind is float:
+            if not -_FLOAT_FROM_INTEGER_MIN < value < _FLOAT_FROM_INTEGER_MIN:
+                return None
+        elif kind is not int:
+            return None
+    return decoded
+
+
 def decode_json(raw: bytes) -> Any:
-    """Decode ``raw`` as one strict JSON document; raise ``InvalidJSON`` saying why not."""
+    """Decode ``raw`` as one strict JSON document; raise ``InvalidJSON`` saying why not.
+
+    A flat object of numbers, what a single flower is, takes orjson (``_flat_numbers``);
+    any other text the strict decoder, whose refusals name the fault."""
+    flat = _flat_numbers(raw)
+    if flat is not None:
+        return flat
     if not raw.strip():
         raise InvalidJSON("request body is empty; send a JSON object")
     if raw.startswith(UTF8_BOM):

@@ -29,6 +29,10 @@ ARGPARSE_TIMEOUT_S = 30
     ("--latency-s", "99999999999999999999"),
     ("--run-s", "301"),
     ("--repeats", "1000"),
+    ("--rounds", "0"),
+    ("--rounds", "61"),
+    ("--round-s", "0"),
+    ("--round-s", "0.5"),
 ])
 def test_bad_value_exits_2_with_one_line_naming_the_option(option: str, value: str, tmp_path: Path) -> None:
     result = subprocess.run(

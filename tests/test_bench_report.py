@@ -234,3 +234,52 @@ def test_the_tail_target_uses_the_servers_own_percentiles_when_the_access_log_ga
     assert "the server's own" in verdict["name"]
     assert verdict["value"] == pytest.approx(4.0) and verdict["met"] is True
     assert summary["p99_to_p50_ratio"] == pytest.approx(10.0)
+
+
+def test_through_nginx_is_set_against_the_same_replica_direct_round_by_round() -> None:
+    nginx = {
+        "client_path": "the containers' addresses on the stack's network",
+        "predict": [{**run(1800), "nginx_cpu_fraction": 0.18, "api_cpu_fraction": 0.9, "port_proxy_cpu_fraction": 0.0},
+                    {**run(1500), "nginx_cpu_fraction": 0.15, "api_cpu_fraction": 0.75, "port_proxy_cpu_fraction": 0.0}],
+        "replica": [{**run(2000), "nginx_cpu_fraction": 0.0, "api_cpu_fraction": 1.0, "port_proxy_cpu_fraction": 0.0},
+                    {**run(2000), "nginx_cpu_fraction": 0.0, "api_cpu_fraction": 1.0, "port_proxy_cpu_fraction": 0.0}],
+        "published": [{**run(1000), "nginx_cpu_fraction": 0.1, "api_cpu_fraction": 0.5, "port_proxy_cpu_fraction": 0.2},
+                      {**run(1000), "nginx_cpu_fraction": 0.1, "api_cpu_fraction": 0.5, "port_proxy_cpu_fraction": 0.2}],
+        "health": [run(2500)],
+    }
+    data = measurements(nginx=nginx)
+    summary = summarise(data)
+    figures = summary["nginx"]
+    assert figures["direct_is_the_replica"] is True
+    assert summary["nginx_to_direct_ratio"] == pytest.approx((0.9 + 0.75) / 2)
+    assert figures["predict_to_direct_ratio_range"] == [pytest.approx(0.75), pytest.approx(0.9)]
+    assert figures["direct_cpu_us_per_request"] == pytest.approx(500)
+    assert figures["nginx_cpu_us_per_request"] == pytest.approx(100)
+    assert figures["stack_cpu_us_per_request"] == pytest.approx(600)
+    assert figures["stack_per_cpu_to_direct_ratio"] == pytest.approx(500 / 600)
+    assert figures["published_to_direct_ratio"] == pytest.approx(0.5)
+    assert figures["port_proxy_cpu_us_per_request"] == pytest.approx(200)
+    assert figures["predict_to_host_gunicorn_ratio"] == pytest.approx(1650 / 2200)
+    table = {row.measure: row for row in rows(summary, data)}
+    assert table["api replica (1.0 CPU) /predict, direct"].value == 2000
+    assert table["Nginx -> api (1.0 CPU) /predict"].ratio_of == "x the replica direct (target >= 0.85)"
+    assert table["  Docker's port proxy CPU per request"].value == pytest.approx(200)
+
+
+def test_the_bare_flask_target_is_judged_on_the_rounds_driven_at_once_when_there_are_some() -> None:
+    together = [{"predict": run(1000, server=0.5), "bare_flask": run(1200, server=0.5)},
+                {"predict": run(900, server=0.5), "bare_flask": run(1000, server=0.5)},
+                {"predict": run(800, server=0.5), "bare_flask": run(1000, server=0.5)}]
+    direct = {**measurements()["direct"], "bare_flask": [run(3000), run(2500)], "together": together}
+    data = measurements(direct=direct)
+    summary = summarise(data)
+    # bare CPU µs per request / /predict's: 417/500, 500/556, 500/625.
+    assert summary["predict_to_bare_flask_together_ratio"] == pytest.approx(500 / 600)
+    assert summary["predict_to_bare_flask_ratio"] == pytest.approx(500 / 600)
+    assert summary["predict_to_bare_flask_ratio_range"] == [pytest.approx(0.8), pytest.approx(0.9)]
+    assert summary["predict_to_bare_flask_rps_ratio"] == pytest.approx(0.8)
+    verdict = next(t for t in summary["targets"] if "bare Flask" in t["name"])
+    assert verdict["value"] == pytest.approx(500 / 600) and verdict["met"] is True
+    table = {row.ratio_of: row for row in rows(summary, data)}
+    assert table["= bare CPU / predict CPU (target >= 0.8)"].value == pytest.approx(1e6 / 1800)
+    assert table["x bare Flask, rounds in turn"].ratio == pytest.approx(0.8)

@@ -1,11 +1,14 @@
-"""Reading the request body: with a Content-Length or without one (chunked), within the limit or past it."""
+"""Reading the request body: with a Content-Length or without one (chunked), within the limit or past it; decoding it as strict JSON."""
 
 from __future__ import annotations
 
 import io
 import json
 
-from service.body import discard_unread_body
+import pytest
+
+from service.body import decode_json, discard_unread_body
+from service.errors import InvalidJSON
 from tests.conftest import SEED_REQUEST
 
 
@@ -78,3 +81,32 @@ def test_discard_unread_body_leaves_an_input_that_may_not_end_with_the_body_alon
 
     assert discard_unread_body(environ) == 0
     assert len(environ["wsgi.input"].read()) == 1000
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    (b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}',
+     {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}),
+    (b'{"a": 1, "b": -0, "c": 1E5, "d": -0.0, "e": 1e-400}', {"a": 1, "b": 0, "c": 100000.0, "d": -0.0, "e": 0.0}),
+    # Integers past 64 bits stay integers, as json reads them.
+    (b'{"a": 99999999999999999999999}', {"a": 99999999999999999999999}),
+    (b'{"a:b": 1, "c": 2}', {"a:b": 1, "c": 2}),
+    (b' {"a": 1.5} \n', {"a": 1.5}),
+    (b'{"a": [1, 2], "b": {"c": 3}}', {"a": [1, 2], "b": {"c": 3}}),
+])
+def test_a_decoded_body_has_the_values_and_types_json_gives(raw: bytes, expected: dict) -> None:
+    decoded = decode_json(raw)
+    assert decoded == expected
+    assert list(decoded) == list(expected)
+    assert [type(value) for value in decoded.values()] == [type(value) for value in expected.values()]
+
+
+@pytest.mark.parametrize(("raw", "reason"), [
+    (b'{"a": 1, "a": 2}', "more than once"),
+    (b'{"a": 1e400}', "out of range"),
+    (b'{"a": NaN}', "NaN is not a JSON number"),
+    (b'\xef\xbb\xbf{"a": 1}', "byte order mark"),
+    (b'{"a": 1}{"b": 2}', "Extra data"),
+])
+def test_a_flat_object_of_numbers_is_held_to_the_strict_rules(raw: bytes, reason: str) -> None:
+    with pytest.raises(InvalidJSON, match=reason):
+        decode_json(raw)
