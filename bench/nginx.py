@@ -31,6 +31,7 @@ from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
 from bench.wait import wait_until
+from deploy.pinning import pin_containers
 
 Progress = Callable[[str], None]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -166,8 +167,7 @@ def pin(stack: Stack, service: str, cpus: str) -> bool:
     --cpuset-cpus``, which leaves the CPU quota as it was); whether the engine did."""
     ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=stack.environment(), capture_output=True,
                          text=True, timeout=30).stdout.split()
-    return bool(ids) and subprocess.run(["docker", "update", "--cpuset-cpus", cpus, *ids], capture_output=True,
-                                        timeout=30).returncode == 0
+    return pin_containers(ids, cpus)
 
 
 def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,

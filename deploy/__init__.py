@@ -9,5 +9,6 @@ API), verdict and outcome (judge a fixed-load run), probe, search and capacity
 (judge a probe, choose the next rate, conclude a capacity), results and rundir
 (storage), runner (the loop over configurations) with capacity_run (a search on
 a ready stack), recommend and sizing, report, capacity_report and plots;
-k8s_overlay writes a recommendation as a Kubernetes overlay.
+k8s_overlay writes a recommendation as a Kubernetes overlay; pinning (``--pin``) keeps the load
+generator and the stack on separate host CPUs.
 """

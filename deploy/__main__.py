@@ -141,6 +141,20 @@ def http_url(text: str) -> str:
     return text
 
 
+def cpu_pinning(text: str):
+    """``--pin GEN:STACK`` as a ``deploy.pinning.Pinning``."""
+    from deploy.pinning import parse_pinning
+
+    try:
+        return parse_pinning(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+
+
+PIN_HELP = ("run the load generator on host CPUs GEN and Nginx and the replicas on CPUs STACK, taskset -c lists "
+            "(e.g. 0:1); the replicas keep their CPU limit. Default: wherever the host's scheduler puts them")
+
+
 def add_run_command(commands: argparse._SubParsersAction) -> None:
     """Register ``run``."""
     parser = commands.add_parser("run", help="run a matrix of configurations under load and write the reports")
@@ -187,6 +201,7 @@ def add_matrix_run_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--locust-arg", action="append", default=[], metavar="ARG",
                         help="one more Locust argument, repeatable: --locust-arg=--master "
                              "--locust-arg=--expect-workers=4")
+    parser.add_argument("--pin", type=cpu_pinning, metavar="GEN:STACK", help=PIN_HELP)
 
 
 def add_report_command(commands: argparse._SubParsersAction) -> None:
@@ -245,6 +260,7 @@ def add_overload_command(commands: argparse._SubParsersAction) -> None:
                         help="send the load to Nginx's address on the stack's Docker network (default; the published "
                              "port when that address does not answer from this host) or to the published port on "
                              "127.0.0.1, through Docker's userland port proxy")
+    parser.add_argument("--pin", type=cpu_pinning, metavar="GEN:STACK", help=PIN_HELP)
     parser.set_defaults(handler=overload_command)
 
 
@@ -276,6 +292,8 @@ def run_command(args: argparse.Namespace) -> int:
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
         if plan.mode != args.mode:
             raise MatrixError(f"{run_dir} is a `deploy {plan.mode}` run: resume it with `python -m deploy {plan.mode}`")
+        if plan.placement != (args.pin.describe() if args.pin else ""):
+            raise MatrixError(f"{run_dir} ran with {plan.placement or 'no --pin'}: resume it with the same --pin")
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
         again = matrix.select(redo, "--redo") if redo else ()
         if any(configuration.index not in plan.selected for configuration in again):
@@ -298,6 +316,7 @@ def run_command(args: argparse.Namespace) -> int:
 
     import docker  # here, so that --dry-run and the other commands need no Docker engine
 
+    from deploy.pinning import generator_on
     from deploy.runner import RunOptions, describe_host, run_matrix
 
     try:
@@ -310,7 +329,7 @@ def run_command(args: argparse.Namespace) -> int:
     if new_run:
         plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
                     started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host, mode=args.mode,
-                    target_rps=args.target_rps)
+                    target_rps=args.target_rps, placement=args.pin.describe() if args.pin else "")
         try:
             run_dir = create_run_dir(args.out, matrix, plan)
         except OSError as error:
@@ -318,7 +337,7 @@ def run_command(args: argparse.Namespace) -> int:
     print(f"run directory: {run_dir}")
     options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
                          model_dir=args.model_dir, ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
-                         locust_args=tuple(args.locust_arg))
+                         locust_args=tuple(args.locust_arg), pinning=args.pin)
     # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does; SIGINT is
     # restored too, since a shell starts background jobs with it ignored.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),
@@ -328,7 +347,8 @@ def run_command(args: argparse.Namespace) -> int:
         if plan.mode == CAPACITY_MODE:
             from deploy.capacity_run import measure_capacity
             measure = measure_capacity
-        results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)), measure)
+        with generator_on(args.pin):
+            results = run_matrix(matrix, plan, run_dir, options, client, Progress(len(selected)), measure)
     except StackError as error:
         if new_run:
             discard_unstarted(run_dir)  # nothing ran: a directory with only the plan would only mislead --resume
@@ -416,6 +436,7 @@ def overload_command(args: argparse.Namespace) -> int:
     """``overload``: bring the configuration up, offer the steps, write overload.md/.json/.png; exit 1 if a target is missed."""
     from deploy.matrix import parse_memory
     from deploy.overload import CapacityNotFound, OverloadPlan, capacity_from, run_overload, write_reports
+    from deploy.pinning import PinningFailed
 
     try:
         memory_bytes = parse_memory(args.memory)
@@ -456,8 +477,8 @@ def overload_command(args: argparse.Namespace) -> int:
         result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image,
                                                                   args.model_dir),
                               client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout,
-                              via=args.via)
-    except StackError as error:
+                              via=args.via, pinning=args.pin)
+    except (StackError, PinningFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
     except (OSError, ValueError) as error:

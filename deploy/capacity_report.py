@@ -104,7 +104,8 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], cei
         f"# Capacity: {Path(plan.matrix).name}",
         "",
         f"Run {plan.started_at} on a host with {host.cpus} CPUs and {format_bytes(host.memory_bytes)} "
-        f"(Docker {host.docker_version}, cgroup {host.cgroup_version}); Locust, Nginx and the replicas shared it.",
+        f"(Docker {host.docker_version}, cgroup {host.cgroup_version}); "
+        f"{plan.placement if plan.placement else 'Locust, Nginx and the replicas shared it'}.",
         f"Capacity: the highest offered rate whose {search.window_s:g} s window held the SLO (failed requests ≤ "
         f"{slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms) with at least 95% of the "
         "offered rate answered, the load generator not saturated and every replica healthy, never OOM-killed or restarted.",

@@ -27,6 +27,7 @@ import numpy as np
 from deploy.containers import OomWatch, network_url, save_logs
 from deploy.loadgen import LiveStats, OpenLoad, OpenLoadRun, generator_saturated, run_open_load
 from deploy.matrix import Configuration
+from deploy.pinning import Pinning, generator_on, pin_stack
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack, StackError
@@ -276,12 +277,14 @@ class OverloadResult:
     generator_saturated: bool
     nginx_refusal_p99_ms: float | None = None  # Nginx's own time for its 503s (access log), the whole run
     target: str = ""  # the URL the load went to, and how it got there
+    placement: str = ""  # the host CPUs the generator and the stack ran on ("": wherever the scheduler put them)
 
     def markdown(self, command: str) -> str:
         lines = [f"# Overload: {self.configuration}", "",
                  f"Capacity {self.plan.capacity_rps:g} req/s; steps {', '.join(f'{m:g}x' for m in self.plan.multipliers)} "
                  f"of {self.plan.step_s:g} s each (2x: {self.plan.peak_s:g} s), open model, {self.plan.load.users} users "
-                 f"at a {self.plan.pace_s:g} s pace at the peak{'; load sent to ' + self.target if self.target else ''}.",
+                 f"at a {self.plan.pace_s:g} s pace at the peak{'; load sent to ' + self.target if self.target else ''}"
+                 f"{'; ' + self.placement if self.placement else ''}.",
                  "", f"    {command}", "", table(self.steps), ""]
         lines += [f"- {'PASS' if check.passed else 'MISS'}: {check.target}: {check.measured}" for check in self.checks]
         if self.nginx_refusal_p99_ms is not None:
@@ -295,7 +298,8 @@ class OverloadResult:
         return {"configuration": self.configuration, "plan": asdict(self.plan),
                 "steps": [{**asdict(step), "requests": step.requests} for step in self.steps],
                 "checks": [asdict(check) for check in self.checks], "generator_saturated": self.generator_saturated,
-                "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms, "target": self.target}
+                "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms, "target": self.target,
+                "placement": self.placement}
 
 
 def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
@@ -307,13 +311,14 @@ def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
     return run_open_load(plan.load, slo, url, directory, cwd, on_tick, extra_args=extra)
 
 
-def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path, target: str = "") -> OverloadResult:
+def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path, target: str = "",
+           placement: str = "") -> OverloadResult:
     """Read a finished run's request log in ``directory`` and judge it; raises OSError/ValueError on a bad log.
-    ``target`` says where the load went, for the report."""
+    ``target`` says where the load went, ``placement`` on which CPUs, for the report."""
     steps = analyse(read_request_log(directory / REQUEST_LOG), plan)
     return OverloadResult(configuration, plan, steps, judge(steps, plan.capacity_rps, slo),
                           generator_saturated(directory), _percentile(nginx_refusal_times_ms(directory / NGINX_LOG), 99),
-                          target)
+                          target, placement)
 
 
 def write_reports(result: OverloadResult, directory: Path, command: str) -> list[Path]:
@@ -348,13 +353,16 @@ def capacity_from(results_json: Path, replicas: int, cpus: float, memory: str) -
 
 def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, stack: ComposeStack,
                  client: docker.DockerClient, directory: Path, *, build: bool = True, ready_timeout_s: float = 120.0,
-                 via: str = VIA_NETWORK, say: Callable[[str], None] = print) -> OverloadResult:
+                 via: str = VIA_NETWORK, pinning: Pinning | None = None,
+                 say: Callable[[str], None] = print) -> OverloadResult:
     """Bring ``configuration`` up as ``stack``, drive ``plan`` through Nginx, tear the stack down; the result.
 
     ``via`` VIA_NETWORK sends the load to Nginx's address on the stack's network when it answers from here
-    (else, saying so, to the published port), VIA_PORT to the published port on 127.0.0.1.
+    (else, saying so, to the published port), VIA_PORT to the published port on 127.0.0.1. With ``pinning``,
+    Nginx and the replicas run on its stack CPUs once ready, and Locust on its generator CPUs.
 
-    Raises StackError when the image cannot be built or the stack does not get ready, OSError/ValueError when
+    Raises StackError when the image cannot be built or the stack does not get ready, PinningFailed when the
+    engine does not move its containers, OSError/ValueError when
     Locust left no usable request log. The containers' last log lines are kept in ``directory``/logs.
     """
     directory.mkdir(parents=True, exist_ok=True)
@@ -371,6 +379,11 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
         if not readiness.ready:
             raise StackError(f"{configuration.label} did not get ready: {readiness.reason}")
         url, target = load_target(client, stack, via, say)
+        placement = ""
+        if pinning is not None:
+            pin_stack(client, stack.project, pinning)
+            placement = pinning.describe()
+            say(placement)
         total_s = plan.load.run_time_s
         say(f"{configuration.label} ready; offering {plan.rate_steps_option()} (rate:seconds) to {url} for {total_s} s")
 
@@ -378,9 +391,10 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
             if live and int(elapsed_s) % 10 == 0:
                 say(f"  {elapsed_s:4.0f}/{total_s} s: {live.requests_per_s:.0f} req/s, {live.failures} failed so far")
 
-        drive(plan, slo, url, directory, stack.root, on_tick)
+        with generator_on(pinning):
+            drive(plan, slo, url, directory, stack.root, on_tick)
         _keep_logs(client, stack.project, directory)
-        return report(configuration.label, plan, slo, directory, target)
+        return report(configuration.label, plan, slo, directory, target, placement)
     finally:
         if not (directory / NGINX_LOG).exists():
             _keep_logs(client, stack.project, directory)

@@ -50,12 +50,14 @@ class Plan:
     host: Host
     mode: str = RUN_MODE  # RUN_MODE or CAPACITY_MODE
     target_rps: float | None = None  # capacity runs: --target-rps, which replaces the matrix's [goal] rps
+    placement: str = ""  # --pin in words: the host CPUs of the generator and of the stack ("": unpinned)
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         """Rebuild a plan read from plan.json (one written before capacity runs existed is a fixed-load run)."""
         return cls(matrix=data["matrix"], selected=tuple(data["selected"]), started_at=data["started_at"],
-                   host=Host(**data["host"]), mode=data.get("mode", RUN_MODE), target_rps=data.get("target_rps"))
+                   host=Host(**data["host"]), mode=data.get("mode", RUN_MODE), target_rps=data.get("target_rps"),
+                   placement=data.get("placement", ""))
 
 
 def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:

@@ -28,6 +28,7 @@ from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_lo
 from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
+from deploy.pinning import Pinning, PinningFailed, pin_stack
 from deploy.progress import Progress
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
@@ -57,6 +58,7 @@ class RunOptions:
     build: bool = True
     target_url: str | None = None  # where Locust's users send requests; None: Nginx on 127.0.0.1:port
     locust_args: tuple[str, ...] = ()  # appended to the Locust command line
+    pinning: Pinning | None = None  # the host CPUs of Nginx and the replicas (the generator's: the caller's)
 
 
 def describe_host(client: docker.DockerClient) -> Host:
@@ -163,10 +165,12 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         if not readiness.ready:
             return unmeasured_result(configuration, ERROR if readiness.compose_failed else NOT_READY, readiness.reason,
                                      started_at, directory.name, readiness.elapsed_s)
+        if options.pinning is not None:
+            pin_stack(client, stack.project, options.pinning)
         ready = ReadyStack(configuration, matrix, directory, stack, options, client, progress, position, started_at,
                            oom_watch, readiness.elapsed_s, host_cpus)
         return (measure or measure_load)(ready)
-    except (DockerException, StackError, OSError, ValueError) as error:
+    except (DockerException, StackError, PinningFailed, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
         with _shielded():
