@@ -5,6 +5,7 @@ packages a model fitted elsewhere (``training.package``)."""
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
@@ -81,8 +82,11 @@ def _save(model: object, metadata: dict, model_dir: Path) -> dict | None:
 
 def main_package(argv: list[str]) -> int:
     args = parse_package_args(argv)
-    if args.range_margin < 0:
-        print("error: --range-margin must be 0 or more", file=sys.stderr)
+    if not (math.isfinite(args.range_margin) and args.range_margin >= 0):
+        print("error: --range-margin must be a finite number, 0 or more", file=sys.stderr)
+        return 2
+    if args.model_dir.exists() and not args.model_dir.is_dir():
+        print(f"error: --model-dir {args.model_dir} is a file, not a directory", file=sys.stderr)
         return 2
     if not args.row_name.strip():
         print("error: --row-name must not be empty", file=sys.stderr)
