@@ -161,6 +161,27 @@ def test_refuses_a_model_dir_that_is_a_file(tmp_path: Path) -> None:
     assert (tmp_path / "out").read_text() == "a file"
 
 
+@pytest.mark.parametrize("held", ["model.joblib", "metadata.json"])
+def test_refuses_a_model_dir_that_holds_an_artifact_without_overwrite(tmp_path: Path, held: str) -> None:
+    model = own_models.diabetes(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / held).write_text("an artifact of before")
+    run = run_package("--model", str(model.model_path), "--data", str(model.data_path), "--target", model.target,
+                      "--model-dir", str(tmp_path / "out"))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [
+        f"error: --model-dir {tmp_path / 'out'} already holds an artifact ({held}); give --overwrite to replace it"]
+    assert [path.name for path in (tmp_path / "out").iterdir()] == [held]
+    assert (tmp_path / "out" / held).read_text() == "an artifact of before"
+
+
+def test_overwrite_replaces_the_artifact_in_the_model_dir(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    assert own_models.package(model, tmp_path / "out", "--name", "first") == 0
+    assert own_models.package(model, tmp_path / "out", "--name", "second", "--overwrite") == 0
+    assert load_artifact(tmp_path / "out").metadata["name"] == "second"
+
+
 def test_refuses_a_target_that_is_not_a_column(tmp_path: Path) -> None:
     model = own_models.diabetes(tmp_path)
     assert "has no column 'y'; its columns are age, sex" in refusal(model, tmp_path / "out", target="y")
