@@ -108,11 +108,14 @@ stack-deploy: ## Deploy compose.yaml as the Swarm stack STACK with IMAGE; run ag
 stack-rm: ## Remove the Swarm stack STACK (its network goes a few seconds later)
 	docker stack rm $(STACK)
 
-# Load test: loadtest/ and locust.conf (docs/load-testing.md). HOST is also the
-# address `make serve` binds, so only a URL counts as the target; else a PORT you
-# set (PORT=8001 make serve, then PORT=8001 make loadtest) means http://localhost:PORT;
-# otherwise, like USERS, SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's
-# value applies (http://localhost:8000, 20 users, 5/s, 1m, none). LOADTEST_ARGS: any other Locust option.
+# Load test: loadtest/ and locust.conf (docs/load-testing.md). A HOST you set must be
+# the target's http:// or https:// URL (HOST is also the address `make serve` binds,
+# whose default here is no target); else a PORT you set (PORT=8001 make serve, then
+# PORT=8001 make loadtest) means http://localhost:PORT; otherwise, like USERS,
+# SPAWN_RATE, DURATION and SHAPE left empty, locust.conf's value applies
+# (http://localhost:8000, 20 users, 5/s, 1m, none). LOADTEST_ARGS: any other Locust option.
+# Locust writes its CSV files when it starts; without a verdict the run never began
+# (a refused option, an unreachable target), and the directory goes.
 USERS ?=
 SPAWN_RATE ?=
 DURATION ?=
@@ -121,7 +124,7 @@ LOADTEST_ARGS ?=
 .PHONY: loadtest
 
 loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST USERS SPAWN_RATE DURATION SHAPE); reports in reports/loadtest/; exit 1 if the SLO is missed
-	@case '$(subst ','',$(HOST))' in *://*) case '$(subst ','',$(HOST))' in http://*|https://*) ;; \
+	@case '$(origin HOST)' in 'command line'|environment) case '$(subst ','',$(HOST))' in ''|http://*|https://*) ;; \
 	  *) echo "HOST must be an http:// or https:// URL to load-test (got '$(subst ','',$(HOST))')" >&2; exit 2;; esac;; esac; \
 	case '$(subst ','',$(PORT))' in ''|*[!0-9]*) echo "PORT must be a port number (got '$(subst ','',$(PORT))')" >&2; exit 2;; esac; \
 	dir=reports/loadtest/$$(date +%Y%m%dT%H%M%S); mkdir -p $$dir; rc=0; \
@@ -130,7 +133,7 @@ loadtest: $(BIN)/.installed ## Headless load test of the running service (HOST U
 	  $(if $(USERS),--users $(USERS)) \
 	  $(if $(SPAWN_RATE),--spawn-rate $(SPAWN_RATE)) $(if $(DURATION),--run-time $(DURATION)) \
 	  $(if $(SHAPE),--shape $(SHAPE)) $(LOADTEST_ARGS) || rc=$$?; \
-	if [ $$rc -ne 0 ] && [ ! -e $$dir/run_stats.csv ]; then rm -rf $$dir; exit $$rc; fi; \
+	if [ $$rc -ne 0 ] && [ ! -e $$dir/run_verdict.json ]; then rm -rf $$dir; exit $$rc; fi; \
 	echo; $(BIN)/python -m loadtest.summary $$dir/run || { [ $$rc -ne 0 ] || rc=$$?; }; exit $$rc
 
 # Scale experiments: deploy/ (docs/experiments.md). `python -m deploy run MATRIX`

@@ -1,8 +1,9 @@
 """Locust clients of the inference service: ``locust`` (settings in ``locust.conf``).
 
 The served model's features, task and sample rows come from its metadata: the
-target's ``GET /model`` when the test starts, or ``--model-metadata`` (a file or
-URL). One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON
+target's ``GET /model``, or ``--model-metadata`` (a file or URL), read when the
+test starts, or for a headless local run when Locust starts (unreadable: one line,
+exit 2). One ``User`` class per client behaviour. ``PredictApiUser`` speaks the JSON
 API: single predictions of rows drawn around the model's sample rows, a share of
 batches, and a small share of deliberately invalid requests (tag ``invalid``;
 ``--exclude-tags invalid`` drops them) whose expected 4xx counts as a success.
@@ -35,7 +36,7 @@ import locust.stats  # noqa: E402
 from locust import FastHttpUser, TaskSet, between, events, tag, task  # noqa: E402
 from locust.exception import StopUser  # noqa: E402
 from locust import log as locust_log  # noqa: E402
-from locust.runners import WorkerRunner  # noqa: E402
+from locust.runners import LocalRunner, WorkerRunner  # noqa: E402
 
 from loadtest import options as knobs  # noqa: E402
 from loadtest.model import ModelError, ServedModel, load_served_model  # noqa: E402
@@ -294,13 +295,24 @@ def _on_init(environment: Any, **_: Any) -> None:
         shape.runner = environment.runner
         environment.shape_class = shape
         logger.info("load shape %s: %s", shape.name, _shape_summary(shape))
+    if options.headless and isinstance(environment.runner, LocalRunner) and _needs_model(environment):
+        # Read now, before any user starts, so an unreachable target is one line and exit 2.
+        Target.load(options.model_metadata, environment.host)
+        if Target.error is not None:
+            logger.error("%s", Target.error)
+            sys.exit(USAGE_EXIT_CODE)
     cpu_watch.attach(environment)
+
+
+def _needs_model(environment: Any) -> bool:
+    return any(getattr(cls, "needs_model", False) for cls in environment.user_classes)
 
 
 @events.test_start.add_listener
 def _read_the_model(environment: Any, **_: Any) -> None:
-    # Here rather than at init: a worker learns the --host from the master with the start of the test.
-    if not any(getattr(cls, "needs_model", False) for cls in environment.user_classes):
+    # A headless local run read it at init. The web UI's host may change until the test starts,
+    # and a worker learns the --host from the master with the start of the test.
+    if not _needs_model(environment) or (environment.parsed_options.headless and Target.model is not None):
         return
     Target.load(environment.parsed_options.model_metadata, environment.host)
     if Target.error is not None:

@@ -14,6 +14,7 @@ shape for its paths (``add_error_shape``): the Open Inference Protocol's
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -115,6 +116,9 @@ MAX_NAME_CHARS = 100
 MAX_MESSAGE_CHARS = 2000
 
 
+FINGERPRINT_HEX_DIGITS = 12
+
+
 def clip(text: str, limit: int) -> str:
     """``text`` if it is at most ``limit`` characters, else its start and its length."""
     if len(text) <= limit:
@@ -122,10 +126,20 @@ def clip(text: str, limit: int) -> str:
     return f"{text[:limit]}... ({len(text)} characters)"
 
 
+def clip_name(name: str) -> str:
+    """``name`` clipped at ``MAX_NAME_CHARS``; a clipped one also carries the first ``FINGERPRINT_HEX_DIGITS``
+    hex digits of its UTF-8 SHA-256, so distinct names sharing their start and length stay distinct keys."""
+    clipped = clip(name, MAX_NAME_CHARS)
+    if clipped == name:
+        return name
+    digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:FINGERPRINT_HEX_DIGITS]
+    return f"{clipped[:-1]}, sha256 {digest})"
+
+
 def summarise(fields: dict[str, list[str]]) -> str:
     """One human sentence naming each field (the first ``MAX_FIELDS_REPORTED``) and its first problem."""
     shown = list(fields.items())[:MAX_FIELDS_REPORTED]
-    sentence = "; ".join(f"{clip(field, MAX_NAME_CHARS)}: {problems[0]}" for field, problems in shown)
+    sentence = "; ".join(f"{clip_name(field)}: {problems[0]}" for field, problems in shown)
     hidden = len(fields) - len(shown)
     return f"{sentence}; and {hidden} more field(s)" if hidden > 0 else sentence
 
@@ -145,14 +159,14 @@ def _shape_for(path: str) -> ErrorShape | None:
 def error_response(status: int, code: str, message: str, fields: dict[str, list[str]] | None = None) -> ResponseReturnValue:
     """Build the JSON error body every failing route returns: the envelope, or the shape registered for the path.
 
-    Field names longer than ``MAX_NAME_CHARS`` and messages longer than
-    ``MAX_MESSAGE_CHARS`` are clipped, so a client's input is never echoed whole.
+    Field names longer than ``MAX_NAME_CHARS`` (``clip_name``) and messages longer
+    than ``MAX_MESSAGE_CHARS`` are clipped, so a client's input is never echoed whole.
     """
     shape = _shape_for(request.path)
     if shape is not None:
         return jsonify(shape(clip(message, MAX_MESSAGE_CHARS))), status
     reported = {
-        clip(field, MAX_NAME_CHARS): [clip(problem, MAX_MESSAGE_CHARS) for problem in problems]
+        clip_name(field): [clip(problem, MAX_MESSAGE_CHARS) for problem in problems]
         for field, problems in list((fields or {}).items())[:MAX_FIELDS_REPORTED]
     }
     body = {

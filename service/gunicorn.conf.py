@@ -76,6 +76,14 @@ worker_class = _worker_class(os.environ.get("GUNICORN_WORKER_CLASS") or "gthread
 # CPU per request. Idle keep-alive connections wait in gthread's poller, not in
 # a thread; Nginx buffers slow clients' bodies before they reach a worker.
 threads = _setting("GUNICORN_THREADS", 1, minimum=1)
+# Nginx in front reads the request line, and each header line, into one of its
+# 8 KiB large_client_header_buffers (nginx/default.conf.template, Nginx's default):
+# a line of at most 8190 bytes before its CRLF. The same limits here, so that Nginx
+# answers every line too long for a replica itself (414 or 431, with a request id),
+# and a replica takes what Nginx passes. 8190 is Gunicorn's largest request line and
+# its default header field size.
+limit_request_line = 8190
+limit_request_field_size = 8190
 # Longer than Nginx's upstream keepalive_timeout (60 s), so Nginx closes idle
 # connections first and never sends a request on a socket Gunicorn just closed.
 keepalive = _setting("GUNICORN_KEEPALIVE", 75, minimum=0)

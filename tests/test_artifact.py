@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
+import sklearn
 
+from training import artifact
 from training.artifact import ArtifactError, load_artifact
 
 
@@ -72,3 +76,44 @@ def test_metadata_without_a_usable_contract_is_refused(model_copy: Path, change,
     (model_copy / "metadata.json").write_text(json.dumps(metadata))
     with pytest.raises(ArtifactError, match=re.escape(f"does not describe the model's inputs and outputs ({reason}")):
         load_artifact(model_copy)
+
+
+def test_a_trained_artifact_of_another_scikit_learn_says_to_train_a_new_one(model_copy: Path) -> None:
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["versions"]["scikit-learn"] = "0.24.2"
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError) as refused:
+        load_artifact(model_copy)
+    assert str(refused.value).endswith("is installed; run `make model` (or `python -m training`) to train a new one")
+
+
+@pytest.mark.parametrize("damage", ["version", "altered"])
+def test_a_packaged_artifact_says_to_package_it_again_under_the_installed_scikit_learn(
+        packaged, tmp_path: Path, damage: str) -> None:
+    _, packaged_dir = packaged("wine")
+    copy = Path(shutil.copytree(packaged_dir, tmp_path / "wine"))
+    if damage == "version":
+        metadata = json.loads((copy / "metadata.json").read_text())
+        metadata["versions"]["scikit-learn"] = "1.5.2"
+        (copy / "metadata.json").write_text(json.dumps(metadata))
+    else:
+        with (copy / "model.joblib").open("ab") as handle:
+            handle.write(b"\0")
+    with pytest.raises(ArtifactError) as refused:
+        load_artifact(copy)
+    assert str(refused.value).endswith(
+        f"; package it again with `python -m training package` under scikit-learn {sklearn.__version__}, "
+        "the version installed here")
+    assert "make model" not in str(refused.value)
+
+
+def test_an_unreadable_artifact_says_to_check_its_permissions(model_copy: Path, monkeypatch) -> None:
+    def denied(path: Path) -> str:
+        raise PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    # Tests may run as root, whom file modes do not stop: the read itself is refused instead.
+    monkeypatch.setattr(artifact, "sha256_of", denied)
+    with pytest.raises(ArtifactError) as refused:
+        load_artifact(model_copy)
+    assert str(refused.value) == (f"model artifact in {model_copy} cannot be read (Permission denied); check the "
+                                  "files' permissions: the user the service runs as must be able to read them")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import pytest
@@ -126,8 +127,18 @@ def test_an_error_never_echoes_a_huge_name_whole(client) -> None:
     error = assert_error_shape(response, 400, "validation_error")
     assert len(response.get_data()) < 1_000
     (field,) = error["fields"]
-    assert field == "k" * 100 + "... (10000 characters)"
+    assert field == "k" * 100 + f"... (10000 characters, sha256 {hashlib.sha256(key.encode()).hexdigest()[:12]})"
     assert error["message"] == f"{field}: Unknown field."
+
+
+def test_long_names_that_share_their_start_stay_distinct_fields(client) -> None:
+    keys = ["k" * 497 + f"{index:03d}" for index in range(25)]  # 25 x 500 characters: within the 16 KiB limit
+    response = client.post("/predict", data=json.dumps({**SEED_REQUEST, **dict.fromkeys(keys, 1)}),
+                           content_type="application/json")
+    error = assert_error_shape(response, 400, "validation_error")
+    clipped = {"k" * 100 + f"... (500 characters, sha256 {hashlib.sha256(key.encode()).hexdigest()[:12]})"
+               for key in keys}
+    assert len(error["fields"]) == 20 and set(error["fields"]) <= clipped
 
 
 def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(client) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -26,31 +28,59 @@ def test_scale_wants_a_whole_number(replicas: str) -> None:
     assert "INJECTED" not in result.stdout
 
 
+def report_dirs() -> set[Path]:
+    reports = ROOT / "reports" / "loadtest"
+    return set(reports.iterdir()) if reports.exists() else set()
+
+
 @pytest.mark.parametrize(("variable", "words"), [
     ("HOST=ftp://example", "HOST must be an http:// or https:// URL to load-test (got 'ftp://example')"),
+    ("HOST=localhost:18602", "HOST must be an http:// or https:// URL to load-test (got 'localhost:18602')"),
     ("PORT=abc", "PORT must be a port number (got 'abc')"),
 ])
 def test_loadtest_refuses_a_target_it_cannot_reach_and_leaves_no_report_directory(variable: str, words: str) -> None:
-    reports = ROOT / "reports" / "loadtest"
-    before = set(reports.iterdir()) if reports.exists() else set()
+    before = report_dirs()
 
     result = make("loadtest", variable)
 
     assert result.returncode == 2
-    assert words in result.stderr
-    assert (set(reports.iterdir()) if reports.exists() else set()) == before
+    assert result.stderr.splitlines()[0] == words
+    assert "locust" not in result.stdout + result.stderr.lower()
+    assert report_dirs() == before
+
+
+def test_loadtest_refuses_a_host_from_the_environment_that_is_not_a_url() -> None:
+    result = subprocess.run(["make", "--no-print-directory", "loadtest"], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, env={**os.environ, "HOST": "localhost:18602"})
+
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[0] == "HOST must be an http:// or https:// URL to load-test (got 'localhost:18602')"
+
+
+def test_loadtest_of_a_target_that_does_not_answer_says_so_in_one_line_and_leaves_no_report_directory() -> None:
+    before = report_dirs()
+    with socket.socket() as closed:  # bound, never listening: connecting is refused
+        closed.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{closed.getsockname()[1]}"
+        result = make("loadtest", f"HOST={url}", "DURATION=5s")
+
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if "ERROR" in line or "error" in line.lower()]
+    assert len(errors) == 2, result.stderr  # Locust's line, and make's own "Error 2"
+    assert f"cannot read the model's metadata from {url}/model" in errors[0]
+    assert "Traceback" not in result.stderr and "no complete load test results" not in result.stdout + result.stderr
+    assert report_dirs() == before
 
 
 def test_loadtest_with_an_option_locust_refuses_leaves_no_report_directory() -> None:
-    reports = ROOT / "reports" / "loadtest"
-    before = set(reports.iterdir()) if reports.exists() else set()
+    before = report_dirs()
 
     result = make("loadtest", "USERS=abc")
 
     assert result.returncode == 2
     assert "--users: invalid int value: 'abc'" in result.stderr
     assert "no complete load test results" not in result.stdout + result.stderr
-    assert (set(reports.iterdir()) if reports.exists() else set()) == before
+    assert report_dirs() == before
 
 
 def test_build_with_a_model_dir_without_an_artifact_stops_before_docker(tmp_path) -> None:

@@ -4,6 +4,7 @@ what the replicas cannot take, and answering its own errors as the service does.
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -18,7 +19,7 @@ import requests
 import yaml
 from requests.structures import CaseInsensitiveDict
 
-from bench.server import ROOT, free_port
+from bench.server import GUNICORN, ROOT, free_port
 from bench.wait import wait_until
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
@@ -61,6 +62,28 @@ def test_nginx_closes_idle_upstream_connections_before_gunicorn_does() -> None:
     gunicorn_keepalive_s = int(re.search(r'"GUNICORN_KEEPALIVE", "?(\d+)', GUNICORN_CONF.read_text()).group(1))
 
     assert seconds(directive("keepalive_timeout", upstream)) < gunicorn_keepalive_s
+
+
+def gunicorn_settings(model_dir, tmp_path) -> dict[str, str]:
+    """Every setting Gunicorn runs the service with (``--print-config``, which loads the app), its value as text
+    by name."""
+    result = subprocess.run([str(GUNICORN), "-c", str(GUNICORN_CONF), "--print-config"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60,
+                            env={**os.environ, "MODEL_DIR": str(model_dir), "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)})
+    assert result.returncode == 0, result.stderr
+    return dict(re.findall(r"^(\w+)\s+= (.*)$", result.stdout, flags=re.MULTILINE))
+
+
+def test_a_line_nginx_passes_is_one_a_replica_takes_and_a_longer_one_nginx_refuses_itself(model_dir, tmp_path) -> None:
+    # Nginx reads the request line, and each header line, with its CRLF into one
+    # large_client_header_buffers buffer (left at its default: set nowhere);
+    # Gunicorn counts a line without its CRLF.
+    for conf in (NGINX_CONF, NGINX_MAIN_CONF):
+        assert not re.search(r"^\s*large_client_header_buffers\s", conf.read_text(), flags=re.MULTILINE)
+    settings = gunicorn_settings(model_dir, tmp_path)
+
+    assert int(settings["limit_request_line"]) == HEADER_BUFFER_BYTES - len(b"\r\n")
+    assert int(settings["limit_request_field_size"]) == HEADER_BUFFER_BYTES - len(b"\r\n")
 
 
 def nginx_mounts(max_conns: int | str) -> list[str]:
@@ -266,6 +289,25 @@ def test_the_error_page_requested_directly_is_the_404_a_replica_gives_for_any_pa
     assert_nginx_error(response.headers, response.json(), 404, "not_found")
     assert response.json()["error"] == client.get("/_nginx_error").get_json()["error"]
     assert "Allow" not in response.headers
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_the_longest_request_line_nginx_passes_reaches_the_replica_and_one_byte_more_is_nginx_s_414(
+        nginx_with_replica_port: int) -> None:
+    def request_line(length: int) -> bytes:
+        line = b"GET /" + b"a" * (length - len(b"GET / HTTP/1.1")) + b" HTTP/1.1"
+        assert len(line) == length
+        return line + b"\r\nHost: x\r\nConnection: close\r\n\r\n"
+
+    longest = HEADER_BUFFER_BYTES - len(b"\r\n")
+    status_line, headers, body = exchange(nginx_with_replica_port, request_line(longest))
+    assert status_line.startswith("HTTP/1.1 404 ") and "X-Upstream-Addr" in headers  # the replica's: no such route
+    assert json.loads(body)["request_id"] == headers["X-Request-ID"]
+
+    status_line, headers, body = exchange(nginx_with_replica_port, request_line(longest + 1))
+    assert status_line.startswith("HTTP/1.1 414 ")
+    assert_nginx_error(headers, json.loads(body), 414, "uri_too_long")
 
 
 @pytest.mark.docker

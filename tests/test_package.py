@@ -79,6 +79,12 @@ def test_a_range_is_rounded_outwards_to_three_digits_of_its_span() -> None:
     assert (feature.minimum, feature.maximum) == (10.65, 15.21)
 
 
+@pytest.mark.parametrize("type_", ["number", "integer"])
+def test_a_range_widened_beyond_the_largest_float_is_refused(type_: str) -> None:
+    with pytest.raises(ValueError, match="range of 'age' from the data, widened by 1e\\+308 times its span, is beyond"):
+        range_from_data("age", np.array([20.0, 80.0]), 1e308, type_)
+
+
 def test_a_declared_range_replaces_the_datas(tmp_path: Path) -> None:
     model = own_models.wine(tmp_path)
     assert own_models.package(model, tmp_path / "wine", "--range", "alcohol=0:20") == 0
@@ -135,6 +141,47 @@ def test_refuses_an_empty_row_name(tmp_path: Path) -> None:
     assert refusal(model, tmp_path / "out", "--row-name", " ") == "error: --row-name must not be empty"
 
 
+@pytest.mark.parametrize("margin", ["nan", "inf", "-inf", "-0.5"])
+def test_refuses_a_range_margin_that_is_not_a_finite_number_of_zero_or_more(tmp_path: Path, margin: str) -> None:
+    model = own_models.diabetes(tmp_path)
+    line = refusal(model, tmp_path / "out", f"--range-margin={margin}")
+    assert line == "error: --range-margin must be a finite number, 0 or more"
+
+
+def test_refuses_a_range_margin_that_widens_a_range_beyond_the_largest_number(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    line = refusal(model, tmp_path / "out", "--range-margin", "1e308")
+    assert "the range of 'age' from the data" in line and "give a smaller --range-margin" in line
+
+
+def test_refuses_a_model_dir_that_is_a_file(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    (tmp_path / "out").write_text("a file")
+    assert refusal(model, tmp_path / "out") == f"error: --model-dir {tmp_path / 'out'} is a file, not a directory"
+    assert (tmp_path / "out").read_text() == "a file"
+
+
+@pytest.mark.parametrize("held", ["model.joblib", "metadata.json"])
+def test_refuses_a_model_dir_that_holds_an_artifact_without_overwrite(tmp_path: Path, held: str) -> None:
+    model = own_models.diabetes(tmp_path)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / held).write_text("an artifact of before")
+    run = run_package("--model", str(model.model_path), "--data", str(model.data_path), "--target", model.target,
+                      "--model-dir", str(tmp_path / "out"))
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.splitlines() == [
+        f"error: --model-dir {tmp_path / 'out'} already holds an artifact ({held}); give --overwrite to replace it"]
+    assert [path.name for path in (tmp_path / "out").iterdir()] == [held]
+    assert (tmp_path / "out" / held).read_text() == "an artifact of before"
+
+
+def test_overwrite_replaces_the_artifact_in_the_model_dir(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    assert own_models.package(model, tmp_path / "out", "--name", "first") == 0
+    assert own_models.package(model, tmp_path / "out", "--name", "second", "--overwrite") == 0
+    assert load_artifact(tmp_path / "out").metadata["name"] == "second"
+
+
 def test_refuses_a_target_that_is_not_a_column(tmp_path: Path) -> None:
     model = own_models.diabetes(tmp_path)
     assert "has no column 'y'; its columns are age, sex" in refusal(model, tmp_path / "out", target="y")
@@ -184,6 +231,12 @@ def test_refuses_a_file_that_is_not_a_model(tmp_path: Path) -> None:
     model = own_models.wine(tmp_path)
     model.model_path.write_bytes(b"not a pickle")
     assert "cannot be loaded as a model" in refusal(model, tmp_path / "out")
+
+
+def test_refuses_a_file_that_holds_something_else_than_an_estimator(tmp_path: Path) -> None:
+    model = own_models.wine(tmp_path)
+    joblib.dump({"a": 1}, model.model_path)
+    assert "the model file holds a dict, not a scikit-learn estimator" in refusal(model, tmp_path / "out")
 
 
 def test_refuses_a_name_that_cannot_be_part_of_a_url(tmp_path: Path) -> None:

@@ -1,15 +1,17 @@
 """Command line: ``python -m training [--estimator NAME] [--model-dir DIR]`` trains Iris;
 ``python -m training package --model PIPELINE.joblib --data DATA.csv --target COLUMN --model-dir DIR``
-packages a model fitted elsewhere (``training.package``)."""
+packages a model fitted elsewhere (``training.package``), into a directory that holds no artifact
+yet unless ``--overwrite`` is given. Refused input exits 2, a write that fails 1."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
 from pathlib import Path
 
-from training.artifact import save_artifact, model_dir_from_env
+from training.artifact import METADATA_FILE, MODEL_FILE, model_dir_from_env, save_artifact
 from training.contract import DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME
 from training.data import load_dataset
 from training.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
@@ -59,6 +61,8 @@ def parse_package_args(argv: list[str]) -> argparse.Namespace:
                         help="share of the data's span added on each side of a range taken from the data")
     parser.add_argument("--row-name", default=DEFAULT_ROW_NAME,
                         help=f"what one input row is, in the singular, for the service's texts (default: {DEFAULT_ROW_NAME})")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace the artifact already in --model-dir (refused without it)")
     return parser.parse_args(argv)
 
 
@@ -81,8 +85,16 @@ def _save(model: object, metadata: dict, model_dir: Path) -> dict | None:
 
 def main_package(argv: list[str]) -> int:
     args = parse_package_args(argv)
-    if args.range_margin < 0:
-        print("error: --range-margin must be 0 or more", file=sys.stderr)
+    if not (math.isfinite(args.range_margin) and args.range_margin >= 0):
+        print("error: --range-margin must be a finite number, 0 or more", file=sys.stderr)
+        return 2
+    if args.model_dir.exists() and not args.model_dir.is_dir():
+        print(f"error: --model-dir {args.model_dir} is a file, not a directory", file=sys.stderr)
+        return 2
+    held = [name for name in (MODEL_FILE, METADATA_FILE) if (args.model_dir / name).exists()]
+    if held and not args.overwrite:
+        print(f"error: --model-dir {args.model_dir} already holds an artifact ({', '.join(held)}); "
+              "give --overwrite to replace it", file=sys.stderr)
         return 2
     if not args.row_name.strip():
         print("error: --row-name must not be empty", file=sys.stderr)

@@ -26,7 +26,9 @@ METADATA_FILE = "metadata.json"
 DEFAULT_MODEL_DIR = Path("models/iris")
 VERSION_LENGTH = 12
 RETRAIN_HINT = "run `make model` (or `python -m training`) to train a new one"
-REPACKAGE_HINT = "package yours again with `python -m training package`"
+REPACKAGE_HINT = (f"package it again with `python -m training package` under scikit-learn {sklearn.__version__}, "
+                  "the version installed here")
+READABLE_HINT = "check the files' permissions: the user the service runs as must be able to read them"
 
 
 class ArtifactError(RuntimeError):
@@ -103,46 +105,57 @@ def save_artifact(model: Any, metadata: dict[str, Any], model_dir: Path) -> dict
     return full
 
 
+def remedy(metadata: Any) -> str:
+    """What to run about an unusable artifact, by who wrote its ``metadata`` (a parsed ``metadata.json``):
+    ``REPACKAGE_HINT`` when ``python -m training package`` did (it alone writes ``range_margin``,
+    ``training.package``), else ``RETRAIN_HINT`` (the Iris model ``python -m training`` trains)."""
+    return REPACKAGE_HINT if isinstance(metadata, dict) and "range_margin" in metadata else RETRAIN_HINT
+
+
 def load_artifact(model_dir: Path) -> Artifact:
     """Load and verify the artifact in ``model_dir``.
 
-    Raises ``ArtifactError`` with a one-line reason and what to run when a
-    file is missing, the metadata is not valid JSON, the model's SHA-256 does
-    not match the metadata, the artifact was written by another scikit-learn
-    version than the installed one, the contract fields are missing or
-    malformed, or the model cannot be unpickled.
+    Raises ``ArtifactError`` with a one-line reason and what to do when a
+    file is missing or cannot be read (``READABLE_HINT`` when permission is
+    denied), the metadata is not valid JSON, the model's SHA-256 does not match
+    the metadata, the artifact was written by another scikit-learn version than
+    the installed one, the contract fields are missing or malformed, or the
+    model cannot be unpickled; what to run follows who wrote it (``remedy``).
     """
     model_path = model_dir / MODEL_FILE
     metadata_path = model_dir / METADATA_FILE
     for path in (model_path, metadata_path):
         if not path.is_file():
             raise ArtifactError(f"model artifact not found: {path} is missing; {RETRAIN_HINT}")
+    metadata: Any = None
     try:
         metadata = json.loads(metadata_path.read_text())
         expected_sha = metadata["sha256"]
         trained_with = metadata["versions"]["scikit-learn"]
         actual_sha = sha256_of(model_path)
     except OSError as exc:
-        raise ArtifactError(f"model artifact in {model_dir} cannot be read ({exc.strerror}); {RETRAIN_HINT}") from None
+        hint = READABLE_HINT if isinstance(exc, PermissionError) else remedy(metadata)
+        raise ArtifactError(f"model artifact in {model_dir} cannot be read ({exc.strerror}); {hint}") from None
     except (ValueError, KeyError, TypeError) as exc:
-        raise ArtifactError(f"model metadata {metadata_path} is corrupt ({exc!r}); {RETRAIN_HINT}") from None
+        raise ArtifactError(f"model metadata {metadata_path} is corrupt ({exc!r}); {remedy(metadata)}") from None
     if actual_sha != expected_sha:
         raise ArtifactError(
             f"model artifact {model_path} does not match its metadata "
-            f"(sha256 {actual_sha[:VERSION_LENGTH]} != {str(expected_sha)[:VERSION_LENGTH]}); {RETRAIN_HINT}"
+            f"(sha256 {actual_sha[:VERSION_LENGTH]} != {str(expected_sha)[:VERSION_LENGTH]}); {remedy(metadata)}"
         )
     if trained_with != sklearn.__version__:
         raise ArtifactError(
             f"model artifact was written by scikit-learn {trained_with} but {sklearn.__version__} "
-            f"is installed; {RETRAIN_HINT}"
+            f"is installed; {remedy(metadata)}"
         )
     try:
         contract = contract_from_metadata(metadata)
     except ContractError as exc:
         raise ArtifactError(f"model metadata {metadata_path} does not describe the model's inputs and outputs "
-                            f"({exc}); {RETRAIN_HINT}, or {REPACKAGE_HINT}") from None
+                            f"({exc}); {remedy(metadata)}") from None
     try:
         model = joblib.load(model_path)
     except Exception as exc:  # unpickling can raise almost anything on a damaged file
-        raise ArtifactError(f"model artifact {model_path} cannot be loaded ({type(exc).__name__}); {RETRAIN_HINT}") from None
+        raise ArtifactError(f"model artifact {model_path} cannot be loaded ({type(exc).__name__}); "
+                            f"{remedy(metadata)}") from None
     return Artifact(model=model, metadata=metadata, contract=contract)

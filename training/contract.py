@@ -109,18 +109,25 @@ def range_from_data(name: str, column: np.ndarray, margin: float = DEFAULT_RANGE
                     type_: str = NUMBER) -> Feature:
     """A feature whose range is ``column``'s [min, max] widened by ``margin`` x span each side,
     rounded outwards (``RANGE_DIGITS``); a constant column is widened by ``margin`` x its
-    magnitude (or by ``margin`` when it is 0). Integer features get integral bounds."""
+    magnitude (or by ``margin`` when it is 0). Integer features get integral bounds.
+    ``ValueError`` when a bound is not a finite float (a margin too large for the data)."""
     low, high = float(column.min()), float(column.max())
     span = high - low or abs(low) or 1.0
     low, high = low - margin * span, high + margin * span
-    if type_ == INTEGER:
-        low, high = float(math.floor(low)), float(math.ceil(high))
-    else:
-        quantum = 10.0 ** (math.floor(math.log10(span)) - RANGE_DIGITS + 1)
-        decimals = max(0, -math.floor(math.log10(quantum)))
-        # round(..., 6) first: 11.03 - 0.38 is 10.649999999999999 in floats, and is meant as 10.65.
-        low = round(math.floor(round(low / quantum, 6)) * quantum, decimals)
-        high = round(math.ceil(round(high / quantum, 6)) * quantum, decimals)
+    try:  # float arithmetic overflows to inf, and floor, ceil and ** raise on it
+        if type_ == INTEGER:
+            low, high = float(math.floor(low)), float(math.ceil(high))
+        else:
+            quantum = 10.0 ** (math.floor(math.log10(span)) - RANGE_DIGITS + 1)
+            decimals = max(0, -math.floor(math.log10(quantum)))
+            # round(..., 6) first: 11.03 - 0.38 is 10.649999999999999 in floats, and is meant as 10.65.
+            low = round(math.floor(round(low / quantum, 6)) * quantum, decimals)
+            high = round(math.ceil(round(high / quantum, 6)) * quantum, decimals)
+    except (OverflowError, ValueError):
+        low = high = math.inf
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ValueError(f"the range of {name!r} from the data, widened by {margin:g} times its span, "
+                         "is beyond the largest number")
     return Feature(name=name, type=type_, minimum=low, maximum=high, range_source="data")
 
 

@@ -152,9 +152,14 @@ def load_fitted_model(path: Path) -> Any:
 
 
 def _task(model: Any) -> str:
-    if is_classifier(model):
+    try:
+        classifier, regressor = is_classifier(model), is_regressor(model)
+    except (AttributeError, TypeError):  # scikit-learn reads the tags of an estimator instance only
+        raise PackagingError(f"the model file holds a {type(model).__name__}, not a scikit-learn estimator; "
+                             "save the fitted estimator or pipeline with joblib.dump") from None
+    if classifier:
         return CLASSIFICATION
-    if is_regressor(model):
+    if regressor:
         return REGRESSION
     raise PackagingError(f"{type(model).__name__} is neither a classifier nor a regressor (scikit-learn's "
                          "is_classifier and is_regressor both say no)")
@@ -194,7 +199,11 @@ def _features(table: Table, params: PackagingParams) -> list[Feature]:
     for column, (name, type_) in enumerate(zip(table.feature_names, table.feature_types)):
         values = table.X[:, column]
         if name not in params.declared_ranges:
-            features.append(range_from_data(name, values, params.range_margin, type_))
+            try:
+                features.append(range_from_data(name, values, params.range_margin, type_))
+            except ValueError as exc:
+                raise PackagingError(f"{exc}; give a smaller --range-margin or declare it with "
+                                     f"--range {name}=LOW:HIGH") from None
             continue
         low, high = params.declared_ranges[name]
         outside = int(((values < low) | (values > high)).sum())
@@ -246,7 +255,9 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
     """Load and check the model against the data; return it with its metadata (``training.contract``).
 
     Raises ``PackagingError`` (one line) for a bad name, model file or CSV; a model
-    pickled by another scikit-learn; one that is neither a classifier nor a regressor;
+    pickled by another scikit-learn; an object that is not a scikit-learn estimator,
+    or one that is neither a classifier nor a regressor; a ``range_margin`` that
+    widens a range beyond the largest float;
     feature counts or names (``feature_names_in_``) that differ from the CSV's; a model
     that cannot predict the data; target values outside a classifier's classes; and
     data outside a declared range.
