@@ -29,8 +29,9 @@ from deploy.loadgen import LiveStats, OpenLoad, OpenLoadRun, generator_saturated
 from deploy.matrix import Configuration
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
-from deploy.stack import ComposeStack, StackError
+from deploy.stack import ComposeStack
 from loadtest.slo import Slo
+from stack.compose import StackError
 
 MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 0.5)
 PEAK_MULTIPLIER = 2.0

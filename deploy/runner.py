@@ -33,8 +33,9 @@ from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
 from deploy.sampling import SAMPLES_FILE, StatsSampler, write_samples
-from deploy.stack import ComposeStack, StackError
+from deploy.stack import ComposeStack
 from loadtest.slo import read_stats_csv
+from stack.compose import StackError
 
 DEFAULT_READY_TIMEOUT_S = 120.0
 # A line Locust's logging writes for an error: "[time] host/ERROR/logger: message".
