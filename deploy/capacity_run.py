@@ -19,11 +19,12 @@ import json
 import os
 import time
 from dataclasses import dataclass
+from loadtest.runner import LiveStats
 from pathlib import Path
 
 from deploy.capacity import capacity_result, outcomes, rejudge_capacity
 from deploy.containers import OomWatch, gunicorn_workers, restart_count, service_containers
-from deploy.loadgen import LiveStats, OpenLoad, run_open_load
+from deploy.loadgen import OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes

@@ -19,13 +19,14 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from loadtest.runner import LiveStats, generator_saturated
 from pathlib import Path
 
 import docker
 import numpy as np
 
 from deploy.containers import OomWatch, network_url, save_logs
-from deploy.loadgen import LiveStats, OpenLoad, OpenLoadRun, generator_saturated, run_open_load
+from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port

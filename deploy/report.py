@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import csv
 import json
+from loadtest.runner import CSV_PREFIX
 from pathlib import Path
 
-from deploy.loadgen import CSV_PREFIX
 from deploy.matrix import Matrix
 from deploy.outcome import rejudge
 from deploy.plots import plot_memory, plot_throughput_latency

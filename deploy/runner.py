@@ -19,13 +19,14 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from loadtest.runner import CSV_PREFIX, LiveStats, main_failure, run_locust
 from pathlib import Path
 
 import docker
 from docker.errors import DockerException
 
 from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
-from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
+from deploy.loadgen import locust_command
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
 from deploy.progress import Progress

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
+from loadtest.runner import LocustRun
 from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
 
 import deploy.capacity_run as capacity_run
-from deploy.loadgen import LocustRun, OpenLoadRun
+from deploy.loadgen import OpenLoadRun
 from deploy.matrix import Configuration, Matrix, Search
 from deploy.progress import Progress
 from deploy.results import ERROR

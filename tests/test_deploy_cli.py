@@ -7,12 +7,13 @@ import re
 import shutil
 import socket
 from dataclasses import replace
+from loadtest.runner import run_locust
 from pathlib import Path
 
 import pytest
 
 from deploy.__main__ import main
-from deploy.loadgen import locust_command, run_locust
+from deploy.loadgen import locust_command
 from deploy.matrix import Load, load_matrix
 from deploy.readiness import compose_error
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
+from loadtest.runner import LiveStats, LocustRun, generator_saturated, main_failure, measured_window_s, read_live
 from pathlib import Path
 
 import pytest
 
-from deploy.loadgen import (
-    LiveStats, LocustRun, OpenLoad, OpenLoadRun, generator_saturated, locust_command, main_failure, measured_window_s, open_load_command, read_live,
-)
+from deploy.loadgen import OpenLoad, OpenLoadRun, locust_command, open_load_command
 from deploy.matrix import Load
 from loadtest.slo import RunStats, Slo
 

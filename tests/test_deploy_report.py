@@ -16,13 +16,13 @@ from pathlib import Path
 import pytest
 
 from deploy.__main__ import main
-from deploy.loadgen import main_failure
 from deploy.matrix import load_matrix
 from deploy.outcome import LoadMeasurements, measured_result
 from deploy.report import write_reports
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results, save_result
 from deploy.rundir import Host, Plan, create_run_dir, read_plan
 from deploy.sampling import read_samples
+from loadtest.runner import main_failure
 from loadtest.slo import read_stats_csv
 
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from loadtest.runner import generator_saturated
 from pathlib import Path
 
 import pytest
 from locust.env import Environment
 from locust.event import Events
 
-from deploy.loadgen import generator_saturated
 from loadtest.results import final_verdict, write_verdict
 from loadtest.selfwatch import LATE_MS, NodeCpu, Sample
 
