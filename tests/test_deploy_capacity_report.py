@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from loadtest.runner import measured_window_s
 from pathlib import Path
 
 import pytest
@@ -22,11 +23,10 @@ from deploy.capacity_run import judge_capacity_again, read_ceiling
 from deploy.matrix import load_matrix
 from deploy.results import load_results
 from deploy.rundir import read_plan
-from loadtest.runner import measured_window_s
 from loadtest.slo import read_stats_csv
+from tests.conftest import PNG_SIGNATURE
 
 RECORDED = Path(__file__).resolve().parent / "fixtures" / "deploy" / "capacity-run"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture

@@ -26,10 +26,10 @@ import pytest
 import requests
 
 from bench.server import ROOT, free_port
+from loadtest.runner import failures_by_name
 from stack.compose import Compose, environment
 from tests import own_models
-from tests.test_deploy_e2e import SMOKE, left_behind
-from tests.test_locust_open_inference import request_names
+from tests.conftest import SMOKE_MATRIX, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -111,7 +111,7 @@ def test_the_mounted_model_answers_as_scikit_learn_and_holds_a_short_load_test(o
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"model {model.name}: {metadata['task']}" in run.stderr
-    failures = request_names(Path(f"{prefix}_stats.csv"))
+    failures = failures_by_name(Path(f"{prefix}_stats.csv"))
     assert {"/predict single", "/predict batch", "/predict invalid", "/v2 infer single"} <= set(failures), failures
     assert sum(failures.values()) == 0, failures
 
@@ -122,7 +122,7 @@ def test_the_smoke_matrix_runs_on_a_mounted_regressor(stock_image: str, tmp_path
     project = f"own-model-test-{uuid.uuid4().hex[:8]}"
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "deploy", "run", str(SMOKE), "--only", "1", "--out", str(tmp_path / "out"),
+            [sys.executable, "-m", "deploy", "run", str(SMOKE_MATRIX), "--only", "1", "--out", str(tmp_path / "out"),
              "--project", project, "--port", str(free_port()), "--image", stock_image, "--no-build",
              "--model-dir", str(artifact), "--ready-timeout", "90"],
             cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
