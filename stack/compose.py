@@ -86,19 +86,32 @@ def environment(*, port: int, replicas: int, cpus: float, memory: str | None = N
     return variables
 
 
-def unavailable_reason(compose_file: Path) -> str | None:
-    """Why a stack of ``compose_file`` cannot run here (no file, no docker CLI, no engine, no Compose v2), or None."""
-    if not compose_file.is_file():
-        return f"{compose_file.name} not found"
+def engine_unavailable_reason() -> str | None:
+    """Why no Docker engine can be used from here (no docker CLI, ``docker info`` fails or times out), or None."""
     if shutil.which("docker") is None:
         return "the docker CLI is not installed"
-    for probe, what in ((["docker", "info", "--format", "{{.ServerVersion}}"], "no Docker engine answers"),
-                        (["docker", "compose", "version"], "Docker Compose v2 is not installed")):
-        try:
-            if subprocess.run(probe, capture_output=True, timeout=PROBE_TIMEOUT_S).returncode != 0:
-                return what
-        except subprocess.TimeoutExpired:
-            return f"{what} (`{' '.join(probe[:2])}` timed out)"
+    try:
+        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True,
+                               timeout=PROBE_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        return "no Docker engine reachable (`docker info` timed out)"
+    if probe.returncode != 0:
+        return f"no Docker engine reachable: {tail(probe.stderr, 1) if probe.stderr.strip() else 'docker info failed'}"
+    return None
+
+
+def unavailable_reason(compose_file: Path) -> str | None:
+    """Why a stack of ``compose_file`` cannot run here (no file, no engine, no Compose v2), or None."""
+    if not compose_file.is_file():
+        return f"{compose_file.name} not found"
+    engine = engine_unavailable_reason()
+    if engine:
+        return engine
+    try:
+        if subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=PROBE_TIMEOUT_S).returncode != 0:
+            return "Docker Compose v2 is not installed"
+    except subprocess.TimeoutExpired:
+        return "Docker Compose v2 is not installed (`docker compose` timed out)"
     return None
 
 

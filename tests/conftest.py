@@ -18,7 +18,7 @@ import docker
 import pytest
 
 from deploy.containers import PROJECT_LABEL
-from stack.compose import Compose, StackError
+from stack.compose import Compose, StackError, engine_unavailable_reason
 from tests import own_models
 from training.artifact import save_artifact
 from training.data import load_dataset
@@ -150,23 +150,10 @@ def packaged(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-def docker_engine_reachable() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    try:
-        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return "`docker info` timed out"
-    if probe.returncode != 0:
-        return f"no Docker engine reachable: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'docker info failed'}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Skip the test when no Docker engine answers; fail instead when REQUIRE_DOCKER=1."""
-    reason = docker_engine_reachable()
+    reason = engine_unavailable_reason()
     if reason is None:
         return
     if os.environ.get("REQUIRE_DOCKER") == "1":

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from stack.compose import Compose, StackError, environment, tail, unavailable_reason
+from stack.compose import Compose, StackError, engine_unavailable_reason, environment, tail, unavailable_reason
 
 
 def test_the_environment_carries_the_limits_and_unsets_an_inherited_worker_count(tmp_path: Path) -> None:
@@ -82,7 +82,21 @@ def test_an_engine_that_does_not_answer_is_the_reason(tmp_path: Path, monkeypatc
     (tmp_path / "compose.yaml").write_text("services: {}\n")
     monkeypatch.setenv("PATH", fake_docker(tmp_path, "exit 1\n")["PATH"])
 
-    assert unavailable_reason(tmp_path / "compose.yaml") == "no Docker engine answers"
+    assert unavailable_reason(tmp_path / "compose.yaml") == "no Docker engine reachable: docker info failed"
+
+
+def test_the_engine_says_why_it_does_not_answer(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("PATH", fake_docker(tmp_path, "echo starting >&2; echo 'Cannot connect to the Docker daemon' >&2; exit 1\n")["PATH"])
+
+    assert engine_unavailable_reason() == "no Docker engine reachable: Cannot connect to the Docker daemon"
+
+
+def test_an_engine_without_compose_v2_is_the_reason(tmp_path: Path, monkeypatch) -> None:
+    (tmp_path / "compose.yaml").write_text("services: {}\n")
+    monkeypatch.setenv("PATH", fake_docker(tmp_path, '[ "$1" = info ] && exit 0\nexit 1\n')["PATH"])
+
+    assert engine_unavailable_reason() is None
+    assert unavailable_reason(tmp_path / "compose.yaml") == "Docker Compose v2 is not installed"
 
 
 def test_tail_joins_the_last_lines_or_says_there_were_none() -> None:
