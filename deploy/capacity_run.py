@@ -19,7 +19,6 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from loadtest.runner import LiveStats
 from pathlib import Path
 
 from deploy.capacity import capacity_result, outcomes, rejudge_capacity
@@ -35,6 +34,7 @@ from deploy.rundir import Plan
 from deploy.runner import ReadyStack, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
+from loadtest.runner import LiveStats
 from loadtest.slo import Slo
 
 CEILING_FILE = "ceiling.json"

@@ -7,13 +7,13 @@ tests feed it the Locust CSVs and stats samples a run kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from loadtest.runner import CSV_PREFIX, generator_saturated, main_failure
 from pathlib import Path
 
 from deploy.matrix import Configuration
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, ContainerFigures
 from deploy.sampling import SAMPLES_FILE, StatsSample, read_samples, summarize
 from deploy.verdict import judge_not_ready, judge_run
+from loadtest.runner import CSV_PREFIX, generator_saturated, main_failure
 from loadtest.slo import RunStats, Slo, percentile_or_none, read_stats_csv
 
 

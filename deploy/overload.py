@@ -19,7 +19,6 @@ import math
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from loadtest.runner import LiveStats, generator_saturated
 from pathlib import Path
 
 import docker
@@ -31,6 +30,7 @@ from deploy.matrix import Configuration
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
+from loadtest.runner import LiveStats, generator_saturated
 from loadtest.slo import Slo
 from stack.compose import StackError
 

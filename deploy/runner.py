@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from loadtest.runner import CSV_PREFIX, LiveStats, main_failure, run_locust
 from pathlib import Path
 
 import docker
@@ -35,6 +34,7 @@ from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, 
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
 from deploy.sampling import SAMPLES_FILE, StatsSampler, write_samples
 from deploy.stack import ComposeStack
+from loadtest.runner import CSV_PREFIX, LiveStats, main_failure, run_locust
 from loadtest.slo import read_stats_csv
 from stack.compose import StackError
 

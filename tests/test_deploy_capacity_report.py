@@ -12,7 +12,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from loadtest.runner import measured_window_s
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from deploy.capacity_run import judge_capacity_again, read_ceiling
 from deploy.matrix import load_matrix
 from deploy.results import load_results
 from deploy.rundir import read_plan
+from loadtest.runner import measured_window_s
 from loadtest.slo import read_stats_csv
 from tests.conftest import PNG_SIGNATURE
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from loadtest.runner import LocustRun
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -15,6 +14,7 @@ from deploy.matrix import Configuration, Matrix, Search
 from deploy.progress import Progress
 from deploy.results import ERROR
 from deploy.runner import ReadyStack, RunOptions
+from loadtest.runner import LocustRun
 from loadtest.slo import Slo
 
 SEARCH = Search(start_rps=10, ramp_s=1, window_s=2, drain_s=0, max_probes=3)

@@ -7,7 +7,6 @@ import re
 import shutil
 import socket
 from dataclasses import replace
-from loadtest.runner import run_locust
 from pathlib import Path
 
 import pytest
@@ -30,6 +29,7 @@ from deploy.rundir import (
 )
 from deploy.runner import locust_error, require_free_port, unfit_reason
 from deploy.stack import ComposeStack
+from loadtest.runner import run_locust
 from loadtest.slo import Slo, read_stats_csv
 from stack.compose import StackError
 

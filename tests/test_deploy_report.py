@@ -11,7 +11,6 @@ from __future__ import annotations
 import csv
 import json
 import shutil
-from loadtest.runner import main_failure
 from pathlib import Path
 
 import pytest
@@ -23,6 +22,7 @@ from deploy.report import write_reports
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results, save_result
 from deploy.rundir import Host, Plan, create_run_dir, read_plan
 from deploy.sampling import read_samples
+from loadtest.runner import main_failure
 from loadtest.slo import read_stats_csv
 from tests.conftest import PNG_SIGNATURE
 

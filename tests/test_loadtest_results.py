@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from loadtest.runner import generator_saturated
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from locust.env import Environment
 from locust.event import Events
 
 from loadtest.results import final_verdict, write_verdict
+from loadtest.runner import generator_saturated
 from loadtest.selfwatch import LATE_MS, NodeCpu, Sample
 
 CALM = NodeCpu("generator", (Sample(cpu_percent=20.0, late_ms=1.0),) * 10)
