@@ -26,6 +26,7 @@ from bench.load import WRK_INSTALL_HINT, wrk_available
 from bench.plot import plot
 from bench.report import render_markdown, render_text, rows, summarise
 from bench.server import BARE, gunicorn
+from stack.compose import PROJECT_PATTERN
 from training.artifact import ArtifactError, load_artifact, model_dir_from_env
 
 DEFAULT_OUT_DIR = Path("reports/bench")
@@ -60,7 +61,7 @@ def bounded_int(minimum: int, why: str, maximum: int) -> Callable[[str], int]:
 
 def project_prefix(text: str) -> str:
     """An argparse ``type=`` for a Compose project name prefix: Compose's own rule, else exit 2."""
-    if not nginx.PROJECT_NAME.fullmatch(text):
+    if not PROJECT_PATTERN.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a Compose project name (lower-case letters, digits, - and _)")
     return text
 

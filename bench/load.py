@@ -12,7 +12,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -22,10 +21,11 @@ from typing import Any
 
 import numpy as np
 
+from loadtest.runner import headless_command
+
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk.lua"
 LOCUSTFILE = HERE / "locustfile.py"
-LOCUST = Path(sys.executable).with_name("locust")
 WRK_JSON_PREFIX = "BENCH_JSON "
 # A run that does not end this long after its planned duration is killed.
 OVERRUN_S = 30.0
@@ -192,14 +192,12 @@ def run_locust(
     with tempfile.TemporaryDirectory(prefix="bench-locust-") as scratch:
         samples_file = Path(scratch) / "samples.json"
         per_user_rps = rate_rps / users if rate_rps else 0.0
-        command = pinned(cpu, [
-            str(LOCUST), "-f", str(LOCUSTFILE), "--headless", "--host", url,
-            "--users", str(users), "--spawn-rate", str(users), "--run-time", f"{duration_s:g}s",
-            "--only-summary", "--loglevel", "WARNING", "--exit-code-on-error", "0", "--stop-timeout", "2",
+        command = pinned(cpu, headless_command(LOCUSTFILE, url, users=users, spawn_rate=users, run_time_s=duration_s, options=[
+            "--loglevel", "WARNING", "--exit-code-on-error", "0", "--stop-timeout", "2",
             "--bench-path", path, "--bench-body-file", str(body_file or ""),
             "--bench-user-rps", f"{per_user_rps:.6f}", "--bench-max-requests", str(max_requests),
             "--bench-samples-file", str(samples_file),
-        ])
+        ]))
         # Run from the scratch directory: Locust would read a locust.conf in the working
         # directory, and the project's own (for loadtest/) sets options this file does not know.
         text, _, _ = _run_measured(command, duration_s + OVERRUN_S, cwd=scratch)

@@ -14,14 +14,13 @@ per request and the stack's requests per CPU second can be set against the repli
 
 from __future__ import annotations
 
+import contextlib
 import os
-import re
-import shutil
 import subprocess
 import time
 import urllib.request
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +30,8 @@ from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
 from bench.wait import wait_until
-from deploy.pinning import pin_containers
+from stack.compose import Compose, StackError, environment, unavailable_reason
+from stack.processes import container_processes
 
 Progress = Callable[[str], None]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -43,68 +43,6 @@ CONNECTIONS = 8
 
 
 DEFAULT_PROJECT_PREFIX = "api-inference-bench"
-# Compose's rule for a project name (lower-case letters, digits, dashes and underscores).
-PROJECT_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
-
-
-@dataclass(frozen=True)
-class Stack:
-    """A compose project of our own: its name, image tag, published URL and the artifact it serves."""
-
-    project: str
-    image: str
-    url: str
-    model_dir: Path
-
-    def command(self, *args: str) -> list[str]:
-        return ["docker", "compose", "--project-name", self.project, "--file", str(COMPOSE_FILE), *args]
-
-    def environment(self) -> dict[str, str]:
-        port = self.url.rsplit(":", 1)[1]
-        # The replica serves the artifact the rest of the bench measures, mounted (compose.yaml's API_MODEL_DIR).
-        return {**os.environ, "PORT": port, "IMAGE": self.image, "API_REPLICAS": "1", "API_CPUS": "1.0",
-                "API_MODEL_DIR": str(self.model_dir.resolve())}
-
-
-def unavailable_reason() -> str | None:
-    """Why the stack cannot run here, or None when it can."""
-    if not COMPOSE_FILE.is_file():
-        return f"{COMPOSE_FILE.name} not found"
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    for probe, what in ((["docker", "info", "--format", "{{.ServerVersion}}"], "no Docker engine answers"),
-                        (["docker", "compose", "version"], "Docker Compose v2 is not installed")):
-        try:
-            if subprocess.run(probe, capture_output=True, timeout=20).returncode != 0:
-                return what
-        except subprocess.TimeoutExpired:
-            return f"{what} (`{' '.join(probe[:2])}` timed out)"
-    return None
-
-
-def _tail(process_error: subprocess.CalledProcessError) -> str:
-    output = (process_error.stderr or b"").decode(errors="replace").strip().splitlines()
-    return " | ".join(output[-3:]) or f"exit status {process_error.returncode}"
-
-
-def container_processes(stack: Stack, service: str) -> list[psutil.Process]:
-    """The host's view of the processes in ``service``'s containers, or [] when the
-    engine's processes are not visible here (an engine in a VM)."""
-    environment = stack.environment()
-    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=environment, capture_output=True,
-                         text=True, timeout=30).stdout.split()
-    if not ids:
-        return []
-    pids = subprocess.run(["docker", "inspect", "--format", "{{.State.Pid}}", *ids], capture_output=True, text=True,
-                          timeout=30).stdout.split()
-    processes: list[psutil.Process] = []
-    try:
-        for pid in map(int, pids):
-            root = psutil.Process(pid)
-            processes += [root, *root.children(recursive=True)]
-    except (ValueError, psutil.Error):
-        return []
-    return processes
 
 
 def cpu_s(processes: list[psutil.Process]) -> float | None:
@@ -115,17 +53,6 @@ def cpu_s(processes: list[psutil.Process]) -> float | None:
         return sum(sum(process.cpu_times()[:2]) for process in processes)
     except psutil.Error:
         return None
-
-
-def container_address(stack: Stack, service: str) -> str | None:
-    """The address of ``service``'s first container on the stack's network, or None."""
-    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=stack.environment(), capture_output=True,
-                         text=True, timeout=30).stdout.split()
-    if not ids:
-        return None
-    addresses = subprocess.run(["docker", "inspect", "--format", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}",
-                                ids[0]], capture_output=True, text=True, timeout=30).stdout.split()
-    return addresses[0] if addresses else None
 
 
 def answers(url: str) -> bool:
@@ -162,14 +89,6 @@ def _run(url: str, path: str, body: Path | None, settings: Settings,
     return run
 
 
-def pin(stack: Stack, service: str, cpus: str) -> bool:
-    """Move ``service``'s running containers onto the host CPUs ``cpus`` (``docker update
-    --cpuset-cpus``, which leaves the CPU quota as it was); whether the engine did."""
-    ids = subprocess.run(stack.command("ps", "--quiet", service), cwd=ROOT, env=stack.environment(), capture_output=True,
-                         text=True, timeout=30).stdout.split()
-    return pin_containers(ids, cpus)
-
-
 def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
             project_prefix: str = DEFAULT_PROJECT_PREFIX, replica_cpus: str | None = None,
             proxy_cpus: str | None = None) -> dict[str, Any]:
@@ -196,40 +115,42 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
     1.0 CPU quota on the server's core, as direct Gunicorn has it, and Nginx runs beside
     the generator: neither then takes the other's core, whatever the host's scheduler would do.
     """
-    reason = unavailable_reason()
+    reason = unavailable_reason(COMPOSE_FILE)
     if reason:
         return {"skipped": reason}
     project = f"{project_prefix}-{os.getpid()}-{int(time.time())}"
-    stack = Stack(project=project, image=f"api-inference:{project.removeprefix('api-inference-')}",
-                  url=f"http://127.0.0.1:{free_port()}", model_dir=model_dir)
-    environment = stack.environment()
+    image = f"api-inference:{project.removeprefix('api-inference-')}"
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    # The replica serves the artifact the rest of the bench measures, mounted (compose.yaml's API_MODEL_DIR).
+    stack = Compose(project, ROOT, environment(port=port, replicas=1, cpus=1.0, image=image, model_dir=model_dir),
+                    files=(COMPOSE_FILE,))
     try:
         progress(f"  docker compose up --build --wait (project {stack.project}; at most {UP_TIMEOUT_S:.0f} s)")
         try:
-            subprocess.run(stack.command("up", "--detach", "--build", "--wait", "nginx"), cwd=ROOT, env=environment,
-                           capture_output=True, timeout=UP_TIMEOUT_S, check=True)
-            if not wait_until(lambda: answers(stack.url), READY_TIMEOUT_S, interval_s=0.5):
+            stack.run("up", "--detach", "--build", "--wait", "nginx", timeout_s=UP_TIMEOUT_S)
+            if not wait_until(lambda: answers(url), READY_TIMEOUT_S, interval_s=0.5):
                 return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s"}
         except subprocess.TimeoutExpired:
             return {"skipped": f"the stack was not up within {UP_TIMEOUT_S:.0f} s (build the image once with `make build`)"}
-        except subprocess.CalledProcessError as exc:
-            return {"skipped": f"docker compose up failed: {_tail(exc)}"}
+        except StackError as exc:
+            return {"skipped": str(exc)}
         except OSError as exc:
             return {"skipped": f"docker compose could not run: {exc}"}
         pinned = {}
         if replica_cpus is not None and proxy_cpus is not None:
-            pinned = {service: cpus for service, cpus in (("api", replica_cpus), ("nginx", proxy_cpus)) if pin(stack, service, cpus)}
+            pinned = {service: cpus for service, cpus in (("api", replica_cpus), ("nginx", proxy_cpus)) if stack.pin(service, cpus)}
         watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
-        watched["port_proxy"] = port_proxy_processes(stack.url.rsplit(":", 1)[1])
-        addresses = {name: container_address(stack, name) for name in ("nginx", "api")}
+        watched["port_proxy"] = port_proxy_processes(str(port))
+        addresses = {name: stack.container_address(name) for name in ("nginx", "api")}
         urls = {name: f"http://{address}:8000" for name, address in addresses.items() if address}
         bridged = len(urls) == 2 and all(answers(url) for url in urls.values())
         if bridged:
             paths = {"replica": (urls["api"], "/predict", body), "predict": (urls["nginx"], "/predict", body),
-                     "published": (stack.url, "/predict", body), "health": (urls["nginx"], "/health", None)}
+                     "published": (url, "/predict", body), "health": (urls["nginx"], "/health", None)}
             client_path = "the containers' addresses on the stack's network"
         else:
-            paths = {"predict": (stack.url, "/predict", body), "health": (stack.url, "/health", None)}
+            paths = {"predict": (url, "/predict", body), "health": (url, "/health", None)}
             client_path = "the published port"
         progress(f"  client path: {client_path}" + ("; and Nginx through the published port" if bridged else "")
                  + "".join(f"; {service} on CPU {cpus}" for service, cpus in pinned.items()))
@@ -253,6 +174,6 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
                      + (f", errors {run['error_kinds'] or run['errors']}" if run["errors"] else ""))
         return results
     finally:
-        subprocess.run(stack.command("down", "--volumes", "--remove-orphans", "--timeout", "5"), cwd=ROOT,
-                       env=environment, capture_output=True, timeout=DOWN_TIMEOUT_S)
-        subprocess.run(["docker", "image", "rm", "--force", stack.image], capture_output=True, timeout=DOWN_TIMEOUT_S)
+        with contextlib.suppress(StackError):  # nothing left to remove, or nothing more to do about it
+            stack.down(grace_s=5, timeout_s=DOWN_TIMEOUT_S)
+        subprocess.run(["docker", "image", "rm", "--force", image], capture_output=True, timeout=DOWN_TIMEOUT_S)

@@ -57,8 +57,9 @@ from deploy.rundir import (
     set_aside,
 )
 from deploy.sizing import Sizing, describe_sizing
-from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT, StackError, check_project
+from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 from loadtest.slo import Slo
+from stack.compose import StackError, check_project
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from deploy.capacity import capacity_result, outcomes, rejudge_capacity
 from deploy.containers import OomWatch, gunicorn_workers, restart_count, service_containers
-from deploy.loadgen import LiveStats, OpenLoad, run_open_load
+from deploy.loadgen import OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes
@@ -34,6 +34,7 @@ from deploy.rundir import Plan
 from deploy.runner import ReadyStack, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
+from loadtest.runner import LiveStats
 from loadtest.slo import Slo
 
 CEILING_FILE = "ceiling.json"

@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.loadgen import CSV_PREFIX, generator_saturated, main_failure
 from deploy.matrix import Configuration
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, ContainerFigures
 from deploy.sampling import SAMPLES_FILE, StatsSample, read_samples, summarize
 from deploy.verdict import judge_not_ready, judge_run
+from loadtest.runner import CSV_PREFIX, generator_saturated, main_failure
 from loadtest.slo import RunStats, Slo, percentile_or_none, read_stats_csv
 
 
@@ -38,7 +38,7 @@ class LoadMeasurements:
     restarts: int
     generator_saturated: bool  # the locustfile's verdict: the generator ran out of CPU
     host_load_1m: float | None = None  # the host's 1-minute load average as the load ended
-    main_failure: str | None = None  # the most frequent failure (deploy.loadgen.main_failure)
+    main_failure: str | None = None  # the most frequent failure (loadtest.runner.main_failure)
 
 
 def measured_result(configuration: Configuration, slo: Slo, measured: LoadMeasurements, started_at: str,

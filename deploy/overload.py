@@ -25,13 +25,15 @@ import docker
 import numpy as np
 
 from deploy.containers import OomWatch, network_url, save_logs
-from deploy.loadgen import LiveStats, OpenLoad, OpenLoadRun, generator_saturated, run_open_load
+from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
-from deploy.stack import ComposeStack, StackError
+from deploy.stack import ComposeStack
+from loadtest.runner import LiveStats, generator_saturated
 from loadtest.slo import Slo
+from stack.compose import StackError
 
 MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 0.5)
 PEAK_MULTIPLIER = 2.0

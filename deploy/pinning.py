@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import docker
 
 from deploy.containers import API_SERVICE, NGINX_SERVICE, service_containers
+from stack.compose import pin_containers
 
-UPDATE_TIMEOUT_S = 30.0
 
 
 class PinningFailed(RuntimeError):
@@ -110,13 +110,6 @@ def generator_on(pinning: Pinning | None) -> Iterator[None]:
     finally:
         os.sched_setaffinity(0, before)
 
-
-def pin_containers(container_ids: list[str], cpus: str) -> bool:
-    """Move the containers onto the host CPUs ``cpus`` (``docker update --cpuset-cpus``, which leaves
-    their CPU quota as it was); whether the engine did (False for no container)."""
-    return bool(container_ids) and subprocess.run(
-        ["docker", "update", "--cpuset-cpus", cpus, *container_ids], capture_output=True,
-        timeout=UPDATE_TIMEOUT_S, stdin=subprocess.DEVNULL).returncode == 0
 
 
 def pin_stack(client: docker.DockerClient, project: str, pinning: Pinning) -> None:

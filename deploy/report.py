@@ -16,7 +16,6 @@ import csv
 import json
 from pathlib import Path
 
-from deploy.loadgen import CSV_PREFIX
 from deploy.matrix import Matrix
 from deploy.outcome import rejudge
 from deploy.plots import plot_memory, plot_throughput_latency
@@ -24,6 +23,7 @@ from deploy.recommend import Recommendation, describe, format_bytes, recommend
 from deploy.results import COMPLETED, ConfigurationResult, load_results, superseded_results
 from deploy.rundir import Plan
 from deploy.sampling import SAMPLES_FILE, read_samples
+from loadtest.runner import CSV_PREFIX
 from loadtest.slo import read_stats_csv
 
 RESULTS_JSON = "results.json"

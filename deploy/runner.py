@@ -25,7 +25,7 @@ import docker
 from docker.errors import DockerException
 
 from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
-from deploy.loadgen import CSV_PREFIX, LiveStats, locust_command, main_failure, run_locust
+from deploy.loadgen import locust_command
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
 from deploy.pinning import Pinning, PinningFailed, pin_stack
@@ -34,8 +34,10 @@ from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
 from deploy.sampling import SAMPLES_FILE, StatsSampler, write_samples
-from deploy.stack import ComposeStack, StackError
+from deploy.stack import ComposeStack
+from loadtest.runner import CSV_PREFIX, LiveStats, main_failure, run_locust
 from loadtest.slo import read_stats_csv
+from stack.compose import StackError
 
 DEFAULT_READY_TIMEOUT_S = 120.0
 # A line Locust's logging writes for an error: "[time] host/ERROR/logger: message".

@@ -67,7 +67,7 @@ def judge_run(configuration: Configuration, stats: RunStats, containers: Contain
     """Judge a configuration that ran the load, from Locust's statistics, the containers' figures and the host's load.
 
     ``host_load_1m`` is the 1-minute load average as the load ended, ``host_cpus`` the host's CPUs (None: unknown),
-    ``main_failure`` the most frequent failure (``deploy.loadgen.main_failure``), named when failures break the SLO.
+    ``main_failure`` the most frequent failure (``loadtest.runner.main_failure``), named when failures break the SLO.
     """
     failures: list[str] = []
     if containers.oom_kills:

@@ -11,6 +11,8 @@
 - ``selfwatch.py``: whether the load generator itself ran out of CPU.
 - ``results.py``: at the end of a run, the verdict file and CSV files that agree with it.
 - ``summary.py``: ``python -m loadtest.summary PREFIX`` prints a finished run's summary.
+- ``runner.py``: the headless command line, a run bounded in time, and reading what Locust wrote
+  (live history, failures, the verdict file); the experiments and the bench run Locust through it.
 
 Nothing here imports Locust at package import time: importing Locust monkey-patches
 the standard library with gevent.

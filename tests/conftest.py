@@ -1,16 +1,24 @@
 """Shared fixtures: a model trained into a temporary directory, the app, its client, models fitted elsewhere
-and packaged, a Docker engine and a Compose project for the scale experiments' end-to-end tests."""
+and packaged, a Docker engine and a Compose project for the scale experiments' end-to-end tests; and what
+several test modules share: example rows, the smoke matrix, the files a run writes, and the containers
+a Compose project left behind."""
 
 from __future__ import annotations
 
+import argparse
+import contextlib
+import json
 import os
 import shutil
 import subprocess
 import uuid
 from pathlib import Path
 
+import docker
 import pytest
 
+from deploy.containers import PROJECT_LABEL
+from stack.compose import Compose, StackError, engine_unavailable_reason
 from tests import own_models
 from training.artifact import save_artifact
 from training.data import load_dataset
@@ -26,7 +34,73 @@ try:
 finally:
     del os.environ["LOCUST_SKIP_MONKEY_PATCH"]
 
+ROOT = Path(__file__).resolve().parent.parent
 SEED_REQUEST = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VERSICOLOR = {"sepal_length": 6.4, "sepal_width": 3.2, "petal_length": 4.5, "petal_width": 1.5}
+VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
+SMOKE_MATRIX = ROOT / "deploy" / "matrices" / "smoke.toml"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What an experiment keeps of each Locust run (loadtest.runner: CSV files, the HTML report, the verdict, the log).
+LOCUST_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
+                "locust.html", "locust_verdict.json", "locust.log")
+
+
+def with_(**changes):
+    """The seed request with ``changes``, as JSON text."""
+    return json.dumps({**SEED_REQUEST, **changes})
+
+
+def without(name):
+    """The seed request without field ``name``, as JSON text."""
+    return json.dumps({k: v for k, v in SEED_REQUEST.items() if k != name})
+
+
+def row(**changes):
+    """The seed request with ``changes``."""
+    return {**SEED_REQUEST, **changes}
+
+
+# (name, raw body, status, error code, field named, words in the message)
+BAD_BODIES = [
+    ("malformed JSON", b'{"sepal_length": 5.1,', 400, "invalid_json", None, "not valid JSON"),
+    ("truncated JSON", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_len', 400, "invalid_json", None, "not valid JSON"),
+    ("empty body", b"", 400, "invalid_json", None, "empty"),
+    ("whitespace body", b"  \n", 400, "invalid_json", None, "empty"),
+    ("array body", b"[5.1, 3.5, 1.4, 0.2]", 400, "bad_request", "body", "JSON object, got array"),
+    ("string body", b'"hello"', 400, "bad_request", "body", "got string"),
+    ("number body", b"42", 400, "bad_request", "body", "got number"),
+    ("null body", b"null", 400, "bad_request", "body", "got null"),
+    ("missing field", without("petal_width").encode(), 400, "validation_error", "petal_width", "Missing data"),
+    ("unknown field", with_(stem_length=3.0).encode(), 400, "validation_error", "stem_length", "Unknown field"),
+    ("non-numeric value", with_(sepal_length="long").encode(), 400, "validation_error", "sepal_length", "got string"),
+    ("numeric string", with_(sepal_length="5.1").encode(), 400, "validation_error", "sepal_length", "got string"),
+    ("boolean", with_(sepal_width=True).encode(), 400, "validation_error", "sepal_width", "got boolean"),
+    ("null value", with_(petal_length=None).encode(), 400, "validation_error", "petal_length", "null"),
+    ("nested object", with_(petal_width={"cm": 0.2}).encode(), 400, "validation_error", "petal_width", "got object"),
+    ("nested array", with_(petal_width=[0.2]).encode(), 400, "validation_error", "petal_width", "got array"),
+    ("NaN literal", b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "NaN"),
+    ("Infinity literal", b'{"sepal_length": Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
+    ("-Infinity literal", b'{"sepal_length": -Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
+    ("overflowing float", b'{"sepal_length": 1e999, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "out of range"),
+    ("overflowing integer", ('{"sepal_length": 1' + "0" * 400 + ', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}').encode(), 400, "validation_error", "sepal_length", "too large"),
+    ("integer past the digit limit", ('{"sepal_length": ' + "9" * 5000 + "}").encode(), 400, "invalid_json", None, "value has 5000 digits"),
+    ("byte order mark", b"\xef\xbb\xbf" + json.dumps(SEED_REQUEST).encode(), 400, "invalid_json", None, "byte order mark"),
+    ("unterminated string", b'{"sepal_length', 400, "invalid_json", None, "Unterminated string starting at line 1 column 2"),
+    ("control character in a string", b'{"sepal\nlength": 5.1}', 400, "invalid_json", None, "Invalid control character at line 1 column 8"),
+    ("negative measurement", with_(sepal_length=-5.1).encode(), 400, "validation_error", "sepal_length", "greater than 0"),
+    ("zero measurement", with_(petal_width=0).encode(), 400, "validation_error", "petal_width", "greater than 0"),
+    ("absurd measurement", with_(sepal_length=5100.0).encode(), 400, "validation_error", "sepal_length", "at most 30"),
+    ("duplicate keys", b'{"sepal_length": 5.1, "sepal_length": 9.9, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", "sepal_length", "more than once"),
+    ("invalid UTF-8", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "\xff": 1}', 400, "invalid_json", None, "UTF-8"),
+    ("deeply nested", b"[" * 5_000 + b"]" * 5_000, 400, "invalid_json", None, "nested too deeply"),
+    ("empty batch", b'{"instances": []}', 400, "validation_error", "instances", "at least one"),
+    ("batch not a list", b'{"instances": {"a": 1}}', 400, "validation_error", "instances", "Not a valid list"),
+    ("batch with one bad row", json.dumps({"instances": [row(), row(), row(petal_width="x")]}).encode(), 400, "validation_error", "instances[2].petal_width", "got string"),
+    ("batch row not an object", json.dumps({"instances": [row(), 7]}).encode(), 400, "validation_error", "instances[1]", "Must be an object with sepal_length, sepal_width, petal_length and petal_width."),
+    ("batch beside features", json.dumps({"instances": [row()], "sepal_length": 5.1}).encode(), 400, "validation_error", "sepal_length", "Unknown field"),
+    ("oversized batch", json.dumps({"instances": [row()] * 51}).encode(), 413, "batch_too_large", "instances", "over the limit of 50"),
+    ("body over the limit", b'{"pad": "' + b"x" * 20_000 + b'"}', 413, "payload_too_large", None, "over the limit"),
+]
 
 
 @pytest.fixture(scope="session")
@@ -76,23 +150,10 @@ def packaged(tmp_path_factory: pytest.TempPathFactory):
     return get
 
 
-def docker_engine_reachable() -> str | None:
-    """None when a Docker engine answers, else why not."""
-    if shutil.which("docker") is None:
-        return "the docker CLI is not installed"
-    try:
-        probe = subprocess.run(["docker", "info", "--format", "{{.ServerVersion}}"], capture_output=True, text=True, timeout=20)
-    except subprocess.TimeoutExpired:
-        return "`docker info` timed out"
-    if probe.returncode != 0:
-        return f"no Docker engine reachable: {probe.stderr.strip().splitlines()[-1] if probe.stderr.strip() else 'docker info failed'}"
-    return None
-
-
 @pytest.fixture(scope="session")
 def docker_engine() -> None:
     """Skip the test when no Docker engine answers; fail instead when REQUIRE_DOCKER=1."""
-    reason = docker_engine_reachable()
+    reason = engine_unavailable_reason()
     if reason is None:
         return
     if os.environ.get("REQUIRE_DOCKER") == "1":
@@ -103,9 +164,31 @@ def docker_engine() -> None:
 @pytest.fixture
 def project(docker_engine) -> str:
     """A Compose project name and image tag for one test; removes whatever is left of both afterwards."""
-    root = Path(__file__).resolve().parent.parent
     name = f"api-inference-exp-test-{uuid.uuid4().hex[:8]}"
     yield name
-    subprocess.run(["docker", "compose", "--project-name", name, "down", "--volumes", "--remove-orphans"],
-                   cwd=root, capture_output=True, timeout=120)
+    with contextlib.suppress(StackError):  # nothing to remove, or nothing more to do about it
+        Compose(name, ROOT).down()
     subprocess.run(["docker", "image", "rm", f"api-inference:{name}"], capture_output=True, timeout=60)
+
+
+def left_behind(project: str) -> list[str]:
+    """The names of the containers, running or not, that Compose project ``project`` still has."""
+    client = docker.from_env()
+    try:
+        return [c.name for c in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})]
+    finally:
+        client.close()
+
+
+def parse_options(args: list[str], env: dict[str, str] | None = None, config: Path | None = None) -> argparse.Namespace:
+    """Locust's real option parser with the load test's options, as ``locust`` builds it.
+
+    Imports Locust here, after the unpatched import above, so importing this module patches nothing."""
+    from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
+
+    from loadtest.options import add_arguments
+
+    parser = get_empty_argument_parser(add_help=False, default_config_files=[str(config)] if config else [])
+    setup_parser_arguments(parser)
+    add_arguments(parser)
+    return parser.parse_args(args, env_vars=env or {})

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from bench.server import ROOT, free_port
-from tests.test_deploy_e2e import LOCUST_FILES, PNG_SIGNATURE, left_behind
+from tests.conftest import LOCUST_FILES, PNG_SIGNATURE, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -19,14 +19,14 @@ import yaml
 
 from deploy.__main__ import main
 from deploy.capacity_run import judge_capacity_again, read_ceiling
-from deploy.loadgen import measured_window_s
 from deploy.matrix import load_matrix
 from deploy.results import load_results
 from deploy.rundir import read_plan
+from loadtest.runner import measured_window_s
 from loadtest.slo import read_stats_csv
+from tests.conftest import PNG_SIGNATURE
 
 RECORDED = Path(__file__).resolve().parent / "fixtures" / "deploy" / "capacity-run"
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.fixture

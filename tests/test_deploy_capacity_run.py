@@ -9,11 +9,12 @@ from types import SimpleNamespace
 import pytest
 
 import deploy.capacity_run as capacity_run
-from deploy.loadgen import LocustRun, OpenLoadRun
+from deploy.loadgen import OpenLoadRun
 from deploy.matrix import Configuration, Matrix, Search
 from deploy.progress import Progress
 from deploy.results import ERROR
 from deploy.runner import ReadyStack, RunOptions
+from loadtest.runner import LocustRun
 from loadtest.slo import Slo
 
 SEARCH = Search(start_rps=10, ramp_s=1, window_s=2, drain_s=0, max_probes=3)

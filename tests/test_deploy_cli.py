@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from deploy.__main__ import main
-from deploy.loadgen import locust_command, run_locust
+from deploy.loadgen import locust_command
 from deploy.matrix import Load, load_matrix
 from deploy.readiness import compose_error
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results
@@ -28,8 +28,10 @@ from deploy.rundir import (
     set_aside,
 )
 from deploy.runner import locust_error, require_free_port, unfit_reason
-from deploy.stack import ComposeStack, StackError
+from deploy.stack import ComposeStack
+from loadtest.runner import run_locust
 from loadtest.slo import Slo, read_stats_csv
+from stack.compose import StackError
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
 HOST = Host(cpus=2, memory_bytes=8 * 1024**3, docker_version="27.0", cgroup_version="2", os="Debian")

@@ -25,12 +25,11 @@ from deploy.containers import PROJECT_LABEL
 from deploy.matrix import load_matrix
 from deploy.report import judge_again
 from deploy.rundir import MATRIX_COPY, read_plan
+from tests.conftest import LOCUST_FILES, PNG_SIGNATURE, SMOKE_MATRIX, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
-SMOKE = ROOT / "deploy" / "matrices" / "smoke.toml"
 RUN_TIMEOUT_S = 420
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # One replica, and two replicas with WEB_CONCURRENCY set, under the smoke matrix's load and SLO.
 CONFIGURATIONS = """
 [[configuration]]
@@ -44,8 +43,6 @@ cpus = 0.25
 memory = "192M"
 workers = 1
 """
-LOCUST_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures.csv", "locust_exceptions.csv",
-                "locust.html", "locust_verdict.json", "locust.log")
 
 
 def run_deploy(project: str, matrix: Path, out: Path) -> subprocess.CompletedProcess:
@@ -56,14 +53,9 @@ def run_deploy(project: str, matrix: Path, out: Path) -> subprocess.CompletedPro
     )
 
 
-def left_behind(project: str) -> list[str]:
-    client = docker.from_env()
-    return [c.name for c in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"})]
-
-
 def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
     matrix = tmp_path / "single-and-replicated.toml"
-    matrix.write_text(SMOKE.read_text(encoding="utf-8").split("[[configuration]]")[0] + CONFIGURATIONS, encoding="utf-8")
+    matrix.write_text(SMOKE_MATRIX.read_text(encoding="utf-8").split("[[configuration]]")[0] + CONFIGURATIONS, encoding="utf-8")
     completed = run_deploy(project, matrix, tmp_path / "out")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     assert "[1/2" in completed.stdout and "[2/2" in completed.stdout  # progress: configuration k of n
@@ -110,7 +102,7 @@ def test_smoke_matrix_end_to_end_writes_every_report(project, tmp_path):
 def test_a_configuration_that_cannot_start_is_a_failed_row_not_a_crash(project, tmp_path):
     matrix = tmp_path / "starved.toml"
     # 24 MiB cannot hold Python with scikit-learn: the replica is OOM-killed or exits while starting.
-    matrix.write_text(SMOKE.read_text(encoding="utf-8").split("[[configuration]]")[0]
+    matrix.write_text(SMOKE_MATRIX.read_text(encoding="utf-8").split("[[configuration]]")[0]
                       + '[[configuration]]\nreplicas = 1\ncpus = 0.25\nmemory = "24M"\n', encoding="utf-8")
     completed = run_deploy(project, matrix, tmp_path / "out")
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -125,7 +117,7 @@ def test_a_configuration_that_cannot_start_is_a_failed_row_not_a_crash(project, 
 
 def test_ctrl_c_tears_the_stack_down_and_the_run_can_resume(project, tmp_path):
     port = free_port()
-    command = [sys.executable, "-m", "deploy", "run", str(SMOKE), "--out", str(tmp_path), "--project", project,
+    command = [sys.executable, "-m", "deploy", "run", str(SMOKE_MATRIX), "--out", str(tmp_path), "--project", project,
                "--port", str(port), "--image", f"api-inference:{project}"]
     with (tmp_path / "output.txt").open("w") as output:
         process = subprocess.Popen(command, cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
@@ -152,7 +144,7 @@ def test_ctrl_c_tears_the_stack_down_and_the_run_can_resume(project, tmp_path):
 
 def run_deploy_args(project: str, out: Path, *extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "deploy", "run", str(SMOKE), "--only", "1", "--out", str(out), "--project", project,
+        [sys.executable, "-m", "deploy", "run", str(SMOKE_MATRIX), "--only", "1", "--out", str(out), "--project", project,
          "--no-build", "--ready-timeout", "90", *extra],
         cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL,
     )

@@ -1,16 +1,14 @@
-"""Following Locust: the command the runner starts, its live statistics, its failures, its verdict file."""
+"""The experiments' loads: the matrix's Locust command and the open-model load, its command and achieved rate."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from deploy.loadgen import (
-    LiveStats, LocustRun, OpenLoad, OpenLoadRun, generator_saturated, locust_command, main_failure, measured_window_s, open_load_command, read_live,
-)
+from deploy.loadgen import OpenLoad, OpenLoadRun, locust_command, open_load_command
 from deploy.matrix import Load
+from loadtest.runner import LocustRun, measured_window_s
 from loadtest.slo import RunStats, Slo
 
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
@@ -34,44 +32,6 @@ def test_extra_arguments_come_last_so_they_can_make_locust_a_master(tmp_path):
                              tmp_path, ("--master", "--expect-workers", "8"))
     assert command[-3:] == ["--master", "--expect-workers", "8"]
     assert "http://10.0.0.5:18000" in command
-
-
-def test_live_figures_are_the_newest_aggregated_row_of_the_history():
-    live = read_live(RECORDED_RUN / "04-1x0.5cpu-250M" / "locust_stats_history.csv")
-    assert (live.users, live.requests_per_s, live.requests, live.failures, live.p95_ms) == (50, 165.3, 9135, 0, 25.0)
-
-
-def test_no_history_yet_means_no_live_figures(tmp_path):
-    assert read_live(tmp_path / "locust_stats_history.csv") is None
-    (tmp_path / "locust_stats_history.csv").write_text("Timestamp,User Count,Type,Name,Requests/s\n", encoding="utf-8")
-    assert read_live(tmp_path / "locust_stats_history.csv") is None
-
-
-def test_the_row_locust_writes_before_any_user_started_is_not_shown_as_live_figures(tmp_path):
-    history = tmp_path / "locust_stats_history.csv"
-    header = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,95%,Total Request Count,Total Failure Count\n"
-    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n", encoding="utf-8")
-    assert read_live(history) is None
-    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n"
-                       "1764672001,5,,Aggregated,0.000000,0.000000,11,19,0\n", encoding="utf-8")
-    assert read_live(history) == LiveStats(users=5, requests_per_s=0.0, requests=19, failures=0, p95_ms=11.0)
-
-
-def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():
-    assert main_failure(RECORDED_RUN / "05-3x0.5cpu-250M" / "locust_failures.csv") == \
-        "HTTP 502 bad_gateway (88% of failures)"
-    assert main_failure(RECORDED_RUN / "03-1x0.35cpu-192M" / "locust_failures.csv") is None
-
-
-def test_saturation_is_read_from_the_locustfiles_verdict(tmp_path):
-    assert not generator_saturated(tmp_path), "no verdict written: nothing says the generator saturated"
-    verdict = {"passed": False, "reasons": ["generator CPU saturated: results not trustworthy (generator: 40 of 60)"],
-               "generator_saturated": True}
-    (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
-    assert generator_saturated(tmp_path)
-    verdict.update(reasons=["p95 840 ms > 300 ms"], generator_saturated=False)
-    (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
-    assert not generator_saturated(tmp_path)
 
 
 def test_an_open_load_has_enough_users_on_constant_throughput_to_offer_the_rate_exactly():

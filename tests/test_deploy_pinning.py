@@ -12,9 +12,10 @@ import pytest
 from deploy import pinning
 from deploy.__main__ import build_parser
 from deploy.overload import OverloadPlan, OverloadResult
-from deploy.pinning import (Pinning, PinningFailed, generator_on, parse_cpu_list, parse_pinning, pin_containers,
+from deploy.pinning import (Pinning, PinningFailed, generator_on, parse_cpu_list, parse_pinning,
                             pin_stack)
 from deploy.rundir import Host, Plan
+from stack.compose import pin_containers
 
 FOUR_CPUS = range(4)
 

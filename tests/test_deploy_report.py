@@ -16,20 +16,20 @@ from pathlib import Path
 import pytest
 
 from deploy.__main__ import main
-from deploy.loadgen import main_failure
 from deploy.matrix import load_matrix
 from deploy.outcome import LoadMeasurements, measured_result
 from deploy.report import write_reports
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results, save_result
 from deploy.rundir import Host, Plan, create_run_dir, read_plan
 from deploy.sampling import read_samples
+from loadtest.runner import main_failure
 from loadtest.slo import read_stats_csv
+from tests.conftest import PNG_SIGNATURE
 
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
 # The reference matrix as that run read it (its run directory's matrix.toml).
 REFERENCE = RECORDED_RUN / "matrix.toml"
 HOST = Host(cpus=2, memory_bytes=25_270_000_000, docker_version="20.10.24+dfsg1", cgroup_version="1", os="Debian GNU/Linux 12")
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # index -> (Gunicorn workers per replica, OOM events, restarts, generator saturated), as the run recorded them.
 RECORDED = {
     1: ((2,), 0, 0, False),

@@ -8,62 +8,7 @@ import json
 import pytest
 
 from service.validation import OUT_OF_RANGE
-from tests.conftest import SEED_REQUEST
-
-
-def with_(**changes):
-    return json.dumps({**SEED_REQUEST, **changes})
-
-
-def without(name):
-    return json.dumps({k: v for k, v in SEED_REQUEST.items() if k != name})
-
-
-def row(**changes):
-    return {**SEED_REQUEST, **changes}
-
-
-# (name, raw body, status, error code, field named, words in the message)
-BAD_BODIES = [
-    ("malformed JSON", b'{"sepal_length": 5.1,', 400, "invalid_json", None, "not valid JSON"),
-    ("truncated JSON", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_len', 400, "invalid_json", None, "not valid JSON"),
-    ("empty body", b"", 400, "invalid_json", None, "empty"),
-    ("whitespace body", b"  \n", 400, "invalid_json", None, "empty"),
-    ("array body", b"[5.1, 3.5, 1.4, 0.2]", 400, "bad_request", "body", "JSON object, got array"),
-    ("string body", b'"hello"', 400, "bad_request", "body", "got string"),
-    ("number body", b"42", 400, "bad_request", "body", "got number"),
-    ("null body", b"null", 400, "bad_request", "body", "got null"),
-    ("missing field", without("petal_width").encode(), 400, "validation_error", "petal_width", "Missing data"),
-    ("unknown field", with_(stem_length=3.0).encode(), 400, "validation_error", "stem_length", "Unknown field"),
-    ("non-numeric value", with_(sepal_length="long").encode(), 400, "validation_error", "sepal_length", "got string"),
-    ("numeric string", with_(sepal_length="5.1").encode(), 400, "validation_error", "sepal_length", "got string"),
-    ("boolean", with_(sepal_width=True).encode(), 400, "validation_error", "sepal_width", "got boolean"),
-    ("null value", with_(petal_length=None).encode(), 400, "validation_error", "petal_length", "null"),
-    ("nested object", with_(petal_width={"cm": 0.2}).encode(), 400, "validation_error", "petal_width", "got object"),
-    ("nested array", with_(petal_width=[0.2]).encode(), 400, "validation_error", "petal_width", "got array"),
-    ("NaN literal", b'{"sepal_length": NaN, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "NaN"),
-    ("Infinity literal", b'{"sepal_length": Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
-    ("-Infinity literal", b'{"sepal_length": -Infinity, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "Infinity"),
-    ("overflowing float", b'{"sepal_length": 1e999, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", None, "out of range"),
-    ("overflowing integer", ('{"sepal_length": 1' + "0" * 400 + ', "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}').encode(), 400, "validation_error", "sepal_length", "too large"),
-    ("integer past the digit limit", ('{"sepal_length": ' + "9" * 5000 + "}").encode(), 400, "invalid_json", None, "value has 5000 digits"),
-    ("byte order mark", b"\xef\xbb\xbf" + json.dumps(SEED_REQUEST).encode(), 400, "invalid_json", None, "byte order mark"),
-    ("unterminated string", b'{"sepal_length', 400, "invalid_json", None, "Unterminated string starting at line 1 column 2"),
-    ("control character in a string", b'{"sepal\nlength": 5.1}', 400, "invalid_json", None, "Invalid control character at line 1 column 8"),
-    ("negative measurement", with_(sepal_length=-5.1).encode(), 400, "validation_error", "sepal_length", "greater than 0"),
-    ("zero measurement", with_(petal_width=0).encode(), 400, "validation_error", "petal_width", "greater than 0"),
-    ("absurd measurement", with_(sepal_length=5100.0).encode(), 400, "validation_error", "sepal_length", "at most 30"),
-    ("duplicate keys", b'{"sepal_length": 5.1, "sepal_length": 9.9, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}', 400, "invalid_json", "sepal_length", "more than once"),
-    ("invalid UTF-8", b'{"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2, "\xff": 1}', 400, "invalid_json", None, "UTF-8"),
-    ("deeply nested", b"[" * 5_000 + b"]" * 5_000, 400, "invalid_json", None, "nested too deeply"),
-    ("empty batch", b'{"instances": []}', 400, "validation_error", "instances", "at least one"),
-    ("batch not a list", b'{"instances": {"a": 1}}', 400, "validation_error", "instances", "Not a valid list"),
-    ("batch with one bad row", json.dumps({"instances": [row(), row(), row(petal_width="x")]}).encode(), 400, "validation_error", "instances[2].petal_width", "got string"),
-    ("batch row not an object", json.dumps({"instances": [row(), 7]}).encode(), 400, "validation_error", "instances[1]", "Must be an object with sepal_length, sepal_width, petal_length and petal_width."),
-    ("batch beside features", json.dumps({"instances": [row()], "sepal_length": 5.1}).encode(), 400, "validation_error", "sepal_length", "Unknown field"),
-    ("oversized batch", json.dumps({"instances": [row()] * 51}).encode(), 413, "batch_too_large", "instances", "over the limit of 50"),
-    ("body over the limit", b'{"pad": "' + b"x" * 20_000 + b'"}', 413, "payload_too_large", None, "over the limit"),
-]
+from tests.conftest import BAD_BODIES, SEED_REQUEST
 
 
 def assert_error_shape(response, status: int, code: str) -> dict:

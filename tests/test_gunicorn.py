@@ -19,8 +19,8 @@ import pytest
 import requests
 
 from bench.server import GUNICORN, PRODUCTION, ROOT, free_port, gunicorn
-from tests.conftest import SEED_REQUEST
-from tests.test_errors import BAD_BODIES
+from tests.conftest import BAD_BODIES, SEED_REQUEST
+
 
 pytestmark = pytest.mark.slow
 

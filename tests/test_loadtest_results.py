@@ -10,8 +10,8 @@ import pytest
 from locust.env import Environment
 from locust.event import Events
 
-from deploy.loadgen import generator_saturated
 from loadtest.results import final_verdict, write_verdict
+from loadtest.runner import generator_saturated
 from loadtest.selfwatch import LATE_MS, NodeCpu, Sample
 
 CALM = NodeCpu("generator", (Sample(cpu_percent=20.0, late_ms=1.0),) * 10)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import random
 import subprocess
@@ -13,6 +12,7 @@ import pytest
 
 from bench.server import PRODUCTION, ROOT, gunicorn
 from loadtest.model import load_served_model
+from loadtest.runner import failures_by_name
 from loadtest.open_inference import check_inference, infer_path, infer_request
 from loadtest.payloads import RowSampler
 
@@ -71,12 +71,6 @@ def test_a_regressors_answer_needs_finite_predictions(packaged) -> None:
     assert check_inference(200, '{"outputs": []}', 2, model) == "HTTP 200 without prediction outputs"
 
 
-def request_names(stats_csv: Path) -> dict[str, int]:
-    """Locust's ``_stats.csv``: request name -> failures, without the Aggregated row."""
-    with stats_csv.open() as file:
-        return {row["Name"]: int(row["Failure Count"]) for row in csv.DictReader(file) if row["Type"]}
-
-
 def run_locust(url: str, csv_prefix: Path, *user_classes: str) -> dict[str, int]:
     """A short headless run against ``url``: request name -> failures; fails the test unless Locust exits 0."""
     command = [
@@ -87,7 +81,7 @@ def run_locust(url: str, csv_prefix: Path, *user_classes: str) -> dict[str, int]
     ]
     run = subprocess.run(command, cwd=csv_prefix.parent, capture_output=True, text=True, timeout=LOCUST_TIMEOUT_S)
     assert run.returncode == 0, run.stderr[-3000:]
-    return request_names(Path(f"{csv_prefix}_stats.csv"))
+    return failures_by_name(Path(f"{csv_prefix}_stats.csv"))
 
 
 @pytest.mark.slow

@@ -16,7 +16,6 @@ from pathlib import Path
 import locust.stats
 import numpy as np
 import pytest
-from locust.argument_parser import get_empty_argument_parser, setup_parser_arguments
 from locust.env import Environment
 from locust.event import Events
 from locust.util.load_locustfile import load_locustfile
@@ -24,21 +23,14 @@ from locust.util.load_locustfile import load_locustfile
 from bench.server import ROOT
 from loadtest.locustfile import PredictApiUser, PredictMix, wait_time_from
 from loadtest.model import ModelError, ServedModel, load_served_model, model_from_metadata
-from loadtest.options import add_arguments, request_mix
+from loadtest.options import request_mix
 from loadtest.payloads import (
     InvalidRequest, RowSampler, check_batch, check_prediction, check_refusal, invalid_requests,
 )
+from tests.conftest import parse_options
 from training.artifact import load_artifact
 
 SAMPLES = 6000
-
-
-def parse_options(args: list[str], env: dict[str, str] | None = None, config: Path | None = None) -> argparse.Namespace:
-    """Locust's real option parser with the load test's options, as ``locust`` builds it."""
-    parser = get_empty_argument_parser(add_help=False, default_config_files=[str(config)] if config else [])
-    setup_parser_arguments(parser)
-    add_arguments(parser)
-    return parser.parse_args(args, env_vars=env or {})
 
 
 @pytest.fixture(autouse=True)

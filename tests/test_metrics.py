@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import REGISTRY
 
-from tests.conftest import SEED_REQUEST
-from tests.test_predict import VERSICOLOR, VIRGINICA
+from tests.conftest import SEED_REQUEST, VERSICOLOR, VIRGINICA
 
 
 def predictions_total() -> dict[str, float]:

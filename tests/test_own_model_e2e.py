@@ -26,9 +26,10 @@ import pytest
 import requests
 
 from bench.server import ROOT, free_port
+from loadtest.runner import failures_by_name
+from stack.compose import Compose, environment
 from tests import own_models
-from tests.test_deploy_e2e import SMOKE, left_behind
-from tests.test_locust_open_inference import request_names
+from tests.conftest import SMOKE_MATRIX, left_behind
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -73,21 +74,15 @@ def own_model(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathF
 @pytest.fixture
 def stack(stock_image: str, own_model) -> Iterator[str]:
     """The stock image with the artifact mounted, one replica behind Nginx; yields Nginx's URL."""
-    project = f"own-model-test-{uuid.uuid4().hex[:8]}"
     port = free_port()
-    environment = {**os.environ, "IMAGE": stock_image, "API_MODEL_DIR": str(own_model[1]), "API_REPLICAS": "1",
-                   "API_CPUS": "1.0", "PORT": str(port)}
-    environment.pop("WEB_CONCURRENCY", None)
-    compose = ["docker", "compose", "--project-name", project]
+    compose = Compose(f"own-model-test-{uuid.uuid4().hex[:8]}", ROOT,
+                      environment(port=port, replicas=1, cpus=1.0, image=stock_image, model_dir=own_model[1]))
     try:
-        up = subprocess.run([*compose, "up", "--detach", "--no-build", "--wait"], cwd=ROOT, env=environment,
-                            capture_output=True, text=True, timeout=UP_TIMEOUT_S)
-        assert up.returncode == 0, up.stderr[-3000:]
+        compose.run("up", "--detach", "--no-build", "--wait", timeout_s=UP_TIMEOUT_S)
         yield f"http://127.0.0.1:{port}"
     finally:
-        subprocess.run([*compose, "down", "--volumes", "--remove-orphans"], cwd=ROOT, env=environment,
-                       capture_output=True, timeout=120)
-    assert left_behind(project) == []
+        compose.down()
+    assert left_behind(compose.project) == []
 
 
 def test_the_mounted_model_answers_as_scikit_learn_and_holds_a_short_load_test(own_model, stack: str,
@@ -116,7 +111,7 @@ def test_the_mounted_model_answers_as_scikit_learn_and_holds_a_short_load_test(o
         cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-3000:]
     assert f"model {model.name}: {metadata['task']}" in run.stderr
-    failures = request_names(Path(f"{prefix}_stats.csv"))
+    failures = failures_by_name(Path(f"{prefix}_stats.csv"))
     assert {"/predict single", "/predict batch", "/predict invalid", "/v2 infer single"} <= set(failures), failures
     assert sum(failures.values()) == 0, failures
 
@@ -127,13 +122,12 @@ def test_the_smoke_matrix_runs_on_a_mounted_regressor(stock_image: str, tmp_path
     project = f"own-model-test-{uuid.uuid4().hex[:8]}"
     try:
         completed = subprocess.run(
-            [sys.executable, "-m", "deploy", "run", str(SMOKE), "--only", "1", "--out", str(tmp_path / "out"),
+            [sys.executable, "-m", "deploy", "run", str(SMOKE_MATRIX), "--only", "1", "--out", str(tmp_path / "out"),
              "--project", project, "--port", str(free_port()), "--image", stock_image, "--no-build",
              "--model-dir", str(artifact), "--ready-timeout", "90"],
             cwd=ROOT, capture_output=True, text=True, timeout=RUN_TIMEOUT_S, stdin=subprocess.DEVNULL)
     finally:
-        subprocess.run(["docker", "compose", "--project-name", project, "down", "--volumes", "--remove-orphans"],
-                       cwd=ROOT, capture_output=True, timeout=120)
+        Compose(project, ROOT).down()
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     (run_dir,) = list((tmp_path / "out").iterdir())
     (row,) = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"]

@@ -5,11 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.conftest import SEED_REQUEST
+from tests.conftest import SEED_REQUEST, VERSICOLOR, VIRGINICA
 from training.artifact import load_artifact
-
-VERSICOLOR = {"sepal_length": 6.4, "sepal_width": 3.2, "petal_length": 4.5, "petal_width": 1.5}
-VIRGINICA = {"sepal_length": 6.3, "sepal_width": 3.3, "petal_length": 6.0, "petal_width": 2.5}
 
 
 def test_seed_request_answers_setosa_with_probabilities(client, model_dir) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadtest.shapes import SHAPES, ConstantShape, SpikeShape, StepShape, shape_from
-from tests.test_locustfile import parse_options
+from tests.conftest import parse_options
 
 
 def _timeline(shape, until_s: float, every_s: float = 1.0) -> list:

@@ -33,6 +33,7 @@ from bench.wait import wait_until
 from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES
+from stack.compose import Compose, environment
 from tests.conftest import SEED_REQUEST
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -40,7 +41,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 API_PORT = 8000
 # Small asks: the test machine may have 2 cores shared with other work.
 REPLICAS = 3
-API_CPUS = "0.5"
+API_CPUS = 0.5
 API_MEMORY = "256M"
 MIB = 1024 * 1024
 COMPOSE_TIMEOUT_S = 180
@@ -64,25 +65,31 @@ def run(command: list[str], *, env: dict[str, str] | None = None, timeout_s: flo
 
 @dataclass
 class Stack:
-    """One compose project running compose.yaml, and how to reach and inspect it."""
+    """One compose project running compose.yaml, and how to reach and inspect it.
 
-    project: str
+    ``cli`` reads no file of its own: run in the repository, Compose reads the files a
+    user's `docker compose up` reads (compose.yaml, and compose.override.yaml if present).
+    """
+
+    cli: Compose
     port: int
-    env: dict[str, str]
     client: docker.DockerClient
+
+    @property
+    def project(self) -> str:
+        return self.cli.project
+
+    @property
+    def env(self) -> dict[str, str]:
+        return self.cli.env or {}
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    @property
-    def compose_command(self) -> list[str]:
-        # No -f: run in the repository, Compose reads the files a user's
-        # `docker compose up` reads (compose.yaml, and compose.override.yaml if present).
-        return ["docker", "compose", "-p", self.project]
-
     def compose(self, *args: str) -> str:
-        return run([*self.compose_command, *args], env=self.env)
+        """``docker compose ARGS`` for this project; raises StackError with the end of its output when it fails."""
+        return self.cli.run(*args, timeout_s=COMPOSE_TIMEOUT_S)
 
     def scale(self, replicas: int) -> None:
         """Start or stop api replicas until ``replicas`` run healthy; Nginx is left running."""
@@ -153,10 +160,10 @@ def compose_stack(image: str, client: docker.DockerClient, *services: str, **set
     ``settings`` are compose.yaml's variables (API_REPLICAS, API_CPUS, API_MEMORY,
     WEB_CONCURRENCY); the image is ``image``, the published port a free one.
     """
-    env = {k: v for k, v in os.environ.items() if k not in ("WEB_CONCURRENCY", "COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
-    env.update({"IMAGE": image, "PORT": str(free_port()), "API_REPLICAS": str(REPLICAS), "API_CPUS": API_CPUS, "API_MEMORY": API_MEMORY})
+    inherited = {k: v for k, v in os.environ.items() if k not in ("COMPOSE_FILE", "COMPOSE_PROJECT_NAME")}
+    env = environment(port=free_port(), replicas=REPLICAS, cpus=API_CPUS, memory=API_MEMORY, image=image, base=inherited)
     env.update(settings)
-    stack = Stack(project=f"api-inference-e2e-{uuid.uuid4().hex[:8]}", port=int(env["PORT"]), env=env, client=client)
+    stack = Stack(Compose(f"api-inference-e2e-{uuid.uuid4().hex[:8]}", ROOT, env), port=int(env["PORT"]), client=client)
     try:
         stack.compose("up", "-d", "--no-build", "--wait", "--wait-timeout", "120", *services)
         yield stack
@@ -289,7 +296,7 @@ def test_scaling_up_and_down_needs_no_nginx_restart_and_loses_no_request(three_r
     stack = three_replicas
     nginx_before = stack.nginx().attrs
 
-    run(["make", "scale", "N=5", f"IMAGE={stack.env['IMAGE']}", f"COMPOSE={' '.join(stack.compose_command)}"], env=stack.env)
+    run(["make", "scale", "N=5", f"IMAGE={stack.env['IMAGE']}", f"COMPOSE={' '.join(stack.cli.command())}"], env=stack.env)
     assert len(stack.api_addresses()) == 5
     stack.settle(session)  # all five answer, within SETTLE_TIMEOUT_S
 

@@ -1,0 +1,7 @@
+"""The Compose stack of the project: API replicas behind Nginx (``compose.yaml``), run under a project of one's own.
+
+``stack.compose`` names and checks the project, builds the environment that gives
+``compose.yaml`` its limits, and runs ``docker compose`` with a time bound;
+``stack.processes`` finds the host's view of a service's processes. The
+experiments (``deploy``), the bench and the tests all start their stacks through it.
+"""

@@ -1,0 +1,68 @@
+"""``loadtest.runner``: the headless command line, and reading what Locust wrote: its live statistics,
+its failures, its verdict file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from loadtest.runner import LiveStats, generator_saturated, headless_command, main_failure, read_live
+
+RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
+
+
+def test_the_command_runs_the_locustfile_headless_and_puts_the_options_last() -> None:
+    command = headless_command(Path("bench/locustfile.py"), "http://127.0.0.1:9", users=8, spawn_rate=8,
+                               run_time_s=2.5, options=["--loglevel", "WARNING", "UserClass"])
+
+    assert Path(command[0]).name == "locust"
+    assert command[1:] == ["-f", "bench/locustfile.py", "--headless", "--host", "http://127.0.0.1:9",
+                           "--users", "8", "--spawn-rate", "8", "--run-time", "2.5s", "--only-summary",
+                           "--loglevel", "WARNING", "UserClass"]
+
+
+def test_with_a_directory_the_run_keeps_its_csv_files_full_history_and_html_report(tmp_path: Path) -> None:
+    command = headless_command(Path("loadtest/locustfile.py"), "http://h", users=1, spawn_rate=0.5, run_time_s=60,
+                               directory=tmp_path)
+
+    text = " ".join(command[1:])
+    assert "--spawn-rate 0.5 --run-time 60s" in text
+    assert f"--csv {tmp_path}/locust --csv-full-history --html {tmp_path}/locust.html --only-summary" in text
+
+
+def test_live_figures_are_the_newest_aggregated_row_of_the_history():
+    live = read_live(RECORDED_RUN / "04-1x0.5cpu-250M" / "locust_stats_history.csv")
+    assert (live.users, live.requests_per_s, live.requests, live.failures, live.p95_ms) == (50, 165.3, 9135, 0, 25.0)
+
+
+def test_no_history_yet_means_no_live_figures(tmp_path):
+    assert read_live(tmp_path / "locust_stats_history.csv") is None
+    (tmp_path / "locust_stats_history.csv").write_text("Timestamp,User Count,Type,Name,Requests/s\n", encoding="utf-8")
+    assert read_live(tmp_path / "locust_stats_history.csv") is None
+
+
+def test_the_row_locust_writes_before_any_user_started_is_not_shown_as_live_figures(tmp_path):
+    history = tmp_path / "locust_stats_history.csv"
+    header = "Timestamp,User Count,Type,Name,Requests/s,Failures/s,95%,Total Request Count,Total Failure Count\n"
+    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n", encoding="utf-8")
+    assert read_live(history) is None
+    history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n"
+                       "1764672001,5,,Aggregated,0.000000,0.000000,11,19,0\n", encoding="utf-8")
+    assert read_live(history) == LiveStats(users=5, requests_per_s=0.0, requests=19, failures=0, p95_ms=11.0)
+
+
+def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():
+    assert main_failure(RECORDED_RUN / "05-3x0.5cpu-250M" / "locust_failures.csv") == \
+        "HTTP 502 bad_gateway (88% of failures)"
+    assert main_failure(RECORDED_RUN / "03-1x0.35cpu-192M" / "locust_failures.csv") is None
+
+
+def test_saturation_is_read_from_the_locustfiles_verdict(tmp_path):
+    assert not generator_saturated(tmp_path), "no verdict written: nothing says the generator saturated"
+    verdict = {"passed": False, "reasons": ["generator CPU saturated: results not trustworthy (generator: 40 of 60)"],
+               "generator_saturated": True}
+    (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
+    assert generator_saturated(tmp_path)
+    verdict.update(reasons=["p95 840 ms > 300 ms"], generator_saturated=False)
+    (tmp_path / "locust_verdict.json").write_text(json.dumps(verdict), encoding="utf-8")
+    assert not generator_saturated(tmp_path)
