@@ -88,7 +88,7 @@ def test_the_generator_runs_on_its_cpus_within_the_block_and_as_before_after_it(
 
 def test_the_stacks_containers_are_moved_with_docker_update_cpuset_cpus(monkeypatch: pytest.MonkeyPatch) -> None:
     asked = []
-    monkeypatch.setattr(pinning.subprocess, "run",
+    monkeypatch.setattr(subprocess, "run",
                         lambda command, **kwargs: asked.append(command) or subprocess.CompletedProcess(command, 0))
     containers = {"nginx": [SimpleNamespace(id="n1")], "api": [SimpleNamespace(id="a1"), SimpleNamespace(id="a2")]}
     monkeypatch.setattr(pinning, "service_containers", lambda client, project, service: containers[service])
@@ -98,7 +98,7 @@ def test_the_stacks_containers_are_moved_with_docker_update_cpuset_cpus(monkeypa
 
 def test_no_container_or_a_refusal_of_the_engine_is_not_a_pinning(monkeypatch: pytest.MonkeyPatch) -> None:
     asked = []
-    monkeypatch.setattr(pinning.subprocess, "run",
+    monkeypatch.setattr(subprocess, "run",
                         lambda command, **kwargs: asked.append(command) or subprocess.CompletedProcess(command, 1))
     assert pin_containers([], "1") is False
     assert asked == []
