@@ -297,9 +297,7 @@ def _on_init(environment: Any, **_: Any) -> None:
         logger.info("load shape %s: %s", shape.name, _shape_summary(shape))
     if options.headless and isinstance(environment.runner, LocalRunner) and _needs_model(environment):
         # Read now, before any user starts, so an unreachable target is one line and exit 2.
-        Target.load(options.model_metadata, environment.host)
-        if Target.error is not None:
-            logger.error("%s", Target.error)
+        if not _load_model(options.model_metadata, environment.host):
             sys.exit(USAGE_EXIT_CODE)
     cpu_watch.attach(environment)
 
@@ -308,20 +306,26 @@ def _needs_model(environment: Any) -> bool:
     return any(getattr(cls, "needs_model", False) for cls in environment.user_classes)
 
 
+def _load_model(model_metadata: str, host: str | None) -> bool:
+    """Read the served model into ``Target`` and log what it is, or log why not; whether it was read."""
+    Target.load(model_metadata, host)
+    if Target.error is not None:
+        logger.error("%s", Target.error)
+        return False
+    model = Target.model
+    logger.info("model %s: %s, %d features, %d sample rows", model.name, model.task, len(model.features),
+                len(model.sample))
+    return True
+
+
 @events.test_start.add_listener
 def _read_the_model(environment: Any, **_: Any) -> None:
     # A headless local run read it at init. The web UI's host may change until the test starts,
     # and a worker learns the --host from the master with the start of the test.
     if not _needs_model(environment) or (environment.parsed_options.headless and Target.model is not None):
         return
-    Target.load(environment.parsed_options.model_metadata, environment.host)
-    if Target.error is not None:
-        logger.error("%s", Target.error)
+    if not _load_model(environment.parsed_options.model_metadata, environment.host):
         gevent.spawn(environment.runner.quit)
-        return
-    model = Target.model
-    logger.info("model %s: %s, %d features, %d sample rows", model.name, model.task, len(model.features),
-                len(model.sample))
 
 
 @events.test_start.add_listener
