@@ -29,7 +29,7 @@ import psutil
 from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
-from bench.wait import wait_until
+from stack.wait import wait_until
 from stack.compose import Compose, StackError, environment, unavailable_reason
 from stack.processes import container_processes
 

@@ -26,7 +26,7 @@ from typing import Any
 import psutil
 
 from bench.bare import BARE_ROUTE
-from bench.wait import wait_until
+from stack.wait import wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
 GUNICORN = Path(sys.executable).with_name("gunicorn")

@@ -2,6 +2,7 @@
 
 ``stack.compose`` names and checks the project, builds the environment that gives
 ``compose.yaml`` its limits, and runs ``docker compose`` with a time bound;
-``stack.processes`` finds the host's view of a service's processes. The
-experiments (``deploy``), the bench and the tests all start their stacks through it.
+``stack.processes`` finds the host's view of a service's processes;
+``stack.wait`` polls until a condition holds. The experiments (``deploy``), the
+bench and the tests all start and wait for their stacks through it.
 """

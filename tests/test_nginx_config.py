@@ -20,7 +20,7 @@ import yaml
 from requests.structures import CaseInsensitiveDict
 
 from bench.server import GUNICORN, ROOT, free_port
-from bench.wait import wait_until
+from stack.wait import wait_until
 from service.config import DEFAULT_MAX_BODY_BYTES
 from tests.conftest import SEED_REQUEST
 

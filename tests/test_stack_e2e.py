@@ -29,7 +29,7 @@ import requests
 from docker.models.containers import Container
 
 from bench.server import ROOT, free_port
-from bench.wait import wait_until
+from stack.wait import wait_until
 from deploy.containers import gunicorn_workers
 from service import create_app
 from service.config import DEFAULT_MAX_BODY_BYTES

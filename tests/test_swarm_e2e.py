@@ -36,7 +36,7 @@ import requests
 from docker.models.services import Service
 
 from bench.server import ROOT, free_port
-from bench.wait import wait_until
+from stack.wait import wait_until
 from tests.conftest import SEED_REQUEST
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bench.wait import wait_until
+from stack.wait import wait_until
 
 
 def test_it_returns_true_once_the_condition_holds_without_calling_it_again() -> None:

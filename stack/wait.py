@@ -1,4 +1,4 @@
-"""Wait until a condition holds: the one polling loop the bench, the test launcher and the tests share."""
+"""Wait until a condition holds: the one polling loop the experiments, the bench, the test launcher and the tests share."""
 
 from __future__ import annotations
 
