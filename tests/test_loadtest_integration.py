@@ -11,13 +11,14 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from bench.server import PRODUCTION, ROOT, Server, gunicorn
-from loadtest.runner import CSV_PREFIX, LocustRun, headless_command, run_locust
+from loadtest.runner import CSV_PREFIX, LocustRun, headless_command, measured_window_s, run_locust
 from loadtest.slo import read_stats_csv
 
 pytestmark = pytest.mark.slow
@@ -61,8 +62,10 @@ def summary(prefix: Path) -> subprocess.CompletedProcess:
 def test_a_healthy_run_writes_every_report_and_exits_with_its_verdict(server: Server, tmp_path: Path) -> None:
     # Latency objectives no answer on a shared host misses: the run is judged on its failures, and on the
     # generator's self-watch, which a host busy with other work can trip (the verdict then says so, exit 1).
+    started = time.time()
     run = run_headless(server, tmp_path, "--invalid-share", "0.2", "--batch-share", "0.3",
                        "--slo-p95-ms", "60000", "--slo-p99-ms", "60000")
+    lifetime_s = time.time() - started
     verdict = json.loads((tmp_path / "locust_verdict.json").read_text())
     assert run.exit_code == (0 if not verdict["generator_saturated"] else 1), run.log.read_text()[-3000:]
     for name in REPORT_FILES:
@@ -80,6 +83,9 @@ def test_a_healthy_run_writes_every_report_and_exits_with_its_verdict(server: Se
     assert verdict["stats"]["requests"] == stats.requests, "the CSV holds the final numbers the verdict judged"
     assert [node["node"] for node in verdict["generator_cpu"]] == ["generator"]
     assert verdict["generator_cpu"][0]["samples"] >= RUN_TIME_S - 2
+    # The window the figures cover lies inside the Locust process's life, and the experiments read it back.
+    assert 0 < verdict["window_s"] < lifetime_s
+    assert measured_window_s(tmp_path) == verdict["window_s"]
 
     with run.history_csv.open(newline="", encoding="utf-8") as file:
         history = [row for row in csv.DictReader(file) if row["Name"] == "Aggregated"]
