@@ -312,15 +312,22 @@ def test_scaling_up_and_down_needs_no_nginx_restart_and_loses_no_request(three_r
     assert nginx_after["RestartCount"] == nginx_before["RestartCount"] == 0
 
 
-def test_killing_a_replica_loses_no_request(three_replicas: Stack, session: requests.Session) -> None:
+def test_killing_a_replica_loses_at_most_the_responses_it_was_writing(three_replicas: Stack,
+                                                                      session: requests.Session) -> None:
     stack = three_replicas
     victim = stack.containers("api")[0]
     victim_address = f"{victim.attrs['NetworkSettings']['Networks'][f'{stack.project}_default']['IPAddress']}:{API_PORT}"
+    victim_workers = gunicorn_workers(victim)
 
     report, kill_sent, killed = stream_during(stack, victim.kill)
 
     assert len(report.after(kill_sent)) >= 100, "too few requests after the kill to show anything"
-    assert report.failures() == []
+    # SIGKILL between a worker's write of a response's headers and of its body cuts that response:
+    # Nginx has passed the headers on and retries only what has not begun (proxy_next_upstream).
+    # One such response per worker of the victim at most, ended by the kill; nothing else fails.
+    cut = [o for o in report.failures() if o.status is None and "IncompleteRead" in o.error and o.ended_s >= kill_sent]
+    assert [o for o in report.failures() if o not in cut] == []
+    assert len(cut) <= victim_workers
     survivors = stack.api_addresses()
     assert victim_address not in survivors and len(survivors) == REPLICAS - 1
     # Once the kill took effect, survivors answered everything (the last address
