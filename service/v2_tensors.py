@@ -1,7 +1,7 @@
 """Open Inference Protocol tensors to and from the served model's arrays; nothing about HTTP.
 
 Inputs, either form, one row per input row, features as the artifact lists
-them (``training.contract``):
+them (``training.fields``):
 
 - one tensor of shape ``[N, n_features]``, any name (the metadata calls it
   ``features``), columns in the artifact's feature order;
@@ -28,7 +28,7 @@ from service.model import Predictions
 from service.schemas import json_type
 from service.v2_schemas import FLOAT_DATATYPES, InputTensor
 from service.validation import FeatureLimits, check_batch_size
-from training.contract import Contract
+from training.fields import Contract
 
 FEATURES_TENSOR = "features"
 CLASSIFIER_OUTPUTS = ("label", "class_id", "probabilities")

@@ -12,9 +12,10 @@ import time
 from pathlib import Path
 
 from training.artifact import METADATA_FILE, MODEL_FILE, model_dir_from_env, save_artifact
-from training.contract import DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME
+from training.contract import DEFAULT_RANGE_MARGIN
 from training.data import load_dataset
 from training.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from training.fields import DEFAULT_ROW_NAME
 from training.package import PackagingError, PackagingParams, package, parse_range
 from training.train import DEFAULT_CV_FOLDS, DEFAULT_SEED, DEFAULT_TEST_SIZE, TrainingParams, train
 
