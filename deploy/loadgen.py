@@ -85,7 +85,7 @@ class OpenLoadRun:
     load: OpenLoad
     locust: LocustRun
     stats: RunStats | None
-    window_s: float | None = None  # the window as Locust's log timed it; None: not in the log
+    window_s: float | None = None  # the window as the locustfile timed it (its verdict file); None: not written
 
     @property
     def offered_rps(self) -> float:
@@ -95,7 +95,7 @@ class OpenLoadRun:
     @property
     def achieved_rps(self) -> float:
         """Requests answered per second over the measured window (0 without statistics): the
-        window's requests over its length in Locust's log, else Locust's own Requests/s."""
+        window's requests over its length as the verdict file gives it, else Locust's own Requests/s."""
         if self.stats is None:
             return 0.0
         return self.stats.requests / self.window_s if self.window_s else self.stats.requests_per_s
@@ -163,4 +163,4 @@ def run_open_load(load: OpenLoad, slo: Slo, host_url: str, directory: Path, cwd:
         stats = read_stats_csv(locust.stats_csv)
     except (OSError, ValueError):
         stats = None
-    return OpenLoadRun(load=load, locust=locust, stats=stats, window_s=measured_window_s(locust.log))
+    return OpenLoadRun(load=load, locust=locust, stats=stats, window_s=measured_window_s(directory))

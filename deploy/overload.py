@@ -170,11 +170,12 @@ def nginx_refusal_times_ms(log: Path) -> list[float]:
         return []
     times = []
     for line in lines:
-        if line.startswith("{") and '"status":503' in line:
-            try:
-                times.append(float(json.loads(line)["request_time_s"]) * 1000)
-            except (ValueError, KeyError):
-                continue
+        try:
+            entry = json.loads(line)
+            if entry["status"] == OVERLOADED:
+                times.append(float(entry["request_time_s"]) * 1000)
+        except (ValueError, KeyError, TypeError):
+            continue  # Nginx's own start-up lines are not JSON
     return times
 
 

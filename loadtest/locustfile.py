@@ -46,7 +46,7 @@ from loadtest.payloads import (  # noqa: E402
 )
 from loadtest.rate_steps import RatePacer, RateSchedule  # noqa: E402
 from loadtest.request_log import RequestLog  # noqa: E402
-from loadtest.results import final_verdict, rewrite_final_csv, write_verdict  # noqa: E402
+from loadtest.results import final_verdict, measured_window_s, rewrite_final_csv, write_verdict  # noqa: E402
 from loadtest.selfwatch import CpuWatch  # noqa: E402
 from loadtest.shapes import shape_from  # noqa: E402
 
@@ -66,6 +66,8 @@ cpu_watch = CpuWatch()
 # The --rate-steps schedule shared by every user (set up when Locust starts), and the --request-log.
 schedule: RateSchedule | None = None
 request_log: RequestLog | None = None
+# time.time() when the users were last stopped (test_stop): the end of the window the verdict's figures cover.
+stopped_at: float | None = None
 
 
 class Target:
@@ -342,6 +344,12 @@ def _shape_summary(shape: Any) -> str:
                      if isinstance(value, (int, float)) and key != "start_time")
 
 
+@events.test_stop.add_listener
+def _mark_the_stop(environment: Any, **_: Any) -> None:
+    global stopped_at
+    stopped_at = time.time()
+
+
 @events.quitting.add_listener
 def _on_quitting(environment: Any, **_: Any) -> None:
     if isinstance(environment.runner, WorkerRunner):
@@ -360,7 +368,8 @@ def _on_quitting(environment: Any, **_: Any) -> None:
     (logger.info if verdict.passed else logger.error)("%s", verdict.describe())
     if options.csv_prefix:
         rewrite_final_csv(environment, options.csv_prefix)
-        write_verdict(Path(f"{options.csv_prefix}_verdict.json"), verdict, stats, slo, cpu_watch.nodes())
+        write_verdict(Path(f"{options.csv_prefix}_verdict.json"), verdict, stats, slo, cpu_watch.nodes(),
+                      measured_window_s(environment, stopped_at))
     if request_log is not None:
         request_log.close()
     if not locust_log.unhandled_greenlet_exception:  # keep Locust's own exit code 2 for a crash

@@ -53,15 +53,31 @@ def rewrite_final_csv(environment: Any, prefix: str) -> None:
             write(csv.writer(file))
 
 
-def write_verdict(path: Path, verdict: Verdict, stats: RunStats, slo: Slo, nodes: list[NodeCpu]) -> None:
-    """Write ``{passed, reasons, generator_saturated, slo, stats, generator_cpu}`` as JSON (a percentile of
-    no requests is null)."""
+def measured_window_s(environment: Any, stopped_at: float | None) -> float | None:
+    """Seconds from the start of the figures (Locust's total ``start_time``: the test's start, or
+    ``--reset-stats`` once every user is spawned) to ``stopped_at`` (``time.time()`` when the users were
+    stopped); None when the run has not stopped.
+
+    Locust's own Requests/s divides by the time to the last answer, which makes a
+    short window look faster than it was; this is the window itself.
+    """
+    if stopped_at is None:
+        return None
+    window_s = stopped_at - environment.stats.total.start_time
+    return window_s if window_s > 0 else None
+
+
+def write_verdict(path: Path, verdict: Verdict, stats: RunStats, slo: Slo, nodes: list[NodeCpu],
+                  window_s: float | None) -> None:
+    """Write ``{passed, reasons, generator_saturated, window_s, slo, stats, generator_cpu}`` as JSON (a
+    percentile of no requests is null; ``window_s`` from :func:`measured_window_s`)."""
     stats_fields = {key: percentile_or_none(value) if isinstance(value, float) else value
                     for key, value in asdict(stats).items()}
     document = {
         "passed": verdict.passed,
         "reasons": list(verdict.reasons),
         "generator_saturated": verdict.generator_saturated,
+        "window_s": window_s,
         "slo": asdict(slo),
         "stats": {**stats_fields, "failure_ratio": stats.failure_ratio},
         "generator_cpu": [node.as_dict() for node in nodes],

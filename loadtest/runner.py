@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 CSV_PREFIX = "locust"
@@ -30,12 +29,6 @@ GRACE_S = 30
 POLL_INTERVAL_S = 1.0
 # How Locust writes a failure the locustfile marked: CatchResponseError('message') or ("message").
 CATCH_RESPONSE_ERROR = re.compile(r"""CatchResponseError\((['"])(.*)\1\)""")
-# Locust's log lines that open and close a measured window (locust/runners.py on
-# --reset-stats, locust/main.py at the end of --run-time), after the
-# "[2026-12-02 07:53:55,390] host/INFO/logger: " prefix.
-LOG_TIME = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\] ")
-WINDOW_OPENS = "Resetting stats"
-WINDOW_CLOSES = "--run-time limit reached"
 
 
 @dataclass(frozen=True)
@@ -154,28 +147,11 @@ def failures_by_name(stats_csv: Path) -> dict[str, int]:
         return {row["Name"]: int(row["Failure Count"]) for row in csv.DictReader(file) if row["Type"]}
 
 
-def measured_window_s(log: Path) -> float | None:
-    """Seconds from Locust's "Resetting stats" to its "--run-time limit reached" in ``log``, or None.
-
-    Locust's own Requests/s divides by the time to the last answer, which makes a
-    short window look faster than it was; the log times the window itself.
-    """
-    opened = closed = None
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None
-    for line in lines:
-        match = LOG_TIME.match(line)
-        if not match:
-            continue
-        if WINDOW_OPENS in line:
-            opened = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
-        elif WINDOW_CLOSES in line and opened is not None:
-            closed = datetime.strptime(match.group(1), "%Y-%m-%d %H:%M:%S,%f")
-    if opened is None or closed is None or closed <= opened:
-        return None
-    return (closed - opened).total_seconds()
+def measured_window_s(directory: Path) -> float | None:
+    """The seconds the figures of the locustfile's verdict (``locust_verdict.json`` in ``directory``) cover, from
+    the start of the figures to the users' stop (``loadtest.results.measured_window_s``); None when not written."""
+    window_s = _verdict_document(directory).get("window_s")
+    return float(window_s) if isinstance(window_s, (int, float)) and window_s > 0 else None
 
 
 def main_failure(failures_csv: Path) -> str | None:
@@ -196,12 +172,17 @@ def main_failure(failures_csv: Path) -> str | None:
 
 
 def generator_saturated(directory: Path) -> bool:
-    """Whether the locustfile's verdict (``locust_verdict.json``) says the generator ran out of CPU."""
+    """Whether the locustfile's verdict (``locust_verdict.json`` in ``directory``) says the generator ran out of CPU."""
+    return _verdict_document(directory).get("generator_saturated") is True
+
+
+def _verdict_document(directory: Path) -> dict:
+    """The verdict file the locustfile wrote in ``directory``; {} when it is missing or not a JSON object."""
     try:
-        verdict = json.loads((directory / f"{CSV_PREFIX}_verdict.json").read_text(encoding="utf-8"))
+        document = json.loads((directory / f"{CSV_PREFIX}_verdict.json").read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return verdict.get("generator_saturated") is True
+        return {}
+    return document if isinstance(document, dict) else {}
 
 
 def _stop(process: subprocess.Popen) -> None:

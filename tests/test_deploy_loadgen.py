@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -79,18 +80,15 @@ def test_an_open_load_kept_pace_only_when_95_percent_of_the_offered_rate_was_ans
     assert not ran(None).kept_pace and ran(None).achieved_rps == 0
 
 
-def test_the_achieved_rate_is_the_windows_requests_over_the_window_locusts_log_timed(tmp_path):
-    log = tmp_path / "locust.log"
-    log.write_text(
-        "[2026-12-02 07:53:51,439] vm/INFO/locust.runners: Ramping to 150 users at a rate of 37.50 per second\n"
-        "[2026-12-02 07:53:55,390] vm/INFO/locust.runners: Resetting stats\n\n"
-        "[2026-12-02 07:54:05,390] vm/INFO/locust.main: --run-time limit reached, shutting down\n", encoding="utf-8")
-    assert measured_window_s(log) == pytest.approx(10.0)
-    locust = LocustRun(0, tmp_path / "s.csv", tmp_path / "h.csv", log, False)
+def test_the_achieved_rate_is_the_windows_requests_over_the_window_the_verdict_timed(tmp_path):
+    verdict = tmp_path / "locust_verdict.json"
+    assert measured_window_s(tmp_path) is None, "no verdict written: no window"
+    verdict.write_text(json.dumps({"passed": True, "reasons": [], "window_s": 10.0}), encoding="utf-8")
+    assert measured_window_s(tmp_path) == pytest.approx(10.0)
+    locust = LocustRun(0, tmp_path / "s.csv", tmp_path / "h.csv", tmp_path / "locust.log", False)
     run = OpenLoadRun(OpenLoad(rate_rps=60, window_s=10), locust, RunStats(600, 0, 62.68, 21, 43, 130),
-                      window_s=measured_window_s(log))
+                      window_s=measured_window_s(tmp_path))
     assert run.achieved_rps == pytest.approx(60.0)  # not Locust's 62.68, timed to the last answer
     assert OpenLoadRun(run.load, locust, run.stats).achieved_rps == 62.68
-    assert measured_window_s(tmp_path / "missing.log") is None
-    log.write_text("[2026-12-02 07:53:55,390] vm/INFO/locust.runners: Resetting stats\n", encoding="utf-8")
-    assert measured_window_s(log) is None
+    verdict.write_text(json.dumps({"passed": True, "reasons": [], "window_s": None}), encoding="utf-8")
+    assert measured_window_s(tmp_path) is None, "a run that never stopped has no window"

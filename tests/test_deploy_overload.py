@@ -23,6 +23,7 @@ from deploy.overload import (
     capacity_from,
     judge,
     load_target,
+    nginx_refusal_times_ms,
     read_request_log,
     step_report,
     table,
@@ -143,6 +144,20 @@ def results_json(tmp_path: Path, **row) -> Path:
         {"name": "single-0.5", "replicas": 1, "cpus": 0.5, "memory": "256M", **row},
     ]}))
     return path
+
+
+def test_nginx_refusal_times_are_the_503s_of_its_json_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "nginx.log"
+    assert nginx_refusal_times_ms(log) == [], "no log: no times"
+    lines = [
+        "/docker-entrypoint.sh: Configuration complete; ready for start up",
+        json.dumps({"status": 503, "request_time_s": 0.002, "uri": "/predict"}),
+        json.dumps({"status": 200, "request_time_s": 0.010, "uri": "/predict"}),
+        json.dumps({"uri": "/predict", "request_time_s": 0.004, "status": 503}),
+        json.dumps({"status": 503}),
+    ]
+    log.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert nginx_refusal_times_ms(log) == pytest.approx([2.0, 4.0])
 
 
 def test_capacity_from_reads_the_row_of_the_same_limits(tmp_path: Path) -> None:

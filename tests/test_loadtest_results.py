@@ -10,8 +10,9 @@ import pytest
 from locust.env import Environment
 from locust.event import Events
 
-from loadtest.results import final_verdict, write_verdict
+from loadtest.results import final_verdict, measured_window_s, write_verdict
 from loadtest.runner import generator_saturated
+from loadtest.runner import measured_window_s as read_window_s
 from loadtest.selfwatch import LATE_MS, NodeCpu, Sample
 
 CALM = NodeCpu("generator", (Sample(cpu_percent=20.0, late_ms=1.0),) * 10)
@@ -51,7 +52,22 @@ def test_locusts_own_cpu_warning_flags_the_generator_too() -> None:
 @pytest.mark.parametrize("nodes", [[CALM], [STARVED]], ids=["calm", "starved"])
 def test_the_written_verdict_carries_the_flag_that_deploy_reads(tmp_path: Path, nodes) -> None:
     verdict, stats, slo = final_verdict(finished_run(5), nodes)
-    write_verdict(tmp_path / "locust_verdict.json", verdict, stats, slo, nodes)
+    write_verdict(tmp_path / "locust_verdict.json", verdict, stats, slo, nodes, None)
     document = json.loads((tmp_path / "locust_verdict.json").read_text(encoding="utf-8"))
     assert document["generator_saturated"] is verdict.generator_saturated
     assert generator_saturated(tmp_path) is verdict.generator_saturated
+
+
+def test_the_window_runs_from_the_start_of_the_figures_to_the_stop_and_deploy_reads_it_back(tmp_path: Path) -> None:
+    environment = finished_run(5)
+    started = environment.stats.total.start_time
+    assert measured_window_s(environment, None) is None, "not stopped: no window"
+    assert measured_window_s(environment, started - 1) is None, "a stop before the start is no window"
+    window_s = measured_window_s(environment, started + 12.5)
+    assert window_s == pytest.approx(12.5)
+    environment.stats.reset_all()  # --reset-stats once every user is spawned: the window starts again
+    assert measured_window_s(environment, started + 12.5) < window_s
+    verdict, stats, slo = final_verdict(environment, [CALM])
+    write_verdict(tmp_path / "locust_verdict.json", verdict, stats, slo, [CALM], window_s)
+    assert json.loads((tmp_path / "locust_verdict.json").read_text(encoding="utf-8"))["window_s"] == window_s
+    assert read_window_s(tmp_path) == pytest.approx(12.5)

@@ -21,7 +21,7 @@ def recorded_run(directory: Path) -> Path:
     prefix = directory / "run"
     shutil.copy(RECORDED_STATS, f"{prefix}_stats.csv")
     stats = RunStats(requests=100, failures=0, requests_per_s=10.0, p50_ms=3, p95_ms=8, p99_ms=20)
-    write_verdict(Path(f"{prefix}_verdict.json"), Verdict(True, ()), stats, SLO, [])
+    write_verdict(Path(f"{prefix}_verdict.json"), Verdict(True, ()), stats, SLO, [], 10.0)
     return prefix
 
 
