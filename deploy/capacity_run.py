@@ -27,7 +27,7 @@ from deploy.loadgen import OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
 from deploy.probe import ProbeResult, probe_result, write_probes
-from deploy.progress import Progress
+from deploy.progress import Progress, live_figures
 from deploy.readiness import unhealthy_replicas, wait_ready
 from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
@@ -112,10 +112,9 @@ def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: st
 
     def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
         phase = "ramp" if elapsed_s < load.ramp_s else "window"
-        figures = (f"{live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms" if live
-                   else "waiting for the first statistics")
         progress.status(position, f"{label} probe {number}: {rate_rps:g} req/s offered, {phase} "
-                                  f"{min(elapsed_s, load.run_time_s):.0f}/{load.run_time_s}s: {figures}")
+                                  f"{min(elapsed_s, load.run_time_s):.0f}/{load.run_time_s}s: "
+                                  f"{live_figures(live, users=False)}")
 
     sampler = StatsSampler(containers).start()
     try:

@@ -28,6 +28,7 @@ from deploy.containers import OomWatch, network_url, save_logs
 from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
+from deploy.progress import live_figures
 from deploy.readiness import answers, wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
@@ -392,7 +393,7 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
 
         def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
             if live and int(elapsed_s) % 10 == 0:
-                say(f"  {elapsed_s:4.0f}/{total_s} s: {live.requests_per_s:.0f} req/s, {live.failures} failed so far")
+                say(f"  {elapsed_s:4.0f}/{total_s} s: {live_figures(live, users=False)}")
 
         with generator_on(pinning):
             drive(plan, slo, url, directory, stack.root, on_tick)

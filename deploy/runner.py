@@ -29,7 +29,7 @@ from deploy.loadgen import locust_command
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
 from deploy.pinning import Pinning, PinningFailed, pin_stack
-from deploy.progress import Progress
+from deploy.progress import Progress, live_figures
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
@@ -190,9 +190,7 @@ def measure_load(ready: ReadyStack) -> ConfigurationResult:
     duration_s = ready.matrix.load.duration_s
 
     def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
-        figures = (f"{live.users} users, {live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms, "
-                   f"{live.failures} failed" if live else "waiting for the first statistics")
-        ready.status(f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
+        ready.status(f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {live_figures(live)}")
 
     sampler = StatsSampler(containers).start()
     try:

@@ -2,7 +2,7 @@
 
 Knows nothing about HTTP: it takes an (n, n_features) float64 matrix whose
 values the service has validated, columns in the order of the artifact's
-``features`` (``training.contract``), and returns class ids and probabilities
+``features`` (``training.fields``), and returns class ids and probabilities
 (classification) or numbers (regression).
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 
 from service.proba import CompiledProba, RowProbaFunction, argmax_is_predict, compile_predict_proba, without_revalidation
 from training.artifact import Artifact, load_artifact
-from training.contract import Contract
+from training.fields import Contract
 
 LOG = logging.getLogger(__name__)
 # Regression self-test: the same scikit-learn computes the same numbers, up to

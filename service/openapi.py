@@ -1,5 +1,5 @@
 """``GET /openapi.json``: an OpenAPI 3.0 document generated from the marshmallow schemas,
-which follow the served artifact's contract (``training.contract``); built once per app."""
+which follow the served artifact's contract (``training.fields``); built once per app."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask.typing import ResponseReturnValue
 from service import schemas, v2_schemas
 from service.predict import Inputs
 from service.v2_tensors import output_names
-from training.contract import Contract
+from training.fields import Contract
 
 bp = Blueprint("openapi", __name__)
 

@@ -5,7 +5,7 @@ in plain Python (``Inputs.valid_row``, ``Model.predict_proba_row``); a well-type
 batch is checked as one matrix (``Inputs.well_typed_matrix``, ``FeatureLimits.check``);
 anything else goes through the marshmallow schemas, whose messages the
 errors carry. The ``Inputs`` are built once per app from the artifact's
-features (``training.contract``); the module-level ``parse_request``,
+features (``training.fields``); the module-level ``parse_request``,
 ``valid_row`` and ``well_typed_matrix`` are the default Iris model's.
 tests/test_parse_request.py holds the three to the same outcomes.
 """
@@ -30,7 +30,7 @@ from service.model import Model, Predictions
 from service.probes import ready_model
 from service.schemas import batch_schema, features_schema, json_type
 from service.validation import FeatureLimits, check_batch_size
-from training.contract import Feature
+from training.fields import Feature
 from training.data import FEATURES
 
 # The types a JSON number decodes to; bool is a subclass of int but a type of its own, so it is not here.

@@ -2,7 +2,7 @@
 
 ``POST /predict`` and the Open Inference Protocol's ``/v2/models/.../infer``
 decode their bodies differently but both end with an (n, n_features) float64
-matrix in the order of the artifact's ``features`` (``training.contract``).
+matrix in the order of the artifact's ``features`` (``training.fields``).
 Both call ``check_batch_size`` (before building the matrix, so an oversized
 body is refused cheaply) and ``FeatureLimits.check``, so the two contracts
 cannot drift apart.
@@ -15,8 +15,9 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from service.errors import BatchTooLarge, ValidationFailed, summarise
-from training.contract import INTEGER, Feature, number_text
+from training.contract import number_text
 from training.data import FEATURES
+from training.fields import INTEGER, Feature
 
 NOT_FINITE = "Must be a finite number."
 NOT_INTEGER = "Must be an integer."

@@ -125,7 +125,7 @@ def test_sampled_rows_stay_near_the_sample_and_keep_its_precision(model_dir: Pat
 
 def test_integer_features_stay_integers_and_bounds_hold() -> None:
     model = model_from_metadata({
-        "name": "counts", "task": "regression",
+        "name": "counts", "task": "regression", "target": "price", "self_test": {},
         "features": [{"name": "rooms", "type": "integer", "minimum": 1, "maximum": 3},
                      {"name": "area", "type": "number", "minimum": 0, "exclusive_minimum": True, "maximum": 50}],
         "sample": [{"rooms": 1, "area": 0.5}, {"rooms": 3, "area": 49.5}],

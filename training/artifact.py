@@ -2,7 +2,7 @@
 
 The version is the first 12 hex digits of the SHA-256 of ``model.joblib``, so
 two artifacts with the same version hold the same bytes. Loading checks that
-hash, the scikit-learn version and the contract fields (``training.contract``)
+hash, the scikit-learn version and the contract fields (``training.fields``)
 before unpickling anything.
 """
 
@@ -19,7 +19,7 @@ from typing import Any
 import joblib
 import sklearn
 
-from training.contract import Contract, ContractError, contract_from_metadata
+from training.fields import Contract, ContractError, contract_from_metadata
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"

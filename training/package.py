@@ -4,7 +4,7 @@
 
 The CSV has a header row; every column but ``--target`` is a feature, in the
 order the model takes them, and holds numbers only. From it come the
-contract's fields (``training.contract``): each feature's type (``integer``
+contract's fields (``training.fields``): each feature's type (``integer``
 when every cell is an integer literal, else ``number``) and valid range
 (declared with ``--range NAME=LOW:HIGH``, else the data's, widened by
 ``--range-margin``), the task, the classes or the target's name, a sample of
@@ -31,10 +31,8 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.metrics import accuracy_score, r2_score
 
-from training.contract import (
-    CLASSIFICATION, DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, SAMPLE_ROWS, Feature, range_from_data,
-    sample_rows,
-)
+from training.contract import DEFAULT_RANGE_MARGIN, SAMPLE_ROWS, range_from_data, sample_rows
+from training.fields import CLASSIFICATION, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, Feature
 
 SAMPLE_SEED = 0
 # The name is a path segment of the Open Inference Protocol's URLs (/v2/models/<name>).
@@ -252,7 +250,7 @@ def _estimator_name(model: Any) -> str:
 
 
 def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
-    """Load and check the model against the data; return it with its metadata (``training.contract``).
+    """Load and check the model against the data; return it with its metadata (``training.fields``).
 
     Raises ``PackagingError`` (one line) for a bad name, model file or CSV; a model
     pickled by another scikit-learn; an object that is not a scikit-learn estimator,

@@ -1,4 +1,4 @@
-"""Fit and evaluate a classifier on Iris; produce the metadata the service needs (``training.contract``)."""
+"""Fit and evaluate a classifier on Iris; produce the metadata the service needs (``training.fields``)."""
 
 from __future__ import annotations
 
@@ -13,9 +13,10 @@ import sklearn
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
-from training.contract import CLASSIFICATION, NUMBER, SAMPLE_ROWS, sample_rows
+from training.contract import SAMPLE_ROWS, sample_rows
 from training.data import FEATURE_NAMES, FEATURES, ROW_NAME, TARGET_NAME, Dataset
 from training.estimators import build_estimator
+from training.fields import CLASSIFICATION, NUMBER
 
 DEFAULT_SEED = 42
 DEFAULT_TEST_SIZE = 0.2
