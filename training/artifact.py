@@ -11,12 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import sklearn
 
 from training.contract import Contract, ContractError, contract_from_metadata
@@ -51,6 +53,12 @@ class Artifact:
 def model_dir_from_env() -> Path:
     """Return ``$MODEL_DIR`` or the default ``models/iris``."""
     return Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def versions() -> dict[str, str]:
+    """``metadata["versions"]`` for an artifact written now: the Python, scikit-learn and numpy
+    installed here. Loading refuses an artifact whose ``scikit-learn`` differs from the installed one."""
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
 def sha256_of(path: Path) -> str:
