@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
-from training.artifact import versions
+from training.artifact import TRAINED, versions
 from training.contract import CLASSIFICATION, NUMBER, SAMPLE_ROWS, sample_rows
 from training.data import FEATURE_NAMES, FEATURES, ROW_NAME, TARGET_NAME, Dataset
 from training.estimators import build_estimator
@@ -83,6 +83,7 @@ def train(dataset: Dataset, params: TrainingParams, progress: Callable[[str], No
 
     metadata = {
         "name": MODEL_NAME,
+        "source": TRAINED,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": params.estimator,
         "task": CLASSIFICATION,
