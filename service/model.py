@@ -78,6 +78,7 @@ class Model:
 
     @property
     def contract(self) -> Contract:
+        """What the model takes and answers, read from the artifact's metadata (``training.contract``)."""
         return self.artifact.contract
 
     @property

@@ -48,12 +48,17 @@ class Inputs:
     valid_row: Callable[[Any], list[float] | None]
 
     def single_field(self, row: int, column: int) -> str:
+        """The field a problem in ``column`` of a single-row body is named by: the feature's name
+        (``row`` is always 0; ``FeatureLimits.check`` passes it to either naming)."""
         return self.names[column]
 
     def batch_field(self, row: int, column: int) -> str:
+        """The field a problem at (``row``, ``column``) of a batch is named by: ``instances[<row>].<feature>``."""
         return f"instances[{row}].{self.names[column]}"
 
     def rows_matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """``rows`` (each a dict of feature name to number, as the schemas load them) as ``X``
+        (n, n_features) float64, columns in input order."""
         return np.array([[row[name] for name in self.names] for row in rows], dtype=np.float64)
 
 
