@@ -11,7 +11,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 # package -> the packages it must not import
-FORBIDDEN = {"bench": {"deploy"}, "stack": {"deploy", "bench", "loadtest"}, "loadtest": {"deploy", "bench", "stack"}}
+FORBIDDEN = {
+    "training": {"service", "loadtest", "deploy", "bench", "stack"},
+    "service": {"loadtest", "deploy", "bench", "stack"},
+    "bench": {"deploy"},
+    "stack": {"deploy", "bench", "loadtest"},
+    "loadtest": {"deploy", "bench", "stack"},
+}
 
 
 def imported_packages(path: Path) -> set[str]:
