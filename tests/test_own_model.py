@@ -4,6 +4,7 @@ classifier of 13 features), diabetes (a regression of 10) and a classifier witho
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 import urllib.request
@@ -215,8 +216,6 @@ def test_an_integer_feature_refuses_a_fraction_and_takes_a_whole_number(tmp_path
 
 
 def test_a_model_that_fails_its_self_test_is_not_ready(packaged, tmp_path: Path) -> None:
-    import shutil
-
     _, model_dir = packaged("diabetes")
     copy = Path(shutil.copytree(model_dir, tmp_path / "diabetes"))
     metadata = json.loads((copy / "metadata.json").read_text())
