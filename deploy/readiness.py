@@ -19,9 +19,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+from docker.models.containers import Container
 
 from deploy.containers import OomWatch, gunicorn_workers, last_log_lines, replica_name, service_containers
 from deploy.matrix import Configuration
+from stack.wait import wait_until
 
 POLL_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 2.0
@@ -44,39 +46,34 @@ class Readiness:
 def wait_ready(client: docker.DockerClient, project: str, configuration: Configuration, up: subprocess.Popen,
                compose_log: Path, ready_url: str, oom_watch: OomWatch, timeout_s: float,
                on_wait: Callable[[float, str], None] = lambda elapsed_s, state: None) -> Readiness:
-    """Poll the containers and Nginx until ready, a failure, or ``timeout_s``; stop ``up`` when giving up.
+    """Poll the containers and Nginx (``wait_until``, every POLL_INTERVAL_S) until ready, a failure, or
+    ``timeout_s``; stop ``up`` when giving up.
 
     ``up`` is the running ``docker compose up -d``; ``oom_watch`` has followed
-    the OOM events since before it started; ``on_wait`` is called each poll with
-    the elapsed seconds and a one-line state for progress output.
+    the OOM events since before it started; ``on_wait`` is called with the
+    elapsed seconds and a one-line state for progress output after each poll
+    that did not end the wait.
     """
     started = time.monotonic()
+    # The newest poll: how it ended the wait (None: it did not), and each API container with its state.
+    newest: list[tuple[Readiness | None, list[tuple[Container, str]]]] = []
+
+    def ended() -> bool:
+        elapsed_s = time.monotonic() - started
+        readiness, seen = _poll(client, project, configuration, up, compose_log, ready_url, oom_watch, elapsed_s)
+        newest[:] = [(readiness, seen)]
+        if readiness is None:
+            on_wait(elapsed_s, f"{sum(state == 'healthy' for _, state in seen)}/{configuration.replicas} replicas healthy")
+        return readiness is not None
+
     try:
-        while True:
-            elapsed_s = time.monotonic() - started
-            failure = _failure(client, project, configuration, oom_watch)
-            if failure:
-                return Readiness(False, failure, elapsed_s)
-            exit_code = up.poll()
-            if exit_code not in (None, 0):
-                return Readiness(False, f"docker compose up failed (exit {exit_code}): {compose_error(compose_log)}",
-                                 elapsed_s, compose_failed=True)
-            containers = service_containers(client, project)
-            if exit_code == 0 and not containers:
-                # `up --detach` returns once it created and started every container: none now means
-                # it failed, whatever its exit code said (some Compose wrappers always exit 0).
-                return Readiness(False, f"docker compose up started no API container: {compose_error(compose_log)}",
-                                 elapsed_s, compose_failed=True)
-            states = [_health(container) for container in containers]
-            healthy = sum(state == "healthy" for state in states)
-            if exit_code == 0 and healthy == configuration.replicas and answers(ready_url):
-                return Readiness(True, "", elapsed_s)
-            if elapsed_s > timeout_s:
-                detail = ", ".join(f"{replica_name(c)} {s}" for c, s in zip(containers, states)) or "no API container"
-                return Readiness(False, f"not ready after {timeout_s:.0f} s ({detail}; {_nginx_answer(ready_url)})",
-                                 elapsed_s)
-            on_wait(elapsed_s, f"{healthy}/{configuration.replicas} replicas healthy")
-            time.sleep(POLL_INTERVAL_S)
+        wait_until(ended, timeout_s, POLL_INTERVAL_S)
+        readiness, seen = newest[0]
+        if readiness is not None:
+            return readiness
+        detail = ", ".join(f"{replica_name(container)} {state}" for container, state in seen) or "no API container"
+        return Readiness(False, f"not ready after {timeout_s:.0f} s ({detail}; {_nginx_answer(ready_url)})",
+                         time.monotonic() - started)
     finally:
         if up.poll() is None:
             up.terminate()
@@ -85,6 +82,31 @@ def wait_ready(client: docker.DockerClient, project: str, configuration: Configu
             except subprocess.TimeoutExpired:
                 up.kill()
                 up.wait()
+
+
+def _poll(client: docker.DockerClient, project: str, configuration: Configuration, up: subprocess.Popen,
+          compose_log: Path, ready_url: str, oom_watch: OomWatch,
+          elapsed_s: float) -> tuple[Readiness | None, list[tuple[Container, str]]]:
+    """One look at a start ``elapsed_s`` seconds old: the Readiness that ends the wait (ready, or failed for
+    good), else None; and each API container with its health (``_health``) when the look got that far."""
+    failure = _failure(client, project, configuration, oom_watch)
+    if failure:
+        return Readiness(False, failure, elapsed_s), []
+    exit_code = up.poll()
+    if exit_code not in (None, 0):
+        return Readiness(False, f"docker compose up failed (exit {exit_code}): {compose_error(compose_log)}",
+                         elapsed_s, compose_failed=True), []
+    containers = service_containers(client, project)
+    if exit_code == 0 and not containers:
+        # `up --detach` returns once it created and started every container: none now means
+        # it failed, whatever its exit code said (some Compose wrappers always exit 0).
+        return Readiness(False, f"docker compose up started no API container: {compose_error(compose_log)}",
+                         elapsed_s, compose_failed=True), []
+    seen = [(container, _health(container)) for container in containers]
+    healthy = sum(state == "healthy" for _, state in seen)
+    if exit_code == 0 and healthy == configuration.replicas and answers(ready_url):
+        return Readiness(True, "", elapsed_s), seen
+    return None, seen
 
 
 def unhealthy_replicas(containers: list) -> tuple[str, ...]:

@@ -139,6 +139,16 @@ class Compose:
         files = [option for path in self.files for option in ("--file", str(path))]
         return ["docker", "compose", "--project-name", self.project, *files, *arguments]
 
+    def call(self, *arguments: str, timeout_s: float, capture: bool = True) -> subprocess.CompletedProcess[str]:
+        """Run ``docker compose ... ARGUMENTS`` to its end, whatever its exit status: for a command whose
+        status is an answer (``up --exit-code-from SERVICE`` exits with that service's code). Its output is
+        captured as text, or goes to this process's when not ``capture``d.
+
+        Raises subprocess.TimeoutExpired after ``timeout_s`` seconds, OSError when docker cannot run.
+        """
+        return subprocess.run(self.command(*arguments), cwd=self.root, env=self.env, capture_output=capture, text=True,
+                              timeout=timeout_s, stdin=subprocess.DEVNULL)
+
     def run(self, *arguments: str, timeout_s: float, capture: bool = True) -> str:
         """Run ``docker compose ... ARGUMENTS`` to its end; its standard output ("" when not ``capture``d:
         its output then goes to this process's).
@@ -146,12 +156,10 @@ class Compose:
         Raises StackError (exit status and the end of its error output) when it fails,
         subprocess.TimeoutExpired after ``timeout_s`` seconds, OSError when docker cannot run.
         """
-        command = self.command(*arguments)
-        completed = subprocess.run(command, cwd=self.root, env=self.env, capture_output=capture, text=True,
-                                   timeout=timeout_s, stdin=subprocess.DEVNULL)
+        completed = self.call(*arguments, timeout_s=timeout_s, capture=capture)
         if completed.returncode != 0:
             said = f": {tail(completed.stderr)}" if capture else "; its output is above"
-            raise StackError(f"`{' '.join(command)}` failed (exit {completed.returncode}){said}")
+            raise StackError(f"`{' '.join(completed.args)}` failed (exit {completed.returncode}){said}")
         return completed.stdout or ""
 
     def start(self, *arguments: str, log_path: Path) -> subprocess.Popen:
@@ -167,8 +175,7 @@ class Compose:
 
     def container_ids(self, service: str) -> list[str]:
         """The ids of ``service``'s running containers ([] when there are none or Compose fails)."""
-        return subprocess.run(self.command("ps", "--quiet", service), cwd=self.root, env=self.env, capture_output=True,
-                              text=True, timeout=QUERY_TIMEOUT_S).stdout.split()
+        return self.call("ps", "--quiet", service, timeout_s=QUERY_TIMEOUT_S).stdout.split()
 
     def container_address(self, service: str) -> str | None:
         """The address of ``service``'s first container on the project's network, or None."""

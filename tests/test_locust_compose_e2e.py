@@ -1,9 +1,8 @@
 """compose.locust.yaml on a real Docker engine: a headless Locust master and two workers against Nginx.
 
-The stack of compose.yaml and the Locust containers run under a compose project
-of their own (``api-inference-locust-e2e-<random>``) with an image tag of their
-own, small CPU asks and free localhost ports, and are removed with
-``docker compose down -v --remove-orphans`` even when the test fails. The run is
+The stack of compose.yaml and the Locust containers run under a Compose project
+and an image tag of their own (the ``project`` fixture, which removes both even
+when the test fails), with small CPU asks and free localhost ports. The run is
 bounded: 4 users for 10 s, each waiting at least 0.1 s between requests.
 """
 
@@ -12,14 +11,13 @@ from __future__ import annotations
 import csv
 import json
 import os
-import subprocess
-import uuid
 from pathlib import Path
 
 import pytest
 
 from bench.server import ROOT, free_port
 from loadtest.slo import read_stats_csv
+from stack.compose import Compose
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -30,10 +28,8 @@ REPORT_FILES = ("locust_stats.csv", "locust_stats_history.csv", "locust_failures
                 "locust_verdict.json", "locust_report.html")
 
 
-def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_engine: None, tmp_path: Path) -> None:
-    suffix = uuid.uuid4().hex[:8]
-    project = f"api-inference-locust-e2e-{suffix}"
-    image = f"api-inference:locust-e2e-{suffix}"
+def test_headless_master_and_two_workers_write_the_reports_as_the_caller(project: str, tmp_path: Path) -> None:
+    image = f"api-inference:{project}"
     reports = tmp_path / "reports"
     reports.mkdir()
     env = {
@@ -47,19 +43,11 @@ def test_headless_master_and_two_workers_write_the_reports_as_the_caller(docker_
         # generator's self-watch, which a host busy with other work can trip (the verdict then says so, exit 1).
         "LOCUST_SLO_P95_MS": "60000", "LOCUST_SLO_P99_MS": "60000",
     }
-    compose = ["docker", "compose", "-p", project, "-f", "compose.yaml", "-f", "compose.locust.yaml"]
-    try:
-        run = subprocess.run(
-            [*compose, "up", "--build", "--scale", f"worker={WORKERS}",
-             "--exit-code-from", "master", "--attach", "master"],
-            cwd=ROOT, env=env, capture_output=True, text=True, timeout=UP_TIMEOUT_S,
-        )
-        nginx_log = subprocess.run([*compose, "logs", "--no-log-prefix", "nginx"], cwd=ROOT, env=env,
-                                   capture_output=True, text=True, timeout=60).stdout
-    finally:
-        subprocess.run([*compose, "down", "-v", "--remove-orphans", "--timeout", "5"], cwd=ROOT, env=env,
-                       capture_output=True, timeout=180)
-        subprocess.run(["docker", "image", "rm", image], capture_output=True, timeout=60)
+    compose = Compose(project, ROOT, env, files=(ROOT / "compose.yaml", ROOT / "compose.locust.yaml"))
+    # Its exit status is the master's, so 1 is an answer (the verdict's), not a failure of Compose.
+    run = compose.call("up", "--build", "--scale", f"worker={WORKERS}", "--exit-code-from", "master",
+                       "--attach", "master", timeout_s=UP_TIMEOUT_S)
+    nginx_log = compose.run("logs", "--no-log-prefix", "nginx", timeout_s=60)
 
     master_log = f"master's log:\n{run.stdout[-4000:]}\n{run.stderr[-2000:]}"
     verdict = json.loads((reports / "locust_verdict.json").read_text())

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from bench.server import PRODUCTION, ROOT, gunicorn
 from loadtest.model import load_served_model
-from loadtest.runner import failures_by_name
+from loadtest.runner import LocustRun, failures_by_name, headless_command, run_locust
 from loadtest.open_inference import check_inference, infer_path, infer_request
 from loadtest.payloads import RowSampler
 
-LOCUST = Path(sys.executable).with_name("locust")
+LOCUSTFILE = ROOT / "loadtest" / "locustfile.py"
 RUN_TIME_S = 4
-LOCUST_TIMEOUT_S = 60
 
 
 @pytest.fixture(params=["iris", "wine", "wine-ridge", "diabetes"])
@@ -71,17 +68,21 @@ def test_a_regressors_answer_needs_finite_predictions(packaged) -> None:
     assert check_inference(200, '{"outputs": []}', 2, model) == "HTTP 200 without prediction outputs"
 
 
-def run_locust(url: str, csv_prefix: Path, *user_classes: str) -> dict[str, int]:
-    """A short headless run against ``url``: request name -> failures; fails the test unless Locust exits 0."""
-    command = [
-        str(LOCUST), "-f", str(ROOT / "loadtest/locustfile.py"), "--config", str(ROOT / "locust.conf"),
-        "--headless", "--users", "2", "--spawn-rate", "2", "--run-time", f"{RUN_TIME_S}s", "--host", url,
-        "--batch-share", "0.5", "--slo-p95-ms", "10000", "--slo-p99-ms", "10000", "--csv", str(csv_prefix),
-        *user_classes,
-    ]
-    run = subprocess.run(command, cwd=csv_prefix.parent, capture_output=True, text=True, timeout=LOCUST_TIMEOUT_S)
-    assert run.returncode == 0, run.stderr[-3000:]
-    return failures_by_name(Path(f"{csv_prefix}_stats.csv"))
+def run_headless(url: str, directory: Path, *options: str, users: int = 2, run_time_s: float = RUN_TIME_S) -> LocustRun:
+    """A headless run of the project's locustfile with locust.conf's settings against ``url``, its files in
+    ``directory`` (made here), run from there; ``options`` (user classes last) follow."""
+    directory.mkdir(exist_ok=True)
+    command = headless_command(LOCUSTFILE, url, users=users, spawn_rate=users, run_time_s=run_time_s,
+                               directory=directory, options=["--config", str(ROOT / "locust.conf"), *options])
+    return run_locust(command, directory, run_time_s, cwd=directory)
+
+
+def failures(url: str, directory: Path, *user_classes: str) -> dict[str, int]:
+    """A short run against ``url``: request name -> failures; fails the test unless Locust exits 0."""
+    run = run_headless(url, directory, "--batch-share", "0.5", "--slo-p95-ms", "10000", "--slo-p99-ms", "10000",
+                       *user_classes)
+    assert run.exit_code == 0, run.log.read_text(encoding="utf-8")[-3000:]
+    return failures_by_name(run.stats_csv)
 
 
 @pytest.mark.slow
@@ -89,8 +90,8 @@ def run_locust(url: str, csv_prefix: Path, *user_classes: str) -> dict[str, int]
 def test_open_inference_user_runs_only_when_chosen(name: str, model_dir: Path, packaged, tmp_path: Path) -> None:
     artifact = model_dir if name == "iris" else packaged(name)[1]
     with gunicorn(tmp_path / "gunicorn.log", model_dir=artifact, app=PRODUCTION, workers=1) as server:
-        default = run_locust(server.url, tmp_path / "default")
-        chosen = run_locust(server.url, tmp_path / "chosen", "OpenInferenceUser")
+        default = failures(server.url, tmp_path / "default")
+        chosen = failures(server.url, tmp_path / "chosen", "OpenInferenceUser")
     assert default and not any(name.startswith("/v2") for name in default), default
     assert sum(default.values()) == 0, default
     assert set(chosen) == {"/v2 infer single", "/v2 infer batch"}, chosen
@@ -98,10 +99,8 @@ def test_open_inference_user_runs_only_when_chosen(name: str, model_dir: Path, p
 
 
 def test_a_target_without_the_models_metadata_stops_the_run_with_the_reason(tmp_path: Path) -> None:
-    command = [
-        str(LOCUST), "-f", str(ROOT / "loadtest/locustfile.py"), "--config", str(ROOT / "locust.conf"),
-        "--headless", "--users", "1", "--run-time", "30s", "--host", "http://127.0.0.1:9",
-    ]
-    run = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=LOCUST_TIMEOUT_S)
-    assert run.returncode == 2, run.stderr[-3000:]
-    assert "cannot read the model's metadata from http://127.0.0.1:9/model" in run.stderr
+    run = run_headless("http://127.0.0.1:9", tmp_path, users=1, run_time_s=30)
+
+    log = run.log.read_text(encoding="utf-8")
+    assert run.exit_code == 2, log[-3000:]
+    assert "cannot read the model's metadata from http://127.0.0.1:9/model" in log

@@ -384,22 +384,23 @@ def test_a_request_beyond_every_replica_s_limit_is_shed_at_once_with_a_json_503(
             # Give the held requests their head start: a probe that reaches Nginx first takes a free slot on the
             # paused replica and gets no answer; it gives up (Nginx then frees the slot) and the next one is sent.
             time.sleep(1)
-            deadline = time.monotonic() + 30
-            shed = None
-            while time.monotonic() < deadline:  # until Nginx has both held requests in flight and sheds the next one
+            probes: list[requests.Response] = []
+
+            def sheds() -> bool:  # Nginx has both held requests in flight and sheds the next one
                 try:
-                    shed = requests.post(f"{url}/predict", json=SEED_REQUEST, headers={"X-Request-ID": "shed-1"},
-                                         timeout=3)
+                    probes.append(requests.post(f"{url}/predict", json=SEED_REQUEST, headers={"X-Request-ID": "shed-1"},
+                                                timeout=3))
                 except requests.exceptions.ReadTimeout:
-                    continue
-                if shed.status_code == 503:
-                    break
-                time.sleep(0.2)
+                    return False
+                return probes[-1].status_code == 503
+
+            wait_until(sheds, 30)
             shed_v2 = requests.post(f"{url}/v2/models/iris/infer", json=infer, timeout=10)
         finally:
             docker("unpause", replica_behind_nginx.api)
         answered = [future.result() for future in held]
 
+    shed = probes[-1] if probes else None
     assert shed is not None and shed.status_code == 503, shed and shed.text
     assert shed.headers["Retry-After"] == "1"
     assert shed.headers["X-Upstream-Addr"] == "api : api", "no replica was tried, on either pass"

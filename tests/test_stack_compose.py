@@ -66,6 +66,20 @@ def test_a_compose_that_succeeds_gives_its_output_and_its_containers(tmp_path: P
     assert compose.container_ids("api") == ["compose", "--project-name", "p", "ps", "--quiet", "api"]
 
 
+def test_a_call_gives_the_exit_status_and_the_output_of_a_failing_compose(tmp_path: Path, monkeypatch) -> None:
+    # As `up --exit-code-from master` does: the service's log on standard output, its exit code Compose's own.
+    env = fake_docker(tmp_path, 'echo "$@"\necho "the SLO was missed" >&2\nexit 1\n')
+    monkeypatch.setenv("PATH", env["PATH"])
+    compose = Compose("p", tmp_path, env, files=(tmp_path / "compose.yaml", tmp_path / "compose.locust.yaml"))
+
+    completed = compose.call("up", "--exit-code-from", "master", timeout_s=10)
+
+    assert completed.returncode == 1
+    assert completed.stdout == (f"compose --project-name p --file {tmp_path}/compose.yaml "
+                                f"--file {tmp_path}/compose.locust.yaml up --exit-code-from master\n")
+    assert completed.stderr == "the SLO was missed\n"
+
+
 def test_an_overlong_compose_is_stopped(tmp_path: Path, monkeypatch) -> None:
     env = fake_docker(tmp_path, "sleep 5\n")
     monkeypatch.setenv("PATH", env["PATH"])
