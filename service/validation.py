@@ -16,7 +16,6 @@ import numpy as np
 
 from service.errors import BatchTooLarge, ValidationFailed, summarise
 from training.contract import number_text
-from training.data import FEATURES
 from training.fields import INTEGER, Feature
 
 NOT_FINITE = "Must be a finite number."
@@ -37,10 +36,6 @@ def out_of_range_message(feature: Feature) -> str:
     lower = "greater than" if feature.exclusive_minimum else "at least"
     unit = f" {feature.unit}" if feature.unit else ""
     return f"Must be {lower} {number_text(feature.minimum)} and at most {number_text(feature.maximum)}{unit}."
-
-
-# The default model's (Iris): "Must be greater than 0 and at most 30 cm."
-OUT_OF_RANGE = out_of_range_message(FEATURES[0])
 
 
 class FeatureLimits:

@@ -15,7 +15,13 @@ import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 # package -> the packages it must not import
-FORBIDDEN = {"bench": {"deploy"}, "stack": {"deploy", "bench", "loadtest"}, "loadtest": {"deploy", "bench", "stack"}}
+FORBIDDEN = {
+    "training": {"service", "loadtest", "deploy", "bench", "stack"},
+    "service": {"loadtest", "deploy", "bench", "stack"},
+    "bench": {"deploy"},
+    "stack": {"deploy", "bench", "loadtest"},
+    "loadtest": {"deploy", "bench", "stack"},
+}
 # What the Locust image (compose.locust.yaml) holds besides the standard library: Locust and what it installs.
 LOCUST_IMAGE_PACKAGES = {"locust", "gevent", "psutil"}
 # The one module of training/ the load test may import: it reads the model's contract with the standard library.

@@ -41,7 +41,7 @@ def test_failed_self_test_makes_ready_503_but_health_200(not_ready_client) -> No
     response = client.get("/ready")
     assert response.status_code == 503
     error = response.get_json()["error"]
-    assert error["code"] == "not_ready" and "self-test predicted [0, 1, 2]" in error["message"]
+    assert error["code"] == "not_ready" and "self-test predicted [0, 1, 2], the artifact recorded [2, 2, 2]" in error["message"]
     assert client.get("/health").status_code == 200
 
 

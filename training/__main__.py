@@ -49,6 +49,8 @@ def declared_range(text: str) -> tuple[str, tuple[float, float]]:
 
 
 def parse_package_args(argv: list[str]) -> argparse.Namespace:
+    """The options of ``python -m training package`` (``argv`` after the word ``package``);
+    argparse exits 2 with a usage line on a missing or malformed one."""
     parser = argparse.ArgumentParser(
         prog="python -m training package",
         description="Package a fitted scikit-learn estimator or pipeline and a sample of its data as an artifact.",
@@ -95,6 +97,9 @@ def _package_refusal(args: argparse.Namespace) -> str | None:
 
 
 def main_package(argv: list[str]) -> int:
+    """Run ``python -m training package``: check the options, package the model (``training.package``),
+    write the artifact into ``--model-dir`` and say what was written. Returns the exit status: 0 written,
+    2 refused input, 1 the artifact cannot be written; a refusal or failure prints one ``error:`` line on stderr."""
     args = parse_package_args(argv)
     if (refusal := _package_refusal(args)) is not None:
         return _error(refusal, REFUSED_EXIT_CODE)
