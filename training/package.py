@@ -15,7 +15,6 @@ one line saying what is wrong.
 from __future__ import annotations
 
 import csv
-import platform
 import re
 import warnings
 from collections.abc import Mapping
@@ -31,6 +30,7 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.metrics import accuracy_score, r2_score
 
+from training.artifact import PACKAGED, versions
 from training.contract import DEFAULT_RANGE_MARGIN, SAMPLE_ROWS, range_from_data, sample_rows
 from training.fields import CLASSIFICATION, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, Feature
 
@@ -274,6 +274,7 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
     outputs = _outputs(model, task, table, predicted, sample)
     metadata = {
         "name": params.name,
+        "source": PACKAGED,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": _estimator_name(model),
         "task": task,
@@ -285,11 +286,7 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
         "metrics": {**outputs["metrics"], "on": f"the packaged data ({params.data_path.name})"},
         "sample": sample_rows(sample, table.feature_names, table.feature_types),
         "self_test": {"inputs": sample.tolist(), **outputs["expected"]},
-        "versions": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": versions(),
     }
     return model, metadata
 
