@@ -28,12 +28,13 @@ from deploy.containers import OomWatch, network_url, save_logs
 from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
-from deploy.readiness import answers, wait_ready
+from deploy.readiness import wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
 from loadtest.runner import LiveStats, generator_saturated
 from loadtest.slo import Slo
 from stack.compose import StackError
+from stack.http import answers
 
 MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 0.5)
 PEAK_MULTIPLIER = 2.0
