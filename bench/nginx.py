@@ -28,7 +28,7 @@ import psutil
 from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
-from stack.compose import Compose, StackError, environment, unavailable_reason
+from stack.compose import API_PORT, NGINX_PORT, Compose, StackError, environment, unavailable_reason
 from stack.http import answers
 from stack.processes import container_processes
 from stack.wait import wait_until
@@ -133,8 +133,8 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
             pinned = {service: cpus for service, cpus in (("api", replica_cpus), ("nginx", proxy_cpus)) if stack.pin(service, cpus)}
         watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
         watched["port_proxy"] = port_proxy_processes(str(port))
-        addresses = {name: stack.container_address(name) for name in ("nginx", "api")}
-        urls = {name: f"http://{address}:8000" for name, address in addresses.items() if address}
+        addresses = {"nginx": stack.container_url("nginx", NGINX_PORT), "api": stack.container_url("api", API_PORT)}
+        urls = {name: address for name, address in addresses.items() if address}
         bridged = len(urls) == 2 and all(answers(f"{url}/ready") for url in urls.values())
         if bridged:
             paths = {"replica": (urls["api"], "/predict", body), "predict": (urls["nginx"], "/predict", body),

@@ -19,8 +19,6 @@ from requests.exceptions import RequestException
 
 API_SERVICE = "api"
 NGINX_SERVICE = "nginx"
-# The port Nginx listens on inside its container (nginx/default.conf.template).
-NGINX_PORT = 8000
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
@@ -113,22 +111,6 @@ class OomWatch:
         except (DockerException, RequestException, OSError):
             # The stream was closed (stop) or the engine went away; what was seen stays counted.
             return
-
-
-def network_url(client: docker.DockerClient, project: str, service: str = NGINX_SERVICE, port: int = NGINX_PORT) -> str | None:
-    """``http://ADDRESS:PORT`` of ``service``'s first container on its Compose network, or None when it has none.
-
-    A client on the Docker host that uses this address reaches the container through the host's bridge, as the
-    kernel forwards a published port to it; one that uses 127.0.0.1 and the published port goes through Docker's
-    userland proxy (``docker-proxy``), a process that copies every byte and costs the host CPU of its own.
-    The address is reachable from the host only where the engine runs on it (not Docker Desktop's VM).
-    """
-    for container in service_containers(client, project, service):
-        for network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {}).values():
-            address = network.get("IPAddress")
-            if address:
-                return f"http://{address}:{port}"
-    return None
 
 
 def save_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> list[Path]:

@@ -24,7 +24,7 @@ from pathlib import Path
 import docker
 import numpy as np
 
-from deploy.containers import OomWatch, network_url, save_logs
+from deploy.containers import NGINX_SERVICE, OomWatch, save_logs
 from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
@@ -33,7 +33,7 @@ from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
 from loadtest.runner import LiveStats, generator_saturated
 from loadtest.slo import Slo
-from stack.compose import StackError
+from stack.compose import NGINX_PORT, StackError
 from stack.http import answers
 
 MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 0.5)
@@ -382,7 +382,7 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
                                f"{stack.url}/ready", oom_watch, ready_timeout_s)
         if not readiness.ready:
             raise StackError(f"{configuration.label} did not get ready: {readiness.reason}")
-        url, target = load_target(client, stack, via, say)
+        url, target = load_target(stack, via, say)
         placement = ""
         if pinning is not None:
             pin_stack(client, stack.project, pinning)
@@ -406,11 +406,10 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
         oom_watch.stop()
 
 
-def load_target(client: docker.DockerClient, stack: ComposeStack, via: str,
-                say: Callable[[str], None] = print) -> tuple[str, str]:
+def load_target(stack: ComposeStack, via: str, say: Callable[[str], None] = print) -> tuple[str, str]:
     """Where the load goes for ``via`` (VIA_NETWORK or VIA_PORT): the URL, and the same in words for the report."""
     if via == VIA_NETWORK:
-        url = network_url(client, stack.project)
+        url = stack.compose().container_url(NGINX_SERVICE, NGINX_PORT)
         if url and answers(f"{url}/nginx-health"):
             return url, f"{url}, Nginx's address on the stack's network"
         say(f"Nginx's address on the stack's network ({url or 'none'}) does not answer from here; "
