@@ -113,19 +113,22 @@ class OomWatch:
             return
 
 
-def save_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> list[Path]:
-    """Write the last ``tail`` log lines of every container of ``project`` (API replicas and Nginx) into ``directory``.
+def keep_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> None:
+    """Write the last ``tail`` log lines of every container of ``project`` (API replicas and Nginx) into
+    ``directory``, one ``<service>-<number>.log`` each.
 
-    Kept beside the Locust files so a failed configuration can be read after its stack is gone.
+    Kept beside the Locust files so a configuration can be read after its stack is gone. Called before a
+    teardown: an engine error or a file that cannot be written leaves what was saved and raises nothing, since
+    losing the logs must not lose the result.
     """
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for container in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
-        service = container.labels.get(SERVICE_LABEL, "container")
-        path = directory / f"{service}-{container.labels.get(NUMBER_LABEL, '1')}.log"
-        path.write_bytes(container.logs(stdout=True, stderr=True, tail=tail))
-        written.append(path)
-    return written
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for container in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
+            service = container.labels.get(SERVICE_LABEL, "container")
+            path = directory / f"{service}-{container.labels.get(NUMBER_LABEL, '1')}.log"
+            path.write_bytes(container.logs(stdout=True, stderr=True, tail=tail))
+    except (DockerException, OSError):
+        pass
 
 
 def restart_count(container: Container) -> int:

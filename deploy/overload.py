@@ -24,7 +24,7 @@ from pathlib import Path
 import docker
 import numpy as np
 
-from deploy.containers import NGINX_SERVICE, OomWatch, save_logs
+from deploy.containers import NGINX_SERVICE, OomWatch, keep_logs
 from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
@@ -397,11 +397,11 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
 
         with generator_on(pinning):
             drive(plan, slo, url, directory, stack.root, on_tick)
-        _keep_logs(client, stack.project, directory)
+        keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
         return report(configuration.label, plan, slo, directory, target, placement)
     finally:
         if not (directory / NGINX_LOG).exists():
-            _keep_logs(client, stack.project, directory)
+            keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
         stack.down()
         oom_watch.stop()
 
@@ -415,11 +415,3 @@ def load_target(stack: ComposeStack, via: str, say: Callable[[str], None] = prin
         say(f"Nginx's address on the stack's network ({url or 'none'}) does not answer from here; "
             f"sending the load to the published port, {stack.url}")
     return stack.url, f"{stack.url}, the published port (through Docker's port proxy)"
-
-
-def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
-    """Every log line of the run's containers into ``directory``/logs; losing them must not lose the result."""
-    try:
-        save_logs(client, project, directory / "logs", tail=FULL_LOG_LINES)
-    except (docker.errors.DockerException, OSError):
-        pass
