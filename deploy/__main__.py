@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from deploy.k8s_overlay import (
@@ -60,6 +61,9 @@ from deploy.sizing import Sizing, describe_sizing
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 from loadtest.slo import Slo
 from stack.compose import StackError, check_project
+
+if TYPE_CHECKING:
+    from deploy.pinning import Pinning
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
@@ -142,7 +146,7 @@ def http_url(text: str) -> str:
     return text
 
 
-def cpu_pinning(text: str):
+def cpu_pinning(text: str) -> Pinning:
     """``--pin GEN:STACK`` as a ``deploy.pinning.Pinning``."""
     from deploy.pinning import parse_pinning
 
