@@ -26,7 +26,7 @@ from deploy.containers import gunicorn_workers, restart_count, service_container
 from deploy.loadgen import PREDICT_USER, OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
-from deploy.probe import ProbeResult, probe_result, write_probes
+from deploy.probe import ProbeEvents, ProbeResult, probe_result, write_probes
 from deploy.readiness import unhealthy_replicas, wait_ready
 from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
@@ -146,13 +146,15 @@ def run_probe(ready: ReadyStack, series: ProbeSeries, containers: list, number: 
     for container in containers:
         container.reload()
     in_window = [sample for sample in samples if sample.elapsed_s >= load.ramp_s]
-    return probe_result(
-        number=number, offered_rps=rate_rps, achieved_rps=run.achieved_rps, users=load.users, stats=run.stats,
-        summary=summarize(in_window), slo=slo, generator_saturated=run.locust.generator_saturated,
+    events = ProbeEvents(
+        generator_saturated=run.locust.generator_saturated,
         oom_kills=(ready.oom_watch.kills(containers) - kills_before) if containers else 0,
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
-        unhealthy=unhealthy_replicas(containers), artifacts=probe_dir.name,
+        unhealthy=unhealthy_replicas(containers),
     )
+    return probe_result(number=number, offered_rps=rate_rps, achieved_rps=run.achieved_rps, users=load.users,
+                        stats=run.stats, summary=summarize(in_window), slo=slo, events=events,
+                        artifacts=probe_dir.name)
 
 
 def target_url(ready: ReadyStack) -> str:
