@@ -24,7 +24,7 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
+from deploy.containers import OomWatch, gunicorn_workers, keep_logs, restart_count, service_containers
 from deploy.loadgen import locust_command
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
@@ -176,7 +176,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
         with _shielded():
-            _keep_logs(client, stack.project, directory / "logs")
+            keep_logs(client, stack.project, directory / "logs")
             stack.down()
         if oom_watch is not None:
             oom_watch.stop()
@@ -254,14 +254,6 @@ def require_free_port(port: int) -> None:
             probe.bind(("0.0.0.0", port))
         except OSError as error:
             raise StackError(f"port {port} is in use ({error.strerror}); choose another with --port") from None
-
-
-def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
-    """Save the containers' last log lines before teardown; losing them must not lose the result."""
-    try:
-        save_logs(client, project, directory)
-    except (DockerException, OSError):
-        pass
 
 
 @contextmanager
