@@ -60,15 +60,6 @@ def version(model_dir: Path) -> str:
     return load_artifact(model_dir).version
 
 
-@pytest.fixture
-def not_ready_client(model_copy: Path):
-    """A client of an app whose model failed its start-up self-test."""
-    metadata = json.loads((model_copy / "metadata.json").read_text())
-    metadata["self_test"]["expected_class_ids"] = [2, 2, 2]
-    (model_copy / "metadata.json").write_text(json.dumps(metadata))
-    return create_app({"TESTING": True, "MODEL_DIR": str(model_copy)}).test_client()
-
-
 # Server routes.
 
 def test_server_metadata_has_name_version_extensions(client) -> None:

@@ -77,14 +77,6 @@ def parse_range(text: str) -> tuple[str, tuple[float, float]]:
     return name, parsed
 
 
-def _is_integer_literal(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_table(path: Path, target: str) -> Table:
     """Read ``path`` (CSV with a header row); ``PackagingError`` for a missing target column,
     no feature or data rows, a short or long row, or a cell that is not a number."""
@@ -113,20 +105,21 @@ def read_table(path: Path, target: str) -> Table:
         X = np.array(cells, dtype=np.float64)
     except ValueError:
         line, column = next((line, index) for line, row in enumerate(cells, start=2) for index, cell in enumerate(row)
-                            if not _is_number(cell))
+                            if not _parses_as(float, cell))
         raise PackagingError(f"{path} line {line} column {header[feature_at[column]]!r}: "
                              f"{cells[line - 2][column]!r} is not a number; features must be numeric") from None
     if not np.isfinite(X).all():
         raise PackagingError(f"{path} holds a feature value that is not finite (nan or inf)")
-    types = tuple(INTEGER if all(_is_integer_literal(row[column]) for row in cells) else NUMBER
+    types = tuple(INTEGER if all(_parses_as(int, row[column]) for row in cells) else NUMBER
                   for column in range(len(feature_at)))
     return Table(X=X, feature_names=tuple(header[index] for index in feature_at), feature_types=types,
                  target=[row[target_at].strip() for row in body])
 
 
-def _is_number(text: str) -> bool:
+def _parses_as(kind: type[int] | type[float], text: str) -> bool:
+    """Whether ``kind(text)`` reads ``text``: ``int`` for an integer literal ("3", not "3.0"), ``float`` for any number."""
     try:
-        float(text)
+        kind(text)
     except ValueError:
         return False
     return True
