@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.capacity import capacity_result, outcomes, rejudge_capacity
+from deploy.capacity import RunFacts, SearchLimits, capacity_result, outcomes, rejudge_capacity
 from deploy.containers import gunicorn_workers, restart_count, service_containers
 from deploy.loadgen import PREDICT_USER, OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
@@ -85,12 +85,12 @@ def read_ceiling(run_dir: Path) -> Ceiling | None:
         return None
 
 
-def highest_rate(search: Search, ceiling: Ceiling | None) -> float:
-    """The highest rate a configuration's search offers: what max_users at pace_s offer, and no more than
-    the bench's ceiling."""
+def search_limits(search: Search, ceiling: Ceiling | None, host_cpus: int | None) -> SearchLimits:
+    """What bounds a configuration's search on a host of ``host_cpus``: the highest rate it offers (what
+    max_users at pace_s offer, and no more than the bench's ceiling), the ceiling, the host's CPUs."""
     if ceiling is None or ceiling.ceiling_rps is None:
-        return search.max_rps
-    return min(search.max_rps, ceiling.ceiling_rps)
+        return SearchLimits(search.max_rps, None, host_cpus)
+    return SearchLimits(min(search.max_rps, ceiling.ceiling_rps), ceiling.ceiling_rps, host_cpus)
 
 
 @dataclass(frozen=True)
@@ -214,22 +214,20 @@ def _search(ready: ReadyStack) -> ConfigurationResult:
         (run_dir / CEILING_FILE).write_text(json.dumps(ceiling.to_dict(), indent=2) + "\n", encoding="utf-8")
         shown = f"{ceiling.ceiling_rps:g} req/s" if ceiling.ceiling_rps is not None else "not even the first rate"
         progress.line(f"{progress.prefix(position)} bench ceiling: {shown}")
-    max_rps = highest_rate(search, ceiling)
+    limits = search_limits(search, ceiling, ready.host_cpus)
     containers = service_containers(ready.client, stack.project)
     workers = tuple(gunicorn_workers(container) for container in containers)
     series = ProbeSeries.of_search(search, configuration.name, directory)
     probes: list[ProbeResult] = []
-    while (rate := next_rate(outcomes(probes), search.start_rps, max_rps, search.bracket, search.max_probes)) is not None:
+    while (rate := next_rate(outcomes(probes), search.start_rps, limits.max_rps, search.bracket, search.max_probes)) is not None:
         probe = run_probe(ready, series, containers, len(probes) + 1, rate)
         probes.append(probe)
         write_probes(probes, directory / PROBES_FILE)
         progress.line(f"{progress.prefix(position)} {configuration.name}: {describe_probe(probe, probes)}")
         if probe.unhealthy or probe.restarts or probe.oom_kills:
             containers = _recover(ready)
-    return capacity_result(
-        configuration, search, probes, max_rps, ceiling.ceiling_rps, ready.host_cpus, workers, ready.started_at,
-        directory.name, ready.ready_s, os.getloadavg()[0],
-    )
+    run = RunFacts(workers, ready.started_at, directory.name, ready.ready_s, os.getloadavg()[0])
+    return capacity_result(configuration, search, probes, limits, run)
 
 
 def _recover(ready: ReadyStack) -> list:
@@ -250,10 +248,8 @@ def judge_capacity_again(run_dir: Path, matrix: Matrix, plan: Plan) -> list[Conf
     ``matrix``'s SLO and search settings, in matrix order. Writes nothing. Raises UnreadableResult for a
     damaged result.json."""
     by_index = {configuration.index: configuration for configuration in matrix.configurations}
-    ceiling = read_ceiling(run_dir)
-    max_rps = highest_rate(matrix.search, ceiling)
-    return [rejudge_capacity(result, by_index[result.index], matrix.search, matrix.slo, max_rps,
-                             ceiling.ceiling_rps if ceiling else None, plan.host.cpus)
+    limits = search_limits(matrix.search, read_ceiling(run_dir), plan.host.cpus)
+    return [rejudge_capacity(result, by_index[result.index], matrix.search, matrix.slo, limits)
             for result in load_results(run_dir) if result.index in plan.selected and result.index in by_index]
 
 
