@@ -238,3 +238,13 @@ def test_report_keeps_each_rows_model(tmp_path, capsys):
     assert "Model: iris c869581cb53c (classification), the image's built-in model" in capsys.readouterr().out
     assert all(read_result(path).model == IRIS for path in run_dir.glob("*/result.json"))
     assert json.loads((run_dir / RESULTS_JSON).read_text())["model"] == asdict(IRIS)
+
+
+def test_an_overload_report_names_the_model_and_where_it_came_from():
+    from deploy.overload import OverloadPlan, OverloadResult
+
+    result = OverloadResult("1 × 0.5 CPU / 256M", OverloadPlan(capacity_rps=100.0), [], [], False,
+                            model=WINE, model_dir="/models/wine")
+    assert "Model: wine 0123456789ab (classification), the artifact mounted from `/models/wine`." in result.markdown("c")
+    assert (result.to_json()["model"], result.to_json()["model_dir"]) == (asdict(WINE), "/models/wine")
+    assert "Model: the image's built-in model." in replace(result, model=None, model_dir=None).markdown("c")
