@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
-import threading
 from dataclasses import asdict, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -20,6 +19,7 @@ from deploy.report import RESULTS_JSON, RESULTS_MD, model_lines
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, load_results, read_result
 from deploy.rundir import PLAN_FILE, Host, Plan, create_run_dir, read_plan
 from deploy.served_model import ModelChanged, ModelUnreadable, ServedModel, fetch_served_model
+from tests.conftest import http_server
 
 MATRICES = Path(__file__).resolve().parent.parent / "deploy" / "matrices"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "deploy"
@@ -83,12 +83,8 @@ def served(client):
         def log_message(self, *args) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    thread.join()
+    with http_server(Handler) as url:
+        yield url
 
 
 def test_the_served_model_is_what_the_service_answers_at_get_model(served, model_dir):
