@@ -41,7 +41,7 @@ from deploy.k8s_overlay import (
 from deploy.matrix import Configuration, Matrix, MatrixError, load_matrix
 from deploy.progress import Progress
 from deploy.recommend import describe, format_bytes
-from deploy.report import RESULTS_MD, UnusableRun, judge_again, table, write_reports
+from deploy.report import RESULTS_MD, UnusableRun, judge_again, model_lines, table, write_reports
 from deploy.results import ERROR, ConfigurationResult, UnreadableResult, save_result
 from deploy.rundir import (
     CAPACITY_MODE,
@@ -57,6 +57,7 @@ from deploy.rundir import (
     read_plan,
     set_aside,
 )
+from deploy.served_model import ModelChanged
 from deploy.sizing import Sizing, describe_sizing
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 from loadtest.slo import Slo
@@ -302,6 +303,7 @@ def run_command(args: argparse.Namespace) -> int:
                               "resume checks --pin against: start a new run instead")
         if not plan.same_pinning(args.pin):
             raise MatrixError(f"{run_dir} ran with {plan.placement or 'no --pin'}: resume it with the same --pin")
+        args.model_dir = resumed_model_dir(run_dir, plan, args.model_dir)
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
         again = matrix.select(redo, "--redo") if redo else ()
         if any(configuration.index not in plan.selected for configuration in again):
@@ -337,7 +339,8 @@ def run_command(args: argparse.Namespace) -> int:
     if new_run:
         plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
                     started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host, mode=args.mode,
-                    target_rps=args.target_rps, **Plan.pinning_fields(args.pin))
+                    target_rps=args.target_rps, **Plan.pinning_fields(args.pin),
+                    model_dir=None if args.model_dir is None else str(args.model_dir))
         try:
             run_dir = create_run_dir(args.out, matrix, plan)
         except OSError as error:
@@ -362,6 +365,9 @@ def run_command(args: argparse.Namespace) -> int:
             discard_unstarted(run_dir)  # nothing ran: a directory with only the plan would only mislead --resume
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except ModelChanged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print(f"\ninterrupted; the stack is down. Resume with: python -m deploy {plan.mode} {args.matrix} --resume {run_dir}",
               file=sys.stderr)
@@ -369,7 +375,7 @@ def run_command(args: argparse.Namespace) -> int:
     finally:
         for number, handler in previous.items():
             signal.signal(number, handler)
-    code = _finish(run_dir, matrix, plan, results)
+    code = _finish(run_dir, matrix, read_plan(run_dir), results)  # read again: it now names the model served
     errors = [result.name for result in results if result.status == ERROR]
     if errors:
         print(f"error: {', '.join(errors)} ended in error (the tooling failed, not the configuration; see the reason); "
@@ -526,6 +532,7 @@ def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:
     else:
         recommendation = write_reports(run_dir, matrix, plan, results)
         lines = [table(results), "", *describe(recommendation)]
+    lines = [*model_lines(plan, results), "", *lines]
     missing = len(plan.selected) - len(results)
     print()
     print("\n".join(lines))
@@ -595,6 +602,25 @@ def print_capacity_plan(matrix: Matrix, selected: tuple, run_dir: Path | None, r
     print(f"about {typical_s / 60:.0f} min ({typical} probes if each configuration holds ~{TYPICAL_RPS_PER_CPU} req/s "
           f"per CPU), at most {at_most_s / 60:.0f} min (every probe of the budget), plus the image build")
     print(f"would write into {run_dir or out / '<timestamp>'}/; dry run: nothing started, nothing written")
+
+
+def resumed_model_dir(run_dir: Path, plan: Plan, given: Path | None) -> Path | None:
+    """The artifact a resumed run serves: the plan's ``model_dir`` (None: the image's built-in model; so is an
+    old plan's, written before plans recorded the model). Raises MatrixError when ``given`` (--model-dir)
+    is another, or the plan's artifact is gone."""
+    if given is not None and str(given) != plan.model_dir:
+        measured = f"the artifact in {plan.model_dir}" if plan.model_dir else (
+            "the image's built-in model" + (" (its plan.json predates the record of the model)"
+                                            if plan.predates_model_record else ""))
+        raise MatrixError(f"{run_dir} measured {measured}, not --model-dir {given}: resume it without --model-dir, "
+                          "or start a new run")
+    if plan.model_dir is None:
+        return None
+    try:
+        return artifact_dir(plan.model_dir)
+    except argparse.ArgumentTypeError as error:
+        raise MatrixError(f"{run_dir} measured the artifact in {plan.model_dir}, which is no longer one ({error}): "
+                          "it cannot be resumed") from None
 
 
 def _read_plan(run_dir: Path) -> Plan:

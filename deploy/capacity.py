@@ -23,7 +23,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from deploy.matrix import Configuration, Search
 from deploy.outcome import identity
@@ -213,4 +213,4 @@ def rejudge_capacity(result: ConfigurationResult, configuration: Configuration, 
     if not result.probes:
         return result
     probes = [rejudge_probe(probe, slo) for probe in result.probes]
-    return capacity_result(configuration, search, probes, limits, RunFacts.of_result(result))
+    return replace(capacity_result(configuration, search, probes, limits, RunFacts.of_result(result)), model=result.model)

@@ -19,7 +19,7 @@ from deploy.matrix import Matrix
 from deploy.plots import plot_capacity_cpu, plot_latency_throughput, plot_scaling
 from deploy.probe import ProbeResult
 from deploy.recommend import format_bytes
-from deploy.report import RESULTS_MD, write_tables
+from deploy.report import RESULTS_MD, model_fields, model_lines, write_tables
 from deploy.results import ConfigurationResult
 from deploy.rundir import Plan
 from deploy.sizing import Sizing, describe_sizing, scalings, size_for
@@ -52,6 +52,7 @@ def write_capacity_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: l
         "slo": asdict(matrix.slo),
         "search": asdict(matrix.search),
         "goal": {"rps": target_rps, "headroom": headroom},
+        **model_fields(plan),
         "ceiling_rps": ceiling.ceiling_rps if ceiling else None,
         "ceiling_probes": [probe.to_dict() for probe in ceiling.probes] if ceiling else [],
         "recommended": _recommended(sizing),
@@ -106,6 +107,7 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], cei
         f"Run {plan.started_at} on a host with {host.cpus} CPUs and {format_bytes(host.memory_bytes)} "
         f"(Docker {host.docker_version}, cgroup {host.cgroup_version}); "
         f"{plan.placement if plan.placement else 'Locust, Nginx and the replicas shared it'}.",
+        *model_lines(plan, results),
         f"Capacity: the highest offered rate whose {search.window_s:g} s window held the SLO (failed requests ≤ "
         f"{slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms) with at least 95% of the "
         "offered rate answered, the load generator not saturated and every replica healthy, never OOM-killed or restarted.",

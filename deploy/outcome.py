@@ -6,7 +6,7 @@ tests feed it the Locust CSVs and stats samples a run kept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from deploy.matrix import Configuration
@@ -81,8 +81,9 @@ def rejudge(result: ConfigurationResult, configuration: Configuration, slo: Slo,
         restarts=result.containers.restarts, generator_saturated=result.generator_saturated,
         host_load_1m=result.host_load_1m, main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
-    return measured_result(configuration, slo, measured, started_at=result.started_at, artifacts=result.artifacts,
-                           ready_s=result.ready_s, host_cpus=host_cpus)
+    again = measured_result(configuration, slo, measured, started_at=result.started_at, artifacts=result.artifacts,
+                            ready_s=result.ready_s, host_cpus=host_cpus)
+    return replace(again, model=result.model)
 
 
 def unmeasured_result(configuration: Configuration, status: str, why: str, started_at: str, artifacts: str,

@@ -30,6 +30,7 @@ from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
 from deploy.progress import live_figures
 from deploy.readiness import wait_ready
+from deploy.served_model import ModelUnreadable, ServedModel, fetch_served_model
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
 from loadtest.runner import LiveStats, generator_saturated
@@ -283,9 +284,13 @@ class OverloadResult:
     nginx_refusal_p99_ms: float | None = None  # Nginx's own time for its 503s (access log), the whole run
     target: str = ""  # the URL the load went to, and how it got there
     placement: str = ""  # the host CPUs the generator and the stack ran on ("": wherever the scheduler put them)
+    model: ServedModel | None = None  # what GET /model answered through Nginx once the stack was ready
+    model_dir: str | None = None  # --model-dir, absolute (None: the image's built-in model)
 
     def markdown(self, command: str) -> str:
+        source = f"the artifact mounted from `{self.model_dir}`" if self.model_dir else "the image's built-in model"
         lines = [f"# Overload: {self.configuration}", "",
+                 f"Model: {self.model.describe() + ', ' if self.model else ''}{source}.", "",
                  f"Capacity {self.plan.capacity_rps:g} req/s; steps {', '.join(f'{m:g}x' for m in self.plan.multipliers)} "
                  f"of {self.plan.step_s:g} s each (2x: {self.plan.peak_s:g} s), open model, {self.plan.load.users} users "
                  f"at a {self.plan.pace_s:g} s pace at the peak{'; load sent to ' + self.target if self.target else ''}"
@@ -304,7 +309,8 @@ class OverloadResult:
                 "steps": [{**asdict(step), "requests": step.requests} for step in self.steps],
                 "checks": [asdict(check) for check in self.checks], "generator_saturated": self.generator_saturated,
                 "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms, "target": self.target,
-                "placement": self.placement}
+                "placement": self.placement, "model": asdict(self.model) if self.model else None,
+                "model_dir": self.model_dir}
 
 
 def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
@@ -317,13 +323,14 @@ def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
 
 
 def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path, target: str = "",
-           placement: str = "") -> OverloadResult:
+           placement: str = "", model: ServedModel | None = None, model_dir: str | None = None) -> OverloadResult:
     """Read a finished run's request log in ``directory`` and judge it; raises OSError/ValueError on a bad log.
-    ``target`` says where the load went, ``placement`` on which CPUs, for the report."""
+    ``target`` says where the load went, ``placement`` on which CPUs, ``model`` and ``model_dir`` which model
+    served it, for the report."""
     steps = analyse(read_request_log(directory / REQUEST_LOG), plan)
     return OverloadResult(configuration, plan, steps, judge(steps, plan.capacity_rps, slo),
                           generator_saturated(directory), _percentile(nginx_refusal_times_ms(directory / NGINX_LOG), 99),
-                          target, placement)
+                          target, placement, model, model_dir)
 
 
 def write_reports(result: OverloadResult, directory: Path, command: str) -> list[Path]:
@@ -366,7 +373,8 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
     (else, saying so, to the published port), VIA_PORT to the published port on 127.0.0.1. With ``pinning``,
     Nginx and the replicas run on its stack CPUs once ready, and Locust on its generator CPUs.
 
-    Raises StackError when the image cannot be built or the stack does not get ready, PinningFailed when the
+    Raises StackError when the image cannot be built, the stack does not get ready or does not say which model
+    it serves (``GET /model``), PinningFailed when the
     engine does not move its containers, OSError/ValueError when
     Locust left no usable request log. The containers' last log lines are kept in ``directory``/logs.
     """
@@ -383,6 +391,10 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
                                f"{stack.url}/ready", oom_watch, ready_timeout_s)
         if not readiness.ready:
             raise StackError(f"{configuration.label} did not get ready: {readiness.reason}")
+        try:
+            model = fetch_served_model(stack.url)
+        except ModelUnreadable as error:
+            raise StackError(str(error)) from error
         url, target = load_target(stack, via, say)
         placement = ""
         if pinning is not None:
@@ -399,7 +411,8 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
         with generator_on(pinning):
             drive(plan, slo, url, directory, stack.root, on_tick)
         keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
-        return report(configuration.label, plan, slo, directory, target, placement)
+        return report(configuration.label, plan, slo, directory, target, placement, model,
+                      None if stack.model_dir is None else str(stack.model_dir))
     finally:
         if not (directory / NGINX_LOG).exists():
             keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import asdict
 from pathlib import Path
 
 from deploy.matrix import Matrix
@@ -92,6 +93,7 @@ def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[Confi
         "host": plan.host.__dict__,
         "load": matrix.load.__dict__,
         "slo": matrix.slo.__dict__,
+        **model_fields(plan),
         "recommended": recommendation.cheapest_pass.name if recommendation.cheapest_pass else None,
         "configurations": [result.to_dict() for result in results],
     }
@@ -100,6 +102,12 @@ def write_reports(run_dir: Path, matrix: Matrix, plan: Plan, results: list[Confi
     plot_memory(results, run_dir / MEMORY_PNG)
     (run_dir / RESULTS_MD).write_text(text, encoding="utf-8")
     return recommendation
+
+
+def model_fields(plan: Plan) -> dict[str, object]:
+    """results.json's record of the model: ``model`` (name, version, task as served; None when not recorded)
+    and ``model_dir`` (--model-dir; None: the image's built-in model)."""
+    return {"model": asdict(plan.model) if plan.model else None, "model_dir": plan.model_dir}
 
 
 def write_tables(run_dir: Path, document: dict, results: list[ConfigurationResult]) -> None:
@@ -126,6 +134,7 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         f"SLO: failed requests ≤ {slo.max_failure_ratio:.1%}, p95 ≤ {slo.p95_ms:g} ms, p99 ≤ {slo.p99_ms:g} ms, "
         f"throughput ≥ {slo.min_rps:g} req/s.",
         *_host_load(results, host.cpus),
+        *model_lines(plan, results),
         "",
         table(results),
         "",
@@ -145,6 +154,27 @@ def markdown(matrix: Matrix, plan: Plan, results: list[ConfigurationResult], rec
         "",
     ]
     return "\n".join(lines)
+
+
+def model_lines(plan: Plan, results: list[ConfigurationResult]) -> list[str]:
+    """The model a run measured, for results.md and the console: the plan's record (what ``GET /model``
+    answered at the first ready configuration) and where it came from, then any measured configuration
+    whose own record is another model or none."""
+    source = f"the artifact mounted from `{plan.model_dir}`" if plan.model_dir else "the image's built-in model"
+    if plan.model is not None:
+        lines = [f"Model: {plan.model.describe()}, {source}, as `GET /model` answered through Nginx."]
+    elif plan.predates_model_record:
+        lines = ["Model: not recorded (the run predates the record of the model); taken as the image's built-in model."]
+    else:
+        lines = [f"Model: {source}; which one is not known (no configuration became ready)."]
+    measured = [result for result in results if result.status == COMPLETED]
+    other = [result for result in measured if result.model is not None and result.model != plan.model]
+    lines += [f"Configuration {result.index} measured another model: {result.model.describe()}." for result in other]
+    unrecorded = [str(result.index) for result in measured if result.model is None]
+    if unrecorded and plan.model is not None:
+        lines.append(f"Configuration(s) {', '.join(unrecorded)}: measured before runs recorded the model; "
+                     "taken as the image's built-in model.")
+    return lines
 
 
 def _measured_again(attempts: list[tuple[str, ConfigurationResult]]) -> list[str]:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from deploy.matrix import configuration_label
 from deploy.probe import ProbeResult
+from deploy.served_model import ServedModel
 
 RESULT_FILE = "result.json"
 
@@ -88,6 +89,9 @@ class ConfigurationResult:
     capacity_bound: str | None = None
     bottleneck: str = ""
     probes: tuple[ProbeResult, ...] = ()
+    # The model GET /model named once the stack was ready; None when it never became ready, or the result
+    # predates the record of the model.
+    model: ServedModel | None = None
 
     @property
     def label(self) -> str:
@@ -125,9 +129,11 @@ class ConfigurationResult:
         return data
 
     def flat(self) -> dict[str, object]:
-        """One flat row for CSV: container figures inlined, lists joined with ';', probes left out
-        (each configuration's probes.csv has them)."""
-        data = {key: value for key, value in asdict(self).items() if key not in ("containers", "probes")}
+        """One flat row for CSV: container figures and the model inlined (``model_name``, ``model_version``,
+        ``model_task``), lists joined with ';', probes left out (each configuration's probes.csv has them)."""
+        data = {key: value for key, value in asdict(self).items() if key not in ("containers", "probes", "model")}
+        for spec in fields(ServedModel):
+            data[f"model_{spec.name}"] = getattr(self.model, spec.name) if self.model else None
         figures = self.containers
         for spec in fields(ContainerFigures):
             value = getattr(figures, spec.name) if figures else None
@@ -149,6 +155,7 @@ class ConfigurationResult:
             figures["workers_per_replica"] = tuple(figures["workers_per_replica"])
             values["containers"] = ContainerFigures(**figures)
         values["probes"] = tuple(ProbeResult.from_dict(probe) for probe in values.get("probes") or ())
+        values["model"] = ServedModel.from_dict(values.get("model"))
         return cls(**values)
 
 

@@ -2,7 +2,8 @@
 
 Layout of ``reports/experiments/<timestamp>/``::
 
-    plan.json            what was asked: matrix, selected rows, load, SLO, host
+    plan.json            what was asked: matrix, selected rows, load, SLO, host, the model (rewritten once
+                         the first configuration is ready and the service has said which model it serves)
     matrix.toml          a copy of the matrix file as it was run
     NN-<name>/           per configuration: Locust's CSVs and HTML, its log, stats samples, result.json
     NN-<name>.superseded-<time>/   an earlier attempt, set aside by --redo
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING
 
 from deploy.matrix import Matrix
 from deploy.results import ERROR, RESULT_FILE, artifacts_dirname
+from deploy.served_model import ServedModel
 
 if TYPE_CHECKING:
     from deploy.pinning import Pinning
@@ -57,15 +59,21 @@ class Plan:
     placement: str = ""  # --pin in words, for the reports ("": unpinned)
     generator_cpus: tuple[int, ...] = ()  # --pin's host CPUs of the load generator, ascending ((): unpinned)
     stack_cpus: tuple[int, ...] = ()  # --pin's host CPUs of Nginx and the replicas, ascending ((): unpinned)
+    model_dir: str | None = None  # --model-dir, absolute (None: the image's built-in model)
+    model: ServedModel | None = None  # what GET /model answered at the first ready configuration (None: not yet)
+    predates_model_record: bool = False  # written before plans recorded the model: taken as the image's built-in
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
         """Rebuild a plan read from plan.json (one written before capacity runs existed is a fixed-load run;
-        one written before plans kept the CPU lists has empty ones, its ``placement`` alone telling of a --pin)."""
+        one written before plans kept the CPU lists has empty ones, its ``placement`` alone telling of a --pin;
+        one written before plans recorded the model has no ``model_dir`` and ran the image's built-in model)."""
         return cls(matrix=data["matrix"], selected=tuple(data["selected"]), started_at=data["started_at"],
                    host=Host(**data["host"]), mode=data.get("mode", RUN_MODE), target_rps=data.get("target_rps"),
                    placement=data.get("placement", ""), generator_cpus=tuple(data.get("generator_cpus", ())),
-                   stack_cpus=tuple(data.get("stack_cpus", ())))
+                   stack_cpus=tuple(data.get("stack_cpus", ())), model_dir=data.get("model_dir"),
+                   model=ServedModel.from_dict(data.get("model")),
+                   predates_model_record=data.get("predates_model_record", "model_dir" not in data))
 
     @staticmethod
     def pinning_fields(pinning: Pinning | None) -> dict:
@@ -96,8 +104,13 @@ def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:
         run_dir = root / f"{stamp}-{suffix}"
     run_dir.mkdir(parents=True)
     shutil.copyfile(matrix.path, run_dir / MATRIX_COPY)
-    (run_dir / PLAN_FILE).write_text(json.dumps(asdict(plan), indent=2) + "\n", encoding="utf-8")
+    write_plan(run_dir, plan)
     return run_dir
+
+
+def write_plan(run_dir: Path, plan: Plan) -> None:
+    """Write ``plan`` as ``run_dir``/plan.json; raises OSError when it cannot."""
+    (run_dir / PLAN_FILE).write_text(json.dumps(asdict(plan), indent=2) + "\n", encoding="utf-8")
 
 
 def discard_unstarted(run_dir: Path) -> bool:

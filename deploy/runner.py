@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -32,8 +32,9 @@ from deploy.pinning import Pinning, PinningFailed, pin_stack
 from deploy.progress import Progress, live_figures
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
-from deploy.rundir import Host, Plan, configuration_dir, is_finished
+from deploy.rundir import Host, Plan, configuration_dir, is_finished, write_plan
 from deploy.sampling import SAMPLES_FILE, StatsSampler, write_samples
+from deploy.served_model import ModelChanged, ServedModel, fetch_served_model
 from deploy.stack import ComposeStack
 from loadtest.runner import CSV_PREFIX, LiveStats, main_failure, run_locust
 from loadtest.slo import read_stats_csv
@@ -95,6 +96,9 @@ class ReadyStack:
 
 # What measures a configuration once its stack is ready: its result.
 Measure = Callable[[ReadyStack], ConfigurationResult]
+# What hears of the model a configuration serves once it is ready, before it is measured; raises ModelChanged
+# to stop the run.
+ModelCheck = Callable[[Configuration, ServedModel], None]
 
 
 def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, client: docker.DockerClient,
@@ -102,9 +106,22 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
     """Run every selected configuration of ``plan`` that has no result yet; return all results of the plan.
 
     ``measure`` measures a configuration whose stack is ready (default: the matrix's fixed load,
-    ``deploy.capacity_run.measure_capacity`` for a capacity search).
-    Raises StackError when the image cannot be built, KeyboardInterrupt when interrupted (after teardown).
+    ``deploy.capacity_run.measure_capacity`` for a capacity search). The model the first ready configuration
+    serves is recorded in ``run_dir``'s plan.json when the plan has none yet; every configuration must serve it.
+    Raises StackError when the image cannot be built, ModelChanged when a configuration serves another model
+    than the plan's (unmeasured, after teardown), KeyboardInterrupt when interrupted (after teardown).
     """
+    recorded = plan.model
+
+    def check_model(configuration: Configuration, served: ServedModel) -> None:
+        nonlocal recorded
+        if recorded is None:
+            recorded = served
+            write_plan(run_dir, replace(plan, model=served))
+        elif served != recorded:
+            raise ModelChanged(f"{run_dir} measured {recorded.describe()}, but {configuration.name} serves "
+                               f"{served.describe()}: resume it with the model it measured, or start a new run")
+
     selected = [c for c in matrix.configurations if c.index in plan.selected]
     todo = [c for c in selected if not is_finished(run_dir, c.index, c.name)]
     stack = ComposeStack(options.project, options.port, options.root, options.image, options.model_dir)
@@ -130,7 +147,7 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
                                                configuration_dir(run_dir, configuration.index, configuration.name).name)
                 else:
                     result = run_configuration(configuration, matrix, run_dir, stack, options, client, progress,
-                                               position, plan.host.cpus, measure or measure_load)
+                                               position, plan.host.cpus, measure or measure_load, check_model)
                 save_result(result, configuration_dir(run_dir, configuration.index, configuration.name))
                 progress.line(f"{progress.prefix(position)} {result.mark} {configuration.name}: {result.reason}")
         finally:
@@ -150,9 +167,11 @@ def unfit_reason(configuration: Configuration, engine_cpus: int) -> str | None:
 
 def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Path, stack: ComposeStack,
                       options: RunOptions, client: docker.DockerClient, progress: Progress,
-                      position: int, host_cpus: int, measure: Measure | None = None) -> ConfigurationResult:
-    """Bring one configuration's stack up, ``measure`` it (default: the matrix's fixed load) and tear the
-    stack down; failures to start or to measure become results."""
+                      position: int, host_cpus: int, measure: Measure | None = None,
+                      check_model: ModelCheck | None = None) -> ConfigurationResult:
+    """Bring one configuration's stack up, ask it which model it serves (``GET /model`` through Nginx; told to
+    ``check_model``), ``measure`` it (default: the matrix's fixed load) and tear the stack down; failures to
+    start or to measure become results. Raises what ``check_model`` raises (ModelChanged), after teardown."""
     directory = configuration_dir(run_dir, configuration.index, configuration.name)
     started_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     oom_watch = None
@@ -167,11 +186,14 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         if not readiness.ready:
             return unmeasured_result(configuration, ERROR if readiness.compose_failed else NOT_READY, readiness.reason,
                                      started_at, directory.name, readiness.elapsed_s)
+        served = fetch_served_model(stack.url)
+        if check_model is not None:
+            check_model(configuration, served)
         if options.pinning is not None:
             pin_stack(client, stack.project, options.pinning)
         ready = ReadyStack(configuration, matrix, directory, stack, options, client, progress, position, started_at,
                            oom_watch, readiness.elapsed_s, host_cpus)
-        return (measure or measure_load)(ready)
+        return replace((measure or measure_load)(ready), model=served)
     except (DockerException, StackError, PinningFailed, OSError, ValueError) as error:
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:

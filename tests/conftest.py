@@ -11,7 +11,10 @@ import json
 import os
 import shutil
 import subprocess
+import threading
 import uuid
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import docker
@@ -181,6 +184,19 @@ def project(docker_engine) -> str:
     with contextlib.suppress(StackError):  # nothing to remove, or nothing more to do about it
         Compose(name, ROOT).down()
     subprocess.run(["docker", "image", "rm", f"api-inference:{name}"], capture_output=True, timeout=60)
+
+
+@contextlib.contextmanager
+def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """Serve ``handler`` from a thread on a free localhost port; yields its base URL, "http://127.0.0.1:PORT"."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def left_behind(project: str) -> list[str]:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from bench.load import LoadError, pinned, read_wrk_summary, run_wrk, summarise_samples, wrk_available
+from tests.conftest import http_server
 
 WRK_SUMMARY = {"requests": 10000, "duration_us": 4000000, "bytes": 1500000,
                "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 0},
@@ -57,15 +57,8 @@ class Recorder(BaseHTTPRequestHandler):
 def test_wrk_posts_the_body_and_its_script_writes_the_summary_read_back(tmp_path: Path) -> None:
     body_file = tmp_path / "body.json"
     body_file.write_text('{"rows": [[5.1, 3.5, 1.4, 0.2]]}', encoding="utf-8")
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        run = run_wrk(f"http://127.0.0.1:{server.server_port}", "/predict", body_file=body_file, duration_s=2,
-                      connections=1, max_requests=20, cpu=None)
-    finally:
-        server.shutdown()
-        server.server_close()
+    with http_server(Recorder) as url:
+        run = run_wrk(url, "/predict", body_file=body_file, duration_s=2, connections=1, max_requests=20, cpu=None)
     assert run.tool == "wrk" and run.path == "/predict"
     assert run.requests >= 1 and run.errors == 0
     assert set(Recorder.bodies) == {body_file.read_bytes()}

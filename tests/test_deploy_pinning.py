@@ -116,7 +116,7 @@ def test_a_runs_plan_keeps_its_cpu_lists_and_placement_and_an_older_plan_reads_a
     assert (plan.generator_cpus, plan.stack_cpus) == ((0,), (1, 2))
     assert plan.placement == pinned.describe()
     data = {"matrix": "m.toml", "selected": [1], "started_at": plan.started_at, "host": vars(host), "mode": "capacity",
-            "placement": plan.placement, "generator_cpus": [0], "stack_cpus": [1, 2]}
+            "placement": plan.placement, "generator_cpus": [0], "stack_cpus": [1, 2], "model_dir": None}
     assert Plan.from_dict(data) == plan
     assert plan.same_pinning(Pinning(frozenset({0}), frozenset({1, 2})))
     assert not plan.same_pinning(Pinning(frozenset({0}), frozenset({1})))
