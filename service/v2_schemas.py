@@ -18,8 +18,9 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
 
-from service.errors import ValidationFailed, flatten_messages, summarise
+from service.errors import ValidationFailed
 from service.schemas import json_type
+from service.unknown_fields import load_known
 
 # Element types a request tensor may declare. The measurements are real
 # numbers, so FP32 and FP64 are the natural types; integer types are accepted
@@ -170,11 +171,7 @@ def load_inference_request(body: Any) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise ValidationFailed(f"request body must be a JSON object, got {json_type(body)}", {"body": ["Not an object."]})
-    try:
-        return INFERENCE_REQUEST.load(body)
-    except ValidationError as exc:
-        problems = flatten_messages(exc.messages)
-        raise ValidationFailed(summarise(problems), problems) from None
+    return load_known(INFERENCE_REQUEST, body)
 
 
 # Responses, for the OpenAPI document.
