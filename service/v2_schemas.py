@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
 
 from service.errors import ValidationFailed
 from service.schemas import json_type
@@ -59,20 +59,32 @@ class Dimension(fields.Integer):
         return value
 
 
-class ParameterValue(fields.Raw):
-    """A ``$parameter`` value: a JSON string, number or boolean."""
+class Parameters(fields.Dict):
+    """``$parameters``: an object whose values are JSON strings, numbers or booleans.
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if value is None or isinstance(value, (dict, list)):
-            raise ValidationError(f"A parameter is a string, number or boolean: got {json_type(value)}.")
-        return value
+    A bad value is named ``parameters.<name>``; marshmallow's ``Dict`` would add ``.value``.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), values=fields.Raw(allow_none=True), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        parameters = super()._deserialize(value, attr, data, **kwargs)
+        problems = {
+            name: [f"A parameter is a string, number or boolean: got {json_type(parameter)}."]
+            for name, parameter in parameters.items() if parameter is None or isinstance(parameter, (dict, list))
+        }
+        if problems:
+            raise ValidationError(problems)
+        return parameters
 
 
-def _parameters(**kwargs: Any) -> fields.Dict:
-    return fields.Dict(keys=fields.String(), values=ParameterValue(), **kwargs)
-
-
-def _refuse_unsupported(parameters: dict[str, Any]) -> None:
+def _refuse_unsupported(data: Any) -> None:
+    """Refuse an object whose ``parameters`` ask for an extension, before any other check of it:
+    whatever else is wrong with it, the answer would not be what was asked."""
+    parameters = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(parameters, dict):
+        return
     for name, extension in UNSUPPORTED_PARAMETERS.items():
         if name in parameters:
             raise ValidationError(f"{name!r} asks for {extension}, which this server does not implement.", "parameters")
@@ -101,18 +113,22 @@ class RequestInputSchema(Schema):
         required=True,
         validate=validate.OneOf(INPUT_DATATYPES, error="Must be one of {choices}: got {input}."),
     )
-    parameters = _parameters()
+    parameters = Parameters()
     data = fields.Raw(
         required=True,
         metadata={"description": "Tensor elements in row-major order, flat or nested as the shape.",
                   "type": "array", "items": {}},
     )
 
+    @pre_load
+    def _check_parameters(self, data: Any, **kwargs: Any) -> Any:
+        _refuse_unsupported(data)
+        return data
+
     @post_load
     def _make_tensor(self, loaded: dict[str, Any], **kwargs: Any) -> InputTensor:
         if not isinstance(loaded["data"], list):
             raise ValidationError(f"Must be an array: got {json_type(loaded['data'])}.", "data")
-        _refuse_unsupported(loaded.get("parameters", {}))
         return InputTensor(
             name=loaded["name"], datatype=loaded["datatype"], shape=tuple(loaded["shape"]),
             data=loaded["data"], parameters=loaded.get("parameters", {}),
@@ -126,12 +142,12 @@ class RequestOutputSchema(Schema):
         unknown = RAISE
 
     name = fields.String(required=True)
-    parameters = _parameters()
+    parameters = Parameters()
 
-    @post_load
-    def _check_parameters(self, loaded: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        _refuse_unsupported(loaded.get("parameters", {}))
-        return loaded
+    @pre_load
+    def _check_parameters(self, data: Any, **kwargs: Any) -> Any:
+        _refuse_unsupported(data)
+        return data
 
 
 class InferenceRequestSchema(Schema):
@@ -141,7 +157,7 @@ class InferenceRequestSchema(Schema):
         unknown = RAISE
 
     id = fields.String(metadata={"description": "Echoed in the response."})
-    parameters = _parameters(metadata={"description": (
+    parameters = Parameters(metadata={"description": (
         "Server-specific: `probabilities_datatype` (FP64, the default, or FP32). "
         "Others, such as tritonclient's `binary_data_output`, are accepted and ignored: outputs are always JSON."
     )})
