@@ -13,6 +13,7 @@ field names, ``$parameters`` values (string, number or boolean), tensor data typ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -62,14 +63,17 @@ class Dimension(fields.Integer):
 class Parameters(fields.Dict):
     """``$parameters``: an object whose values are JSON strings, numbers or booleans.
 
-    A bad value is named ``parameters.<name>``; marshmallow's ``Dict`` would add ``.value``.
+    Checked here rather than by ``Dict``'s value field, which names a bad value
+    ``parameters.<name>.value`` and refuses null before our message could say what is allowed.
     """
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(keys=fields.String(), values=fields.Raw(allow_none=True), **kwargs)
+        super().__init__(keys=fields.String(), values=fields.Raw(), **kwargs)
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
-        parameters = super()._deserialize(value, attr, data, **kwargs)
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        parameters = dict(value)
         problems = {
             name: [f"A parameter is a string, number or boolean: got {json_type(parameter)}."]
             for name, parameter in parameters.items() if parameter is None or isinstance(parameter, (dict, list))
