@@ -6,7 +6,8 @@ first ``MAX_FIELDS_REPORTED``: one object of 70,000 unknown keys took about
 0.5 s of CPU. Marshmallow also walks unknown keys in set order, which differs
 between processes (string hashes are salted per process), so the fields named
 changed from one replica to the next. Here each object's unknown keys are found
-by one pass over its keys, marshmallow loads only the known ones, and the
+by one pass over its keys, marshmallow loads the known ones (and at most one
+unknown key per object, so that it refuses the same objects as before), and the
 problems are listed in one fixed order, building entries only for those shown:
 
 - object by object, as the body nests them (``instances[0]`` before ``instances[1]``);
@@ -43,31 +44,41 @@ def _nested(field: fields.Field) -> tuple[Schema | None, bool]:
     return None, False
 
 
-def _known(schema: Schema, data: Any) -> tuple[Any, int]:
-    """``data`` with every object holding only the fields its schema declares, and how many keys were dropped."""
+def _known(schema: Schema, data: Any, keep: bool) -> tuple[Any, int]:
+    """``data`` with every object holding only the fields its schema declares, and how many keys were dropped.
+
+    With ``keep``, an object that had unknown keys keeps its first one: marshmallow then refuses
+    that object as it would the whole, with one error instead of one per key, and skips the
+    ``post_load`` checks of the object and of those holding it, as it would on the whole body.
+    """
     if not isinstance(data, Mapping):
         return data, 0
+    declared = _declared(schema)
     known: dict[str, Any] = {}
     dropped = 0
-    for key, field in _declared(schema).items():
+    for key, field in declared.items():
         if key not in data:
             continue
         value = data[key]
         nested, many = _nested(field)
         if nested is not None and many and isinstance(value, list):
-            items = [_known(nested, item) for item in value]
+            items = [_known(nested, item, keep) for item in value]
             value = [item for item, _ in items]
             dropped += sum(count for _, count in items)
         elif nested is not None and not many:
-            value, count = _known(nested, value)
+            value, count = _known(nested, value, keep)
             dropped += count
         known[key] = value
+    if keep and len(data) > len(known):
+        first = next(key for key in data if key not in declared)
+        known[first] = data[first]
     return known, dropped + len(data) - len(known)
 
 
 def _problems(schema: Schema, data: Any, messages: Any, path: str) -> Iterator[tuple[str, list[str]]]:
     """Each bad field of ``data`` with its problems, in the order the module's docstring gives;
-    ``messages`` are marshmallow's for ``data`` without its unknown fields (``None`` when it had none)."""
+    ``messages`` are marshmallow's for ``data`` as ``_known`` kept it (``None`` for an object without any);
+    the unknown keys it kept are named with the others, in body order."""
     if not isinstance(data, Mapping):
         if messages:
             yield from flatten_messages(messages, path).items()
@@ -87,7 +98,7 @@ def _problems(schema: Schema, data: Any, messages: Any, path: str) -> Iterator[t
         elif problems is not None:
             yield from flatten_messages(problems, child).items()
     for key, problems in messages.items():
-        if key not in declared:
+        if key not in declared and key not in data:
             yield from flatten_messages(problems, field_path(path, key)).items()
     for key in data:
         if key not in declared:
@@ -105,21 +116,19 @@ def load_known(schema: Schema, data: Any, well_formed: Callable[[Any], bool] | N
     Raises ``ValidationFailed`` (400) naming the first ``MAX_FIELDS_REPORTED`` bad
     fields (unknown ones as ``Unknown field.``) and counting the rest in its message.
     """
-    known, n_unknown = _known(schema, data)
-    if n_unknown and well_formed is not None and well_formed(known):
-        raise _refusal(schema, data, {}, n_unknown)
+    if well_formed is not None:
+        known, dropped = _known(schema, data, keep=False)
+        if dropped and well_formed(known):
+            raise _refusal(schema, data, {}, dropped)
+    known, dropped = _known(schema, data, keep=True)
     try:
-        loaded = schema.load(known)
+        # Succeeds only without unknown keys: an object that had any kept one.
+        return schema.load(known)
     except ValidationError as exc:
-        messages = exc.messages
-    else:
-        if not n_unknown:
-            return loaded
-        messages = {}
-    raise _refusal(schema, data, messages, n_unknown)
+        raise _refusal(schema, data, exc.messages, dropped) from None
 
 
-def _refusal(schema: Schema, data: Any, messages: Any, n_unknown: int) -> ValidationFailed:
-    """The refusal of ``data``: marshmallow's ``messages`` for its known fields and its ``n_unknown`` unknown ones."""
+def _refusal(schema: Schema, data: Any, messages: Any, dropped: int) -> ValidationFailed:
+    """The refusal of ``data``: marshmallow's ``messages`` for what it loaded, and ``dropped`` unknown keys it did not see."""
     shown = dict(itertools.islice(_problems(schema, data, messages, ""), MAX_FIELDS_REPORTED))
-    return ValidationFailed(summarise(shown, len(flatten_messages(messages)) + n_unknown), shown)
+    return ValidationFailed(summarise(shown, len(flatten_messages(messages)) + dropped), shown)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load
 
 from service.errors import ValidationFailed
 from service.unknown_fields import load_known
@@ -23,6 +23,12 @@ class Outer(Schema):
 
     one = fields.Nested(Inner, required=True)
     many = fields.List(fields.Nested(Inner), required=True)
+
+    @post_load
+    def _no_empty_many(self, loaded, **kwargs):
+        if not loaded["many"]:
+            raise ValidationError("Must not be empty.", "many")
+        return loaded
 
 
 def refusal(data, well_formed=None) -> ValidationFailed:
@@ -52,5 +58,10 @@ def test_only_the_first_twenty_are_built_and_every_one_is_counted() -> None:
 
 
 def test_a_well_formed_rest_is_not_loaded_again() -> None:
-    error = refusal({"one": {"a": 1, "b": "x", "k": 0}, "many": []}, well_formed=lambda known: True)
+    error = refusal({"one": {"a": 1, "b": "x", "k": 0}, "many": [{"a": 1, "b": 2}]}, well_formed=lambda known: True)
     assert error.fields == {"one.k": ["Unknown field."]}
+
+
+def test_checks_after_loading_wait_for_the_unknown_fields_to_go_as_marshmallow_s_own_do() -> None:
+    assert refusal({"one": {"a": 1, "b": 2, "k": 0}, "many": []}).fields == {"one.k": ["Unknown field."]}
+    assert refusal({"one": {"a": 1, "b": 2}, "many": []}).fields == {"many": ["Must not be empty."]}
