@@ -15,6 +15,7 @@ shape for its paths (``add_error_shape``): the Open Inference Protocol's
 from __future__ import annotations
 
 import hashlib
+import itertools
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -90,18 +91,22 @@ def http_code(status: int) -> str:
     return HTTP_CODES.get(status, f"http_{status}")
 
 
+def field_path(prefix: str, key: str | int) -> str:
+    """The name of ``key`` (a field name, a list index, or marshmallow's ``_schema`` for the object itself)
+    inside the field named ``prefix`` ("" for the body): ``instances[3].sepal_length``."""
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    if key == "_schema":
+        return prefix or "body"
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
 def flatten_messages(messages: object, prefix: str = "") -> dict[str, list[str]]:
     """Flatten marshmallow's nested error dict into ``{"instances[3].sepal_length": [...]}``."""
     if isinstance(messages, dict):
         flat: dict[str, list[str]] = {}
         for key, value in messages.items():
-            if isinstance(key, int):
-                path = f"{prefix}[{key}]"
-            elif key == "_schema":
-                path = prefix or "body"
-            else:
-                path = f"{prefix}.{key}" if prefix else str(key)
-            for field, problems in flatten_messages(value, path).items():
+            for field, problems in flatten_messages(value, field_path(prefix, key)).items():
                 flat.setdefault(field, []).extend(problems)
         return flat
     if isinstance(messages, list) and all(isinstance(m, str) for m in messages):
@@ -136,11 +141,12 @@ def clip_name(name: str) -> str:
     return f"{clipped[:-1]}, sha256 {digest})"
 
 
-def summarise(fields: dict[str, list[str]]) -> str:
-    """One human sentence naming each field (the first ``MAX_FIELDS_REPORTED``) and its first problem."""
-    shown = list(fields.items())[:MAX_FIELDS_REPORTED]
+def summarise(fields: dict[str, list[str]], total: int | None = None) -> str:
+    """One human sentence naming each field (the first ``MAX_FIELDS_REPORTED``) and its first problem;
+    ``total`` counts the bad fields when ``fields`` holds only the first of them (default: ``len(fields)``)."""
+    shown = list(itertools.islice(fields.items(), MAX_FIELDS_REPORTED))
     sentence = "; ".join(f"{clip_name(field)}: {problems[0]}" for field, problems in shown)
-    hidden = len(fields) - len(shown)
+    hidden = (len(fields) if total is None else total) - len(shown)
     return f"{sentence}; and {hidden} more field(s)" if hidden > 0 else sentence
 
 
@@ -167,7 +173,7 @@ def error_response(status: int, code: str, message: str, fields: dict[str, list[
         return jsonify(shape(clip(message, MAX_MESSAGE_CHARS))), status
     reported = {
         clip_name(field): [clip(problem, MAX_MESSAGE_CHARS) for problem in problems]
-        for field, problems in list((fields or {}).items())[:MAX_FIELDS_REPORTED]
+        for field, problems in itertools.islice((fields or {}).items(), MAX_FIELDS_REPORTED)
     }
     body = {
         "error": {"status": status, "code": code, "message": clip(message, MAX_MESSAGE_CHARS), "fields": reported},

@@ -20,14 +20,15 @@ from typing import Any
 import numpy as np
 import orjson
 from flask import Blueprint, Response, current_app, request
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema
 
 from service.body import json_body
-from service.errors import ApiError, ValidationFailed, flatten_messages, summarise
+from service.errors import ApiError
 from service.metrics import count_prediction, count_predictions, count_values
 from service.model import Model, Predictions
 from service.probes import ready_model
 from service.schemas import batch_schema, features_schema, json_type
+from service.unknown_fields import load_known
 from service.validation import FeatureLimits, check_batch_size
 from training.fields import Feature
 
@@ -132,12 +133,11 @@ def inputs_for(features: Sequence[Feature]) -> Inputs:
     )
 
 
-def _load(schema: Any, body: dict[str, Any]) -> Any:
-    try:
-        return schema.load(body)
-    except ValidationError as exc:
-        fields = flatten_messages(exc.messages)
-        raise ValidationFailed(summarise(fields), fields) from None
+def _batch_matrix(body: dict[str, Any], well_typed: Callable[[list[Any]], np.ndarray | None]) -> np.ndarray | None:
+    """``X`` of a batch body holding only a non-empty list of ``instances`` that ``well_typed`` takes; else None."""
+    instances = body.get("instances")
+    only_instances = len(body) == 1 and type(instances) is list and len(instances) > 0
+    return well_typed(instances) if only_instances else None
 
 
 def parse_with(body: Any, max_batch_size: int, inputs: Inputs,
@@ -155,15 +155,15 @@ def parse_with(body: Any, max_batch_size: int, inputs: Inputs,
         instances = body["instances"]
         if isinstance(instances, list):
             check_batch_size(len(instances), max_batch_size, "instances")
-        only_instances = len(body) == 1 and type(instances) is list and len(instances) > 0
-        X = well_typed(instances) if only_instances else None
+        X = _batch_matrix(body, well_typed)
         if X is None:
-            X = inputs.rows_matrix(_load(inputs.batch_schema, body)["instances"])
+            loaded = load_known(inputs.batch_schema, body, lambda known: _batch_matrix(known, well_typed) is not None)
+            X = inputs.rows_matrix(loaded["instances"])
         batch = True
     else:
         X = well_typed([body])
         if X is None:
-            X = inputs.rows_matrix([_load(inputs.features_schema, body)])
+            X = inputs.rows_matrix([load_known(inputs.features_schema, body, lambda known: well_typed([known]) is not None)])
         batch = False
     inputs.limits.check(X, inputs.batch_field if batch else inputs.single_field)
     return X, batch

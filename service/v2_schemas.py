@@ -13,13 +13,15 @@ field names, ``$parameters`` values (string, number or boolean), tensor data typ
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, pre_load, validate
 
-from service.errors import ValidationFailed, flatten_messages, summarise
+from service.errors import ValidationFailed
 from service.schemas import json_type
+from service.unknown_fields import load_known
 
 # Element types a request tensor may declare. The measurements are real
 # numbers, so FP32 and FP64 are the natural types; integer types are accepted
@@ -58,20 +60,35 @@ class Dimension(fields.Integer):
         return value
 
 
-class ParameterValue(fields.Raw):
-    """A ``$parameter`` value: a JSON string, number or boolean."""
+class Parameters(fields.Dict):
+    """``$parameters``: an object whose values are JSON strings, numbers or booleans.
 
-    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        if value is None or isinstance(value, (dict, list)):
-            raise ValidationError(f"A parameter is a string, number or boolean: got {json_type(value)}.")
-        return value
+    Checked here rather than by ``Dict``'s value field, which names a bad value
+    ``parameters.<name>.value`` and refuses null before our message could say what is allowed.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(keys=fields.String(), values=fields.Raw(), **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> dict[str, Any]:
+        if not isinstance(value, Mapping):
+            raise self.make_error("invalid")
+        parameters = dict(value)
+        problems = {
+            name: [f"A parameter is a string, number or boolean: got {json_type(parameter)}."]
+            for name, parameter in parameters.items() if parameter is None or isinstance(parameter, (dict, list))
+        }
+        if problems:
+            raise ValidationError(problems)
+        return parameters
 
 
-def _parameters(**kwargs: Any) -> fields.Dict:
-    return fields.Dict(keys=fields.String(), values=ParameterValue(), **kwargs)
-
-
-def _refuse_unsupported(parameters: dict[str, Any]) -> None:
+def _refuse_unsupported(data: Any) -> None:
+    """Refuse an object whose ``parameters`` ask for an extension, before any other check of it:
+    whatever else is wrong with it, the answer would not be what was asked."""
+    parameters = data.get("parameters") if isinstance(data, dict) else None
+    if not isinstance(parameters, dict):
+        return
     for name, extension in UNSUPPORTED_PARAMETERS.items():
         if name in parameters:
             raise ValidationError(f"{name!r} asks for {extension}, which this server does not implement.", "parameters")
@@ -100,18 +117,22 @@ class RequestInputSchema(Schema):
         required=True,
         validate=validate.OneOf(INPUT_DATATYPES, error="Must be one of {choices}: got {input}."),
     )
-    parameters = _parameters()
+    parameters = Parameters()
     data = fields.Raw(
         required=True,
         metadata={"description": "Tensor elements in row-major order, flat or nested as the shape.",
                   "type": "array", "items": {}},
     )
 
+    @pre_load
+    def _check_parameters(self, data: Any, **kwargs: Any) -> Any:
+        _refuse_unsupported(data)
+        return data
+
     @post_load
     def _make_tensor(self, loaded: dict[str, Any], **kwargs: Any) -> InputTensor:
         if not isinstance(loaded["data"], list):
             raise ValidationError(f"Must be an array: got {json_type(loaded['data'])}.", "data")
-        _refuse_unsupported(loaded.get("parameters", {}))
         return InputTensor(
             name=loaded["name"], datatype=loaded["datatype"], shape=tuple(loaded["shape"]),
             data=loaded["data"], parameters=loaded.get("parameters", {}),
@@ -125,12 +146,12 @@ class RequestOutputSchema(Schema):
         unknown = RAISE
 
     name = fields.String(required=True)
-    parameters = _parameters()
+    parameters = Parameters()
 
-    @post_load
-    def _check_parameters(self, loaded: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        _refuse_unsupported(loaded.get("parameters", {}))
-        return loaded
+    @pre_load
+    def _check_parameters(self, data: Any, **kwargs: Any) -> Any:
+        _refuse_unsupported(data)
+        return data
 
 
 class InferenceRequestSchema(Schema):
@@ -140,7 +161,7 @@ class InferenceRequestSchema(Schema):
         unknown = RAISE
 
     id = fields.String(metadata={"description": "Echoed in the response."})
-    parameters = _parameters(metadata={"description": (
+    parameters = Parameters(metadata={"description": (
         "Server-specific: `probabilities_datatype` (FP64, the default, or FP32). "
         "Others, such as tritonclient's `binary_data_output`, are accepted and ignored: outputs are always JSON."
     )})
@@ -170,11 +191,7 @@ def load_inference_request(body: Any) -> dict[str, Any]:
     """
     if not isinstance(body, dict):
         raise ValidationFailed(f"request body must be a JSON object, got {json_type(body)}", {"body": ["Not an object."]})
-    try:
-        return INFERENCE_REQUEST.load(body)
-    except ValidationError as exc:
-        problems = flatten_messages(exc.messages)
-        raise ValidationFailed(summarise(problems), problems) from None
+    return load_known(INFERENCE_REQUEST, body)
 
 
 # Responses, for the OpenAPI document.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 
 import pytest
 
@@ -85,6 +86,39 @@ def test_long_names_that_share_their_start_stay_distinct_fields(client) -> None:
     clipped = {"k" * 100 + f"... (500 characters, sha256 {hashlib.sha256(key.encode()).hexdigest()[:12]})"
                for key in keys}
     assert len(error["fields"]) == 20 and set(error["fields"]) <= clipped
+
+
+def shuffled_keys(n: int) -> list[str]:
+    """``n`` distinct short key names in an order that is neither sorted nor any set's."""
+    keys = [f"k{index:03d}" for index in range(n)]
+    random.Random(7).shuffle(keys)
+    return keys
+
+
+def test_unknown_fields_are_named_in_the_body_s_order_and_all_counted(client) -> None:
+    keys = shuffled_keys(300)
+    body = json.dumps({**SEED_REQUEST, **dict.fromkeys(keys, 1)})
+    responses = [client.post("/predict", data=body, content_type="application/json") for _ in range(2)]
+    error = assert_error_shape(responses[0], 400, "validation_error")
+    assert list(error["fields"]) == keys[:20]
+    assert error["message"] == "; ".join(f"{key}: Unknown field." for key in keys[:20]) + "; and 280 more field(s)"
+    assert responses[1].get_json()["error"] == error
+
+
+def test_a_batch_names_each_row_s_field_problems_then_its_unknown_fields(client) -> None:
+    rows = [SEED_REQUEST, {"zeta": 1, **SEED_REQUEST, "sepal_length": "x", "alpha": 2}, 3, {**SEED_REQUEST, "beta": 1}]
+    error = assert_error_shape(client.post("/predict", json={"instances": rows, "omega": 1}), 400, "validation_error")
+    assert list(error["fields"]) == ["instances[1].sepal_length", "instances[1].zeta", "instances[1].alpha",
+                                     "instances[2]", "instances[3].beta", "omega"]
+    assert error["fields"]["instances[1].zeta"] == ["Unknown field."]
+
+
+def test_a_batch_of_unknown_fields_counts_every_one(client) -> None:
+    keys = shuffled_keys(10)
+    rows = [{**SEED_REQUEST, **dict.fromkeys(keys, 1)}] * 30
+    error = assert_error_shape(client.post("/predict", json={"instances": rows}), 400, "validation_error")
+    assert list(error["fields"]) == [f"instances[{row}].{key}" for row in (0, 1) for key in keys]
+    assert error["message"].endswith("; and 280 more field(s)")
 
 
 def test_a_sane_request_id_is_echoed_and_a_bad_one_replaced(client) -> None:

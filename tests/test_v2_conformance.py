@@ -301,7 +301,10 @@ BAD_REQUESTS = [
     ("unknown request field", infer_request(model="iris"), 400, "model: Unknown field"),
     ("id not a string", infer_request(id=42), 400, "id: Not a valid string"),
     ("parameters not an object", infer_request(parameters=[1]), 400, "parameters"),
-    ("parameter value an object", infer_request(parameters={"a": {"b": 1}}), 400, "string, number or boolean"),
+    ("parameter value an object", infer_request(parameters={"a": {"b": 1}}), 400,
+     "parameters.a: A parameter is a string, number or boolean: got object."),
+    ("parameter value null", infer_request(parameters={"probabilities_datatype": None}), 400,
+     "parameters.probabilities_datatype: A parameter is a string, number or boolean: got null."),
     ("unknown probabilities datatype", infer_request(parameters={"probabilities_datatype": "FP16"}), 400, "probabilities_datatype"),
     ("input without a name", {"inputs": [{k: v for k, v in matrix_input().items() if k != "name"}]}, 400, "inputs[0].name"),
     ("input without data", {"inputs": [{k: v for k, v in matrix_input().items() if k != "data"}]}, 400, "inputs[0].data"),
@@ -346,6 +349,28 @@ BAD_REQUESTS = [
     ("absurd batch in the shape", with_input(shape=[10**30, 4]), 413, "over the limit of 50"),
     ("body over the limit", b'{"inputs": [], "pad": "' + b"x" * 20_000 + b'"}', 413, "over the limit of 16384 bytes"),
 ]
+
+
+BINARY_REFUSED = ("inputs[0].parameters: 'binary_data_size' asks for the binary tensor data extension, "
+                  "which this server does not implement.")
+
+
+@pytest.mark.parametrize("rest", [{"datatype": "BYTES"}, {"data": None}], ids=["another bad field", "no data"])
+def test_an_extension_parameter_is_refused_whatever_else_the_tensor_holds(client, rest) -> None:
+    tensor = {**matrix_input(), "parameters": {"binary_data_size": 32}, **rest}
+    tensor = {key: value for key, value in tensor.items() if value is not None}
+    assert assert_protocol_error(client.post(INFER, json={"inputs": [tensor]}), 400) == BINARY_REFUSED
+
+
+def test_unknown_fields_are_named_in_the_body_s_order_object_by_object(client) -> None:
+    tensor_keys = [f"t{index:02d}" for index in (5, 1, 9, 3)]
+    request_keys = [f"r{index:02d}" for index in range(30, 0, -1)]
+    body = json.dumps({**infer_request(inputs=[{**matrix_input(), **dict.fromkeys(tensor_keys, 1)}]),
+                       **dict.fromkeys(request_keys, 1)})
+    errors = [assert_protocol_error(client.post(INFER, data=body, content_type="application/json"), 400) for _ in range(2)]
+    named = [f"inputs[0].{key}" for key in tensor_keys] + request_keys[:16]
+    assert errors[0] == "; ".join(f"{name}: Unknown field." for name in named) + "; and 14 more field(s)"
+    assert errors[1] == errors[0]
 
 
 @pytest.mark.parametrize(("case", "body", "status", "words"), BAD_REQUESTS, ids=[b[0] for b in BAD_REQUESTS])
