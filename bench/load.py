@@ -26,7 +26,8 @@ from loadtest.runner import headless_command
 HERE = Path(__file__).resolve().parent
 WRK_SCRIPT = HERE / "wrk.lua"
 LOCUSTFILE = HERE / "locustfile.py"
-WRK_JSON_PREFIX = "BENCH_JSON "
+# The environment variable that tells wrk.lua where to write its summary.
+WRK_SUMMARY_ENV = "BENCH_WRK_SUMMARY"
 # A run that does not end this long after its planned duration is killed.
 OVERRUN_S = 30.0
 # Far above what one Python worker can answer: the bound only stops a runaway run.
@@ -86,15 +87,18 @@ def pinned(cpu: int | None, command: list[str]) -> list[str]:
     return ["taskset", "-c", str(cpu), *command] if cpu is not None else command
 
 
-def _run_measured(command: list[str], limit_s: float, cwd: str | None = None) -> tuple[str, float, float]:
-    """Run ``command`` to its end; return (output, wall seconds, CPU seconds it used).
+def _run_measured(command: list[str], limit_s: float, cwd: str | None = None,
+                  env: dict[str, str] | None = None) -> tuple[str, float, float]:
+    """Run ``command`` to its end (with ``env`` added to this process's environment); return (output,
+    wall seconds, CPU seconds it used).
 
     The CPU time comes from the kernel's accounting of the exited child
     (``os.wait4``), so it counts the generator alone. Killed after ``limit_s``.
     """
     with tempfile.TemporaryFile(mode="w+") as output:
         started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd)
+        process = subprocess.Popen(command, stdout=output, stderr=subprocess.STDOUT, cwd=cwd,
+                                   env={**os.environ, **env} if env else None)
         watchdog = threading.Timer(limit_s, process.kill)
         watchdog.start()
         try:
@@ -110,14 +114,13 @@ def _run_measured(command: list[str], limit_s: float, cwd: str | None = None) ->
     return text, wall_s, usage.ru_utime + usage.ru_stime
 
 
-def parse_wrk_output(text: str, path: str, cpu_s: float, wall_s: float) -> LoadRun:
-    """Read the JSON line ``wrk.lua`` prints; raise ``LoadError`` when it is missing."""
-    for line in text.splitlines():
-        if line.startswith(WRK_JSON_PREFIX):
-            summary = json.loads(line[len(WRK_JSON_PREFIX):])
-            break
-    else:
-        raise LoadError(f"wrk printed no summary: {text[-500:]}")
+def read_wrk_summary(summary_file: Path, output: str, path: str, cpu_s: float, wall_s: float) -> LoadRun:
+    """The run ``wrk.lua`` summarised as JSON in ``summary_file``; ``output`` is what wrk printed, quoted in the
+    ``LoadError`` raised when the summary is missing or not JSON."""
+    try:
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as error:
+        raise LoadError(f"wrk wrote no summary ({error}): {output[-500:]}") from error
     return LoadRun(
         tool="wrk",
         path=path,
@@ -145,8 +148,10 @@ def run_wrk(
         "wrk", "-t1", f"-c{connections}", f"-d{duration_s:g}s", "--timeout", "5s", "-s", str(WRK_SCRIPT),
         url + path, "--", method, str(body_file) if body_file else "-", str(max_requests),
     ])
-    text, wall_s, cpu_s = _run_measured(command, duration_s + OVERRUN_S)
-    return parse_wrk_output(text, path, cpu_s, wall_s)
+    with tempfile.TemporaryDirectory(prefix="bench-wrk-") as scratch:
+        summary_file = Path(scratch) / "summary.json"
+        text, wall_s, cpu_s = _run_measured(command, duration_s + OVERRUN_S, env={WRK_SUMMARY_ENV: str(summary_file)})
+        return read_wrk_summary(summary_file, text, path, cpu_s, wall_s)
 
 
 def summarise_samples(document: dict[str, Any], path: str, warmup_s: float, target_rps: float | None) -> LoadRun:

@@ -18,7 +18,6 @@ import contextlib
 import os
 import subprocess
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -29,9 +28,10 @@ import psutil
 from bench.direct import Settings, interleaved
 from bench.load import run_max
 from bench.server import ROOT, free_port
-from stack.wait import wait_until
-from stack.compose import Compose, StackError, environment, unavailable_reason
+from stack.compose import API_PORT, NGINX_PORT, Compose, StackError, environment, unavailable_reason
+from stack.http import answers
 from stack.processes import container_processes
+from stack.wait import wait_until
 
 Progress = Callable[[str], None]
 COMPOSE_FILE = ROOT / "compose.yaml"
@@ -53,15 +53,6 @@ def cpu_s(processes: list[psutil.Process]) -> float | None:
         return sum(sum(process.cpu_times()[:2]) for process in processes)
     except psutil.Error:
         return None
-
-
-def answers(url: str) -> bool:
-    """Whether ``url``/ready answers 200 from here within 2 s."""
-    try:
-        with urllib.request.urlopen(f"{url}/ready", timeout=2) as response:
-            return response.status == 200
-    except OSError:
-        return False
 
 
 def port_proxy_processes(port: str) -> list[psutil.Process]:
@@ -129,7 +120,7 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
         progress(f"  docker compose up --build --wait (project {stack.project}; at most {UP_TIMEOUT_S:.0f} s)")
         try:
             stack.run("up", "--detach", "--build", "--wait", "nginx", timeout_s=UP_TIMEOUT_S)
-            if not wait_until(lambda: answers(url), READY_TIMEOUT_S, interval_s=0.5):
+            if not wait_until(lambda: answers(f"{url}/ready"), READY_TIMEOUT_S, interval_s=0.5):
                 return {"skipped": f"Nginx did not answer /ready within {READY_TIMEOUT_S:.0f} s"}
         except subprocess.TimeoutExpired:
             return {"skipped": f"the stack was not up within {UP_TIMEOUT_S:.0f} s (build the image once with `make build`)"}
@@ -142,9 +133,9 @@ def measure(body: Path, model_dir: Path, settings: Settings, progress: Progress,
             pinned = {service: cpus for service, cpus in (("api", replica_cpus), ("nginx", proxy_cpus)) if stack.pin(service, cpus)}
         watched = {name: container_processes(stack, name) for name in ("nginx", "api")}
         watched["port_proxy"] = port_proxy_processes(str(port))
-        addresses = {name: stack.container_address(name) for name in ("nginx", "api")}
-        urls = {name: f"http://{address}:8000" for name, address in addresses.items() if address}
-        bridged = len(urls) == 2 and all(answers(url) for url in urls.values())
+        addresses = {"nginx": stack.container_url("nginx", NGINX_PORT), "api": stack.container_url("api", API_PORT)}
+        urls = {name: address for name, address in addresses.items() if address}
+        bridged = len(urls) == 2 and all(answers(f"{url}/ready") for url in urls.values())
         if bridged:
             paths = {"replica": (urls["api"], "/predict", body), "predict": (urls["nginx"], "/predict", body),
                      "published": (url, "/predict", body), "health": (urls["nginx"], "/health", None)}

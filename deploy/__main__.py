@@ -25,6 +25,7 @@ import sys
 from collections.abc import Callable
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from deploy.k8s_overlay import (
@@ -60,6 +61,9 @@ from deploy.sizing import Sizing, describe_sizing
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 from loadtest.slo import Slo
 from stack.compose import StackError, check_project
+
+if TYPE_CHECKING:
+    from deploy.pinning import Pinning
 
 DEFAULT_MATRIX = Path("deploy/matrices/reference.toml")
 # Stack start and teardown around each run of the load, seconds: for the time estimate only.
@@ -142,7 +146,7 @@ def http_url(text: str) -> str:
     return text
 
 
-def cpu_pinning(text: str):
+def cpu_pinning(text: str) -> Pinning:
     """``--pin GEN:STACK`` as a ``deploy.pinning.Pinning``."""
     from deploy.pinning import parse_pinning
 
@@ -293,7 +297,10 @@ def run_command(args: argparse.Namespace) -> int:
         matrix, plan = load_matrix(run_dir / MATRIX_COPY), _read_plan(run_dir)
         if plan.mode != args.mode:
             raise MatrixError(f"{run_dir} is a `deploy {plan.mode}` run: resume it with `python -m deploy {plan.mode}`")
-        if plan.placement != (args.pin.describe() if args.pin else ""):
+        if plan.pinning_unrecorded:
+            raise MatrixError(f"{run_dir} ran with {plan.placement}, but its plan.json predates the CPU lists a "
+                              "resume checks --pin against: start a new run instead")
+        if not plan.same_pinning(args.pin):
             raise MatrixError(f"{run_dir} ran with {plan.placement or 'no --pin'}: resume it with the same --pin")
         selected = tuple(c for c in matrix.configurations if c.index in plan.selected)
         again = matrix.select(redo, "--redo") if redo else ()
@@ -330,7 +337,7 @@ def run_command(args: argparse.Namespace) -> int:
     if new_run:
         plan = Plan(matrix=str(args.matrix), selected=tuple(c.index for c in selected),
                     started_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), host=host, mode=args.mode,
-                    target_rps=args.target_rps, placement=args.pin.describe() if args.pin else "")
+                    target_rps=args.target_rps, **Plan.pinning_fields(args.pin))
         try:
             run_dir = create_run_dir(args.out, matrix, plan)
         except OSError as error:

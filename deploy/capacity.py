@@ -23,6 +23,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from deploy.matrix import Configuration, Search
 from deploy.outcome import identity
@@ -42,21 +43,59 @@ BUSY_CPU_SHARE = 0.8
 MIB = 1024**2
 
 
+@dataclass(frozen=True)
+class SearchLimits:
+    """What besides the configuration bounds the figures a capacity search can show.
+
+    ``max_rps``: the highest rate the search offers, req/s (what the matrix's max_users at pace_s offer, no
+    more than the bench's ceiling); ``ceiling_rps``: the bench's measured ceiling, req/s (Locust against
+    Nginx's /nginx-health; None when it was not measured or not even its first probe passed);
+    ``host_cpus``: the Docker host's CPUs (None or 0: unknown).
+    """
+
+    max_rps: float
+    ceiling_rps: float | None
+    host_cpus: int | None
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a run recorded about one configuration besides its probes.
+
+    ``workers_per_replica``: the Gunicorn workers each replica started (None: it did not say);
+    ``started_at``: when its stack was started, UTC, ISO 8601; ``artifacts``: its directory in the run
+    directory; ``ready_s``: seconds its stack took to become ready (None: unknown); ``host_load_1m``: the
+    host's 1-minute load average as the search ended (``os.getloadavg``; None: unknown).
+    """
+
+    workers_per_replica: tuple[int | None, ...]
+    started_at: str
+    artifacts: str
+    ready_s: float | None
+    host_load_1m: float | None
+
+    @classmethod
+    def of_result(cls, result: ConfigurationResult) -> RunFacts:
+        """The facts ``result`` kept."""
+        workers = result.containers.workers_per_replica if result.containers else ()
+        return cls(workers, result.started_at, result.artifacts, result.ready_s, result.host_load_1m)
+
+
 def outcomes(probes: Sequence[ProbeResult]) -> list[Outcome]:
     """The probes as the search sees them."""
     return [Outcome(probe.offered_rps, probe.passed) for probe in probes]
 
 
 def capacity_bound(configuration: Configuration, found: Found, first_fail: ProbeResult | None,
-                   ceiling_rps: float | None, host_cpus: int | None) -> str | None:
+                   limits: SearchLimits) -> str | None:
     """HOST_BOUND, GENERATOR_BOUND or None (the configuration set its capacity); see the module docstring."""
     if found.capacity_rps is None:
         return None
-    if host_cpus and configuration.total_cpus > host_cpus:
+    if limits.host_cpus and configuration.total_cpus > limits.host_cpus:
         return HOST_BOUND
     if found.at_ceiling or (first_fail is not None and first_fail.generator_saturated):
         return GENERATOR_BOUND
-    if ceiling_rps and found.capacity_rps >= GENERATOR_REACH * ceiling_rps:
+    if limits.ceiling_rps and found.capacity_rps >= GENERATOR_REACH * limits.ceiling_rps:
         return GENERATOR_BOUND
     if first_fail is not None and replicas_had_room(configuration, first_fail):
         return HOST_BOUND
@@ -77,11 +116,10 @@ def replicas_had_room(configuration: Configuration, probe: ProbeResult) -> bool:
 
 
 def bottleneck(configuration: Configuration, found: Found, bound: str | None, first_fail: ProbeResult | None,
-               at_capacity: ProbeResult | None, max_rps: float, ceiling_rps: float | None,
-               host_cpus: int | None) -> str:
+               at_capacity: ProbeResult | None, limits: SearchLimits) -> str:
     """What limited the configuration, in words (see the module docstring)."""
-    if bound == HOST_BOUND and host_cpus and configuration.total_cpus > host_cpus:
-        return (f"the host: the limits add up to {configuration.total_cpus:g} CPUs on a {host_cpus}-CPU host "
+    if bound == HOST_BOUND and limits.host_cpus and configuration.total_cpus > limits.host_cpus:
+        return (f"the host: the limits add up to {configuration.total_cpus:g} CPUs on a {limits.host_cpus}-CPU host "
                 "that also runs the load generator and Nginx")
     if bound == HOST_BOUND:
         return (f"the host: at {first_fail.offered_rps:g} req/s the replicas had room "
@@ -90,10 +128,10 @@ def bottleneck(configuration: Configuration, found: Found, bound: str | None, fi
                 "generator ran out first")
     if bound == GENERATOR_BOUND:
         if found.at_ceiling:
-            return f"the load generator: every probe passed, up to the {max_rps:g} req/s the bench offers"
+            return f"the load generator: every probe passed, up to the {limits.max_rps:g} req/s the bench offers"
         if first_fail is not None and first_fail.generator_saturated:
             return f"the load generator: it saturated at {first_fail.offered_rps:g} req/s"
-        return f"the load generator: within {GENERATOR_REACH:.0%} of the bench's ceiling of {ceiling_rps:g} req/s"
+        return f"the load generator: within {GENERATOR_REACH:.0%} of the bench's ceiling of {limits.ceiling_rps:g} req/s"
     probe = first_fail or at_capacity
     if probe is None:
         return "not measured"
@@ -117,17 +155,15 @@ def bottleneck(configuration: Configuration, found: Found, bound: str | None, fi
 
 
 def capacity_result(configuration: Configuration, search: Search, probes: Sequence[ProbeResult],
-                    max_rps: float, ceiling_rps: float | None, host_cpus: int | None,
-                    workers_per_replica: tuple[int | None, ...], started_at: str, artifacts: str,
-                    ready_s: float | None, host_load_1m: float | None) -> ConfigurationResult:
+                    limits: SearchLimits, run: RunFacts) -> ConfigurationResult:
     """The result row of a configuration's search: its capacity, bound and bottleneck, and the figures of the
     probe at capacity. Verdict: PASS for a capacity the configuration set, MARGINAL for a bounded one
     (a lower bound), FAIL when no probe passed."""
-    found = conclude(outcomes(probes), max_rps, search.bracket)
+    found = conclude(outcomes(probes), limits.max_rps, search.bracket)
     first_fail = next((p for p in probes if not p.passed and p.offered_rps == found.lowest_fail_rps), None)
     at_capacity = next((p for p in probes if p.passed and p.offered_rps == found.capacity_rps), None)
-    bound = capacity_bound(configuration, found, first_fail, ceiling_rps, host_cpus)
-    words = bottleneck(configuration, found, bound, first_fail, at_capacity, max_rps, ceiling_rps, host_cpus)
+    bound = capacity_bound(configuration, found, first_fail, limits)
+    words = bottleneck(configuration, found, bound, first_fail, at_capacity, limits)
     if found.capacity_rps is None:
         lowest = min((p.offered_rps for p in probes), default=0)
         verdict, reason = FAIL, f"no probe passed, down to {lowest:g} req/s: {words}"
@@ -142,21 +178,21 @@ def capacity_result(configuration: Configuration, search: Search, probes: Sequen
     figures = None
     if at_capacity is not None:
         figures = ContainerFigures(
-            workers_per_replica=workers_per_replica, cpu_percent_mean=at_capacity.cpu_percent_mean,
+            workers_per_replica=run.workers_per_replica, cpu_percent_mean=at_capacity.cpu_percent_mean,
             cpu_percent_peak=at_capacity.cpu_percent_peak, throttled_ratio=at_capacity.throttled_ratio,
             memory_peak_bytes=at_capacity.memory_peak_bytes, oom_kills=sum(p.oom_kills for p in probes),
             restarts=sum(p.restarts for p in probes), samples=at_capacity.samples,
         )
     return ConfigurationResult(
-        **identity(configuration, started_at, artifacts), status=COMPLETED, verdict=verdict, reason=reason,
+        **identity(configuration, run.started_at, run.artifacts), status=COMPLETED, verdict=verdict, reason=reason,
         requests=at_capacity.requests if at_capacity else 0, failures=at_capacity.failures if at_capacity else 0,
         failure_ratio=round(at_capacity.failure_ratio, 6) if at_capacity else 0.0,
         requests_per_s=at_capacity.achieved_rps if at_capacity else 0.0,
         p50_ms=at_capacity.p50_ms if at_capacity else None, p95_ms=at_capacity.p95_ms if at_capacity else None,
         p99_ms=at_capacity.p99_ms if at_capacity else None,
         generator_saturated=any(p.generator_saturated for p in probes), containers=figures,
-        ready_s=None if ready_s is None else round(ready_s, 1),
-        host_load_1m=None if host_load_1m is None else round(host_load_1m, 2),
+        ready_s=None if run.ready_s is None else round(run.ready_s, 1),
+        host_load_1m=None if run.host_load_1m is None else round(run.host_load_1m, 2),
         capacity_rps=found.capacity_rps, capacity_bound=bound, bottleneck=words, probes=tuple(probes),
     )
 
@@ -171,12 +207,10 @@ def format_capacity(capacity_rps: float | None, bound: str | None) -> str:
 
 
 def rejudge_capacity(result: ConfigurationResult, configuration: Configuration, search: Search, slo: Slo,
-                     max_rps: float, ceiling_rps: float | None, host_cpus: int | None) -> ConfigurationResult:
+                     limits: SearchLimits) -> ConfigurationResult:
     """``result`` of a capacity search judged again from its kept probes under ``slo`` and the current rules;
     a configuration that never ran a probe is returned as it was."""
     if not result.probes:
         return result
     probes = [rejudge_probe(probe, slo) for probe in result.probes]
-    workers = result.containers.workers_per_replica if result.containers else ()
-    return capacity_result(configuration, search, probes, max_rps, ceiling_rps, host_cpus, workers,
-                           result.started_at, result.artifacts, result.ready_s, result.host_load_1m)
+    return capacity_result(configuration, search, probes, limits, RunFacts.of_result(result))

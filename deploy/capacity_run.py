@@ -21,13 +21,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from deploy.capacity import capacity_result, outcomes, rejudge_capacity
-from deploy.containers import OomWatch, gunicorn_workers, restart_count, service_containers
-from deploy.loadgen import OpenLoad, run_open_load
+from deploy.capacity import RunFacts, SearchLimits, capacity_result, outcomes, rejudge_capacity
+from deploy.containers import gunicorn_workers, restart_count, service_containers
+from deploy.loadgen import PREDICT_USER, OpenLoad, run_open_load
 from deploy.matrix import Matrix, Search
 from deploy.outcome import unmeasured_result
-from deploy.probe import ProbeResult, probe_result, write_probes
-from deploy.progress import Progress
+from deploy.probe import ProbeEvents, ProbeResult, probe_result, write_probes
+from deploy.progress import live_figures
 from deploy.readiness import unhealthy_replicas, wait_ready
 from deploy.results import ERROR, ConfigurationResult, load_results
 from deploy.rundir import Plan
@@ -35,7 +35,6 @@ from deploy.runner import ReadyStack, locust_error
 from deploy.sampling import SAMPLES_FILE, StatsSampler, summarize, write_samples
 from deploy.search import bracket, conclude, next_rate
 from loadtest.runner import LiveStats
-from loadtest.slo import Slo
 
 CEILING_FILE = "ceiling.json"
 CEILING_DIR = "00-ceiling"
@@ -86,57 +85,81 @@ def read_ceiling(run_dir: Path) -> Ceiling | None:
         return None
 
 
-def highest_rate(search: Search, ceiling: Ceiling | None) -> float:
-    """The highest rate a configuration's search offers: what max_users at pace_s offer, and no more than
-    the bench's ceiling."""
+def search_limits(search: Search, ceiling: Ceiling | None, host_cpus: int | None) -> SearchLimits:
+    """What bounds a configuration's search on a host of ``host_cpus``: the highest rate it offers (what
+    max_users at pace_s offer, and no more than the bench's ceiling), the ceiling, the host's CPUs."""
     if ceiling is None or ceiling.ceiling_rps is None:
-        return search.max_rps
-    return min(search.max_rps, ceiling.ceiling_rps)
+        return SearchLimits(search.max_rps, None, host_cpus)
+    return SearchLimits(min(search.max_rps, ceiling.ceiling_rps), ceiling.ceiling_rps, host_cpus)
 
 
-def run_probe(number: int, rate_rps: float, search: Search, slo: Slo, target: str, directory: Path, cwd: Path,
-              containers: list, oom_watch: OomWatch | None, progress: Progress, position: int,
-              label: str, user_class: str = "PredictApiUser", pace_s: float | None = None,
-              ramp_s: float | None = None, drain_s: float | None = None,
-              locust_args: tuple[str, ...] = ()) -> ProbeResult:
-    """Offer ``rate_rps`` for the search's window, sample ``containers``, drain, check their health; the judged probe.
+@dataclass(frozen=True)
+class ProbeSeries:
+    """What every probe of one search offers and where it keeps its files: the Locust user class, its pace
+    (seconds between one user's requests), ramp and drain, seconds; the directory of the probes' own
+    directories; the label of the progress line ("ceiling", or the configuration's name)."""
 
-    Its files (Locust's, samples.csv) go into ``directory/probe-NN-<rate>rps``. Raises LocustFailed
+    label: str
+    directory: Path
+    user_class: str
+    pace_s: float
+    ramp_s: float
+    drain_s: float
+
+    @classmethod
+    def of_search(cls, search: Search, label: str, directory: Path) -> ProbeSeries:
+        """A configuration's probes: its API users at the matrix's pace, ramp and drain."""
+        return cls(label, directory, PREDICT_USER, search.pace_s, search.ramp_s, search.drain_s)
+
+
+def run_probe(ready: ReadyStack, series: ProbeSeries, containers: list, number: int, rate_rps: float) -> ProbeResult:
+    """Offer ``rate_rps`` to ``ready``'s target for its matrix's search window, sample ``containers``, drain,
+    check their health; the probe judged under the matrix's SLO.
+
+    Its files (Locust's, samples.csv) go into ``series.directory/probe-NN-<rate>rps``. Raises LocustFailed
     when Locust wrote no statistics.
     """
-    load = OpenLoad(rate_rps=rate_rps, window_s=search.window_s, ramp_s=ramp_s or search.ramp_s,
-                    pace_s=pace_s or search.pace_s, user_class=user_class)
-    probe_dir = directory / f"probe-{number:02d}-{rate_rps:g}rps"
+    search, slo, progress = ready.matrix.search, ready.matrix.slo, ready.progress
+    load = OpenLoad(rate_rps=rate_rps, window_s=search.window_s, ramp_s=series.ramp_s, pace_s=series.pace_s,
+                    user_class=series.user_class)
+    probe_dir = series.directory / f"probe-{number:02d}-{rate_rps:g}rps"
     restarts_before = sum(restart_count(container) for container in containers)
-    kills_before = oom_watch.kills(containers) if oom_watch else 0
+    kills_before = ready.oom_watch.kills(containers) if containers else 0
 
     def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
         phase = "ramp" if elapsed_s < load.ramp_s else "window"
-        figures = (f"{live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms" if live
-                   else "waiting for the first statistics")
-        progress.status(position, f"{label} probe {number}: {rate_rps:g} req/s offered, {phase} "
-                                  f"{min(elapsed_s, load.run_time_s):.0f}/{load.run_time_s}s: {figures}")
+        progress.status(ready.position, f"{series.label} probe {number}: {rate_rps:g} req/s offered, {phase} "
+                                        f"{min(elapsed_s, load.run_time_s):.0f}/{load.run_time_s}s: "
+                                        f"{live_figures(live, users=False)}")
 
     sampler = StatsSampler(containers).start()
     try:
-        run = run_open_load(load, slo, target, probe_dir, cwd, on_tick, locust_args)
+        run = run_open_load(load, slo, target_url(ready), probe_dir, ready.stack.root, on_tick,
+                            ready.options.locust_args)
     finally:
         samples = sampler.stop()
     write_samples(samples, probe_dir / SAMPLES_FILE)
     if run.stats is None:
         why = locust_error(run.locust.log) or f"see {probe_dir.name}/{run.locust.log.name}"
         raise LocustFailed(f"Locust wrote no statistics at {rate_rps:g} req/s (exit {run.locust.exit_code}): {why}")
-    time.sleep(drain_s if drain_s is not None else search.drain_s)
+    time.sleep(series.drain_s)
     for container in containers:
         container.reload()
     in_window = [sample for sample in samples if sample.elapsed_s >= load.ramp_s]
-    return probe_result(
-        number=number, offered_rps=rate_rps, achieved_rps=run.achieved_rps, users=load.users, stats=run.stats,
-        summary=summarize(in_window), slo=slo, generator_saturated=run.locust.generator_saturated,
-        oom_kills=(oom_watch.kills(containers) - kills_before) if oom_watch else 0,
+    events = ProbeEvents(
+        generator_saturated=run.locust.generator_saturated,
+        oom_kills=(ready.oom_watch.kills(containers) - kills_before) if containers else 0,
         restarts=sum(restart_count(container) for container in containers) - restarts_before,
-        unhealthy=unhealthy_replicas(containers), artifacts=probe_dir.name,
+        unhealthy=unhealthy_replicas(containers),
     )
+    return probe_result(number=number, offered_rps=rate_rps, achieved_rps=run.achieved_rps, users=load.users,
+                        stats=run.stats, summary=summarize(in_window), slo=slo, events=events,
+                        artifacts=probe_dir.name)
+
+
+def target_url(ready: ReadyStack) -> str:
+    """Where Locust's users send their requests: ``--target``, else Nginx's published port."""
+    return ready.options.target_url or ready.stack.url
 
 
 def describe_probe(probe: ProbeResult, probes: list[ProbeResult]) -> str:
@@ -149,19 +172,19 @@ def describe_probe(probe: ProbeResult, probes: list[ProbeResult]) -> str:
             f"{probe.achieved_rps:.1f}, p95 {p95}: {verdict}; bracket {window}")
 
 
-def measure_ceiling(search: Search, slo: Slo, target: str, directory: Path, cwd: Path, progress: Progress,
-                    position: int, locust_args: tuple[str, ...] = ()) -> Ceiling:
+def measure_ceiling(ready: ReadyStack, directory: Path) -> Ceiling:
     """Search the highest rate Locust gets Nginx's own /nginx-health answered at within the rules
-    (from the search's highest rate up to CEILING_REACH times it)."""
+    (from the search's highest rate up to CEILING_REACH times it), its probes kept in ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
+    search, progress = ready.matrix.search, ready.progress
+    series = ProbeSeries("ceiling", directory, NGINX_HEALTH_USER, CEILING_PACE_S, CEILING_RAMP_S, CEILING_DRAIN_S)
     probes: list[ProbeResult] = []
     reach = CEILING_REACH * search.max_rps
     while (rate := next_rate(outcomes(probes), search.max_rps, reach, CEILING_BRACKET, CEILING_PROBES)) is not None:
-        probe = run_probe(len(probes) + 1, rate, search, slo, target, directory, cwd, [], None, progress, position,
-                          "ceiling", user_class=NGINX_HEALTH_USER, pace_s=CEILING_PACE_S, ramp_s=CEILING_RAMP_S,
-                          drain_s=CEILING_DRAIN_S, locust_args=locust_args)
+        probe = run_probe(ready, series, [], len(probes) + 1, rate)
         probes.append(probe)
-        progress.line(f"{progress.prefix(position)} ceiling (Locust -> Nginx /nginx-health): {describe_probe(probe, probes)}")
+        progress.line(f"{progress.prefix(ready.position)} ceiling (Locust -> Nginx /nginx-health): "
+                      f"{describe_probe(probe, probes)}")
     found = conclude(outcomes(probes), reach, CEILING_BRACKET)
     return Ceiling(found.capacity_rps, tuple(probes))
 
@@ -182,33 +205,29 @@ def _search(ready: ReadyStack) -> ConfigurationResult:
     configuration, directory, stack, progress, position = (ready.configuration, ready.directory, ready.stack,
                                                            ready.progress, ready.position)
     run_dir = directory.parent
-    target = ready.options.target_url or stack.url
     search = ready.matrix.search
     ceiling = read_ceiling(run_dir)
     if ceiling is None:
         progress.line(f"{progress.prefix(position)} measuring the bench's ceiling first: Locust against Nginx's "
                       f"/nginx-health, from {search.max_rps:g} req/s")
-        ceiling = measure_ceiling(search, ready.matrix.slo, target, run_dir / CEILING_DIR, stack.root, progress,
-                                  position, ready.options.locust_args)
+        ceiling = measure_ceiling(ready, run_dir / CEILING_DIR)
         (run_dir / CEILING_FILE).write_text(json.dumps(ceiling.to_dict(), indent=2) + "\n", encoding="utf-8")
         shown = f"{ceiling.ceiling_rps:g} req/s" if ceiling.ceiling_rps is not None else "not even the first rate"
         progress.line(f"{progress.prefix(position)} bench ceiling: {shown}")
-    max_rps = highest_rate(search, ceiling)
+    limits = search_limits(search, ceiling, ready.host_cpus)
     containers = service_containers(ready.client, stack.project)
     workers = tuple(gunicorn_workers(container) for container in containers)
+    series = ProbeSeries.of_search(search, configuration.name, directory)
     probes: list[ProbeResult] = []
-    while (rate := next_rate(outcomes(probes), search.start_rps, max_rps, search.bracket, search.max_probes)) is not None:
-        probe = run_probe(len(probes) + 1, rate, search, ready.matrix.slo, target, directory, stack.root, containers,
-                          ready.oom_watch, progress, position, configuration.name, locust_args=ready.options.locust_args)
+    while (rate := next_rate(outcomes(probes), search.start_rps, limits.max_rps, search.bracket, search.max_probes)) is not None:
+        probe = run_probe(ready, series, containers, len(probes) + 1, rate)
         probes.append(probe)
         write_probes(probes, directory / PROBES_FILE)
         progress.line(f"{progress.prefix(position)} {configuration.name}: {describe_probe(probe, probes)}")
         if probe.unhealthy or probe.restarts or probe.oom_kills:
             containers = _recover(ready)
-    return capacity_result(
-        configuration, search, probes, max_rps, ceiling.ceiling_rps, ready.host_cpus, workers, ready.started_at,
-        directory.name, ready.ready_s, os.getloadavg()[0],
-    )
+    run = RunFacts(workers, ready.started_at, directory.name, ready.ready_s, os.getloadavg()[0])
+    return capacity_result(configuration, search, probes, limits, run)
 
 
 def _recover(ready: ReadyStack) -> list:
@@ -229,10 +248,8 @@ def judge_capacity_again(run_dir: Path, matrix: Matrix, plan: Plan) -> list[Conf
     ``matrix``'s SLO and search settings, in matrix order. Writes nothing. Raises UnreadableResult for a
     damaged result.json."""
     by_index = {configuration.index: configuration for configuration in matrix.configurations}
-    ceiling = read_ceiling(run_dir)
-    max_rps = highest_rate(matrix.search, ceiling)
-    return [rejudge_capacity(result, by_index[result.index], matrix.search, matrix.slo, max_rps,
-                             ceiling.ceiling_rps if ceiling else None, plan.host.cpus)
+    limits = search_limits(matrix.search, read_ceiling(run_dir), plan.host.cpus)
+    return [rejudge_capacity(result, by_index[result.index], matrix.search, matrix.slo, limits)
             for result in load_results(run_dir) if result.index in plan.selected and result.index in by_index]
 
 

@@ -19,8 +19,6 @@ from requests.exceptions import RequestException
 
 API_SERVICE = "api"
 NGINX_SERVICE = "nginx"
-# The port Nginx listens on inside its container (nginx/default.conf.template).
-NGINX_PORT = 8000
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
@@ -115,35 +113,22 @@ class OomWatch:
             return
 
 
-def network_url(client: docker.DockerClient, project: str, service: str = NGINX_SERVICE, port: int = NGINX_PORT) -> str | None:
-    """``http://ADDRESS:PORT`` of ``service``'s first container on its Compose network, or None when it has none.
+def keep_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> None:
+    """Write the last ``tail`` log lines of every container of ``project`` (API replicas and Nginx) into
+    ``directory``, one ``<service>-<number>.log`` each.
 
-    A client on the Docker host that uses this address reaches the container through the host's bridge, as the
-    kernel forwards a published port to it; one that uses 127.0.0.1 and the published port goes through Docker's
-    userland proxy (``docker-proxy``), a process that copies every byte and costs the host CPU of its own.
-    The address is reachable from the host only where the engine runs on it (not Docker Desktop's VM).
+    Kept beside the Locust files so a configuration can be read after its stack is gone. Called before a
+    teardown: an engine error or a file that cannot be written leaves what was saved and raises nothing, since
+    losing the logs must not lose the result.
     """
-    for container in service_containers(client, project, service):
-        for network in (container.attrs.get("NetworkSettings", {}).get("Networks") or {}).values():
-            address = network.get("IPAddress")
-            if address:
-                return f"http://{address}:{port}"
-    return None
-
-
-def save_logs(client: docker.DockerClient, project: str, directory: Path, tail: int = LOG_TAIL_LINES) -> list[Path]:
-    """Write the last ``tail`` log lines of every container of ``project`` (API replicas and Nginx) into ``directory``.
-
-    Kept beside the Locust files so a failed configuration can be read after its stack is gone.
-    """
-    directory.mkdir(parents=True, exist_ok=True)
-    written = []
-    for container in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
-        service = container.labels.get(SERVICE_LABEL, "container")
-        path = directory / f"{service}-{container.labels.get(NUMBER_LABEL, '1')}.log"
-        path.write_bytes(container.logs(stdout=True, stderr=True, tail=tail))
-        written.append(path)
-    return written
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        for container in client.containers.list(all=True, filters={"label": f"{PROJECT_LABEL}={project}"}):
+            service = container.labels.get(SERVICE_LABEL, "container")
+            path = directory / f"{service}-{container.labels.get(NUMBER_LABEL, '1')}.log"
+            path.write_bytes(container.logs(stdout=True, stderr=True, tail=tail))
+    except (DockerException, OSError):
+        pass
 
 
 def restart_count(container: Container) -> int:

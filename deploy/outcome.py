@@ -13,7 +13,7 @@ from deploy.matrix import Configuration
 from deploy.results import COMPLETED, FAIL, ConfigurationResult, ContainerFigures
 from deploy.sampling import SAMPLES_FILE, StatsSample, read_samples, summarize
 from deploy.verdict import judge_not_ready, judge_run
-from loadtest.runner import CSV_PREFIX, generator_saturated, main_failure
+from loadtest.runner import CSV_PREFIX, main_failure
 from loadtest.slo import RunStats, Slo, percentile_or_none, read_stats_csv
 
 
@@ -71,13 +71,14 @@ def measured_result(configuration: Configuration, slo: Slo, measured: LoadMeasur
 def rejudge(result: ConfigurationResult, configuration: Configuration, slo: Slo, directory: Path,
             host_cpus: int | None) -> ConfigurationResult:
     """``result`` judged again from the files its run kept in ``directory`` (Locust's CSVs, the stats samples)
-    under the current rules and ``slo``; a configuration that never ran the load is returned as it was."""
+    and what ``result`` itself recorded (the replicas' events, the generator's saturation, the host's load) under
+    the current rules and ``slo``; a configuration that never ran the load is returned as it was."""
     if result.status != COMPLETED or result.containers is None:
         return result
     measured = LoadMeasurements(
         stats=read_stats_csv(directory / f"{CSV_PREFIX}_stats.csv"), samples=read_samples(directory / SAMPLES_FILE),
         workers_per_replica=result.containers.workers_per_replica, oom_kills=result.containers.oom_kills,
-        restarts=result.containers.restarts, generator_saturated=generator_saturated(directory),
+        restarts=result.containers.restarts, generator_saturated=result.generator_saturated,
         host_load_1m=result.host_load_1m, main_failure=main_failure(directory / f"{CSV_PREFIX}_failures.csv"),
     )
     return measured_result(configuration, slo, measured, started_at=result.started_at, artifacts=result.artifacts,

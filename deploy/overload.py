@@ -24,16 +24,18 @@ from pathlib import Path
 import docker
 import numpy as np
 
-from deploy.containers import OomWatch, network_url, save_logs
+from deploy.containers import NGINX_SERVICE, OomWatch, keep_logs
 from deploy.loadgen import OpenLoad, OpenLoadRun, run_open_load
 from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
-from deploy.readiness import answers, wait_ready
+from deploy.progress import live_figures
+from deploy.readiness import wait_ready
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
 from loadtest.runner import LiveStats, generator_saturated
 from loadtest.slo import Slo
-from stack.compose import StackError
+from stack.compose import NGINX_PORT, StackError
+from stack.http import answers
 
 MULTIPLIERS = (0.5, 1.0, 1.5, 2.0, 0.5)
 PEAK_MULTIPLIER = 2.0
@@ -381,7 +383,7 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
                                f"{stack.url}/ready", oom_watch, ready_timeout_s)
         if not readiness.ready:
             raise StackError(f"{configuration.label} did not get ready: {readiness.reason}")
-        url, target = load_target(client, stack, via, say)
+        url, target = load_target(stack, via, say)
         placement = ""
         if pinning is not None:
             pin_stack(client, stack.project, pinning)
@@ -392,34 +394,25 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
 
         def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
             if live and int(elapsed_s) % 10 == 0:
-                say(f"  {elapsed_s:4.0f}/{total_s} s: {live.requests_per_s:.0f} req/s, {live.failures} failed so far")
+                say(f"  {elapsed_s:4.0f}/{total_s} s: {live_figures(live, users=False)}")
 
         with generator_on(pinning):
             drive(plan, slo, url, directory, stack.root, on_tick)
-        _keep_logs(client, stack.project, directory)
+        keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
         return report(configuration.label, plan, slo, directory, target, placement)
     finally:
         if not (directory / NGINX_LOG).exists():
-            _keep_logs(client, stack.project, directory)
+            keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
         stack.down()
         oom_watch.stop()
 
 
-def load_target(client: docker.DockerClient, stack: ComposeStack, via: str,
-                say: Callable[[str], None] = print) -> tuple[str, str]:
+def load_target(stack: ComposeStack, via: str, say: Callable[[str], None] = print) -> tuple[str, str]:
     """Where the load goes for ``via`` (VIA_NETWORK or VIA_PORT): the URL, and the same in words for the report."""
     if via == VIA_NETWORK:
-        url = network_url(client, stack.project)
+        url = stack.compose().container_url(NGINX_SERVICE, NGINX_PORT)
         if url and answers(f"{url}/nginx-health"):
             return url, f"{url}, Nginx's address on the stack's network"
         say(f"Nginx's address on the stack's network ({url or 'none'}) does not answer from here; "
             f"sending the load to the published port, {stack.url}")
     return stack.url, f"{stack.url}, the published port (through Docker's port proxy)"
-
-
-def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
-    """Every log line of the run's containers into ``directory``/logs; losing them must not lose the result."""
-    try:
-        save_logs(client, project, directory / "logs", tail=FULL_LOG_LINES)
-    except (docker.errors.DockerException, OSError):
-        pass

@@ -31,7 +31,6 @@ from deploy.containers import API_SERVICE, NGINX_SERVICE, service_containers
 from stack.compose import pin_containers
 
 
-
 class PinningFailed(RuntimeError):
     """The engine did not move a container onto the CPUs asked."""
 
@@ -108,7 +107,6 @@ def generator_on(pinning: Pinning | None) -> Iterator[None]:
         yield
     finally:
         os.sched_setaffinity(0, before)
-
 
 
 def pin_stack(client: docker.DockerClient, project: str, pinning: Pinning) -> None:

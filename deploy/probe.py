@@ -56,6 +56,11 @@ class ProbeResult:
         return self.failures / self.requests if self.requests else 0.0
 
     @property
+    def events(self) -> ProbeEvents:
+        """What befell the generator and the replicas during the probe."""
+        return ProbeEvents(self.generator_saturated, self.oom_kills, self.restarts, self.unhealthy)
+
+    @property
     def achieved_share(self) -> float:
         """Achieved over offered rate."""
         return self.achieved_rps / self.offered_rps if self.offered_rps else 0.0
@@ -70,8 +75,18 @@ class ProbeResult:
         return cls(**{**data, "unhealthy": tuple(data.get("unhealthy", ())), "reasons": tuple(data["reasons"])})
 
 
-def judge_probe(offered_rps: float, achieved_rps: float, stats: RunStats | None, slo: Slo, generator_saturated: bool,
-                oom_kills: int, restarts: int, unhealthy: tuple[str, ...]) -> tuple[bool, tuple[str, ...]]:
+@dataclass(frozen=True)
+class ProbeEvents:
+    """What befell the generator and the replicas during one probe, besides its figures."""
+
+    generator_saturated: bool = False  # the locustfile's self-watch: the generator ran out of CPU
+    oom_kills: int = 0
+    restarts: int = 0
+    unhealthy: tuple[str, ...] = ()  # replicas not healthy after the drain, e.g. "api-2 unhealthy"
+
+
+def judge_probe(offered_rps: float, achieved_rps: float, stats: RunStats | None, slo: Slo,
+                events: ProbeEvents) -> tuple[bool, tuple[str, ...]]:
     """(passed, reasons) for one probe under the rules of the module docstring; ``stats`` None:
     Locust wrote no statistics."""
     reasons: list[str] = []
@@ -82,13 +97,13 @@ def judge_probe(offered_rps: float, achieved_rps: float, stats: RunStats | None,
             reasons.append(f"achieved {achieved_rps:.1f} of {offered_rps:g} req/s offered "
                            f"({achieved_rps / offered_rps:.0%} < {MIN_ACHIEVED_SHARE:.0%})")
         reasons.extend(judge(stats, replace(slo, min_rps=0.0)).reasons)
-    if generator_saturated:
+    if events.generator_saturated:
         reasons.append("load generator saturated")
-    if oom_kills:
-        reasons.append(f"OOM-killed {oom_kills} time(s)")
-    if restarts:
-        reasons.append(f"containers restarted {restarts} time(s)")
-    reasons.extend(unhealthy)
+    if events.oom_kills:
+        reasons.append(f"OOM-killed {events.oom_kills} time(s)")
+    if events.restarts:
+        reasons.append(f"containers restarted {events.restarts} time(s)")
+    reasons.extend(events.unhealthy)
     if reasons:
         return False, tuple(reasons)
     return True, (f"{achieved_rps:.1f} req/s, p95 {stats.p95_ms:g} ms, p99 {stats.p99_ms:g} ms, "
@@ -96,11 +111,10 @@ def judge_probe(offered_rps: float, achieved_rps: float, stats: RunStats | None,
 
 
 def probe_result(number: int, offered_rps: float, achieved_rps: float, users: int, stats: RunStats | None,
-                 summary: StatsSummary, slo: Slo, generator_saturated: bool, oom_kills: int, restarts: int,
-                 unhealthy: tuple[str, ...], artifacts: str = "") -> ProbeResult:
-    """A judged probe from what it measured."""
-    passed, reasons = judge_probe(offered_rps, achieved_rps, stats, slo, generator_saturated, oom_kills, restarts,
-                                  unhealthy)
+                 summary: StatsSummary, slo: Slo, events: ProbeEvents, artifacts: str = "") -> ProbeResult:
+    """A judged probe from what it measured: ``users`` Locust users offering ``offered_rps``, ``stats`` over its
+    window (None: Locust wrote none), ``summary`` of the replicas' samples meanwhile."""
+    passed, reasons = judge_probe(offered_rps, achieved_rps, stats, slo, events)
     return ProbeResult(
         number=number, offered_rps=offered_rps, achieved_rps=round(achieved_rps, 2), users=users,
         requests=stats.requests if stats else 0, failures=stats.failures if stats else 0,
@@ -108,8 +122,8 @@ def probe_result(number: int, offered_rps: float, achieved_rps: float, users: in
         p99_ms=percentile_or_none(stats.p99_ms) if stats else None,
         cpu_percent_mean=round(summary.cpu_percent_mean, 1), cpu_percent_peak=round(summary.cpu_percent_peak, 1),
         throttled_ratio=round(summary.throttled_ratio, 4), memory_peak_bytes=summary.memory_peak_bytes,
-        samples=summary.samples, oom_kills=oom_kills, restarts=restarts, unhealthy=unhealthy, generator_saturated=generator_saturated,
-        passed=passed, reasons=reasons, artifacts=artifacts,
+        samples=summary.samples, oom_kills=events.oom_kills, restarts=events.restarts, unhealthy=events.unhealthy,
+        generator_saturated=events.generator_saturated, passed=passed, reasons=reasons, artifacts=artifacts,
     )
 
 
@@ -131,6 +145,5 @@ def rejudge_probe(probe: ProbeResult, slo: Slo) -> ProbeResult:
                          p50_ms=nan if probe.p50_ms is None else probe.p50_ms,
                          p95_ms=nan if probe.p95_ms is None else probe.p95_ms,
                          p99_ms=nan if probe.p99_ms is None else probe.p99_ms)
-    passed, reasons = judge_probe(probe.offered_rps, probe.achieved_rps, stats, slo, probe.generator_saturated,
-                                  probe.oom_kills, probe.restarts, probe.unhealthy)
+    passed, reasons = judge_probe(probe.offered_rps, probe.achieved_rps, stats, slo, probe.events)
     return replace(probe, passed=passed, reasons=reasons)

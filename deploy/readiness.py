@@ -23,6 +23,7 @@ from docker.models.containers import Container
 
 from deploy.containers import OomWatch, gunicorn_workers, last_log_lines, replica_name, service_containers
 from deploy.matrix import Configuration
+from stack.http import answers
 from stack.wait import wait_until
 
 POLL_INTERVAL_S = 1.0
@@ -148,15 +149,6 @@ def _failure(client: docker.DockerClient, project: str, configuration: Configura
             output = str(probes[-1].get("Output", "")).strip().replace("\n", " ")[:200]
             return f"{replica_name(container)} unhealthy: {output or 'healthcheck failed'}"
     return None
-
-
-def answers(url: str) -> bool:
-    """Whether ``url`` answers HTTP 200 within PROBE_TIMEOUT_S."""
-    try:
-        with urllib.request.urlopen(url, timeout=PROBE_TIMEOUT_S) as response:
-            return response.status == 200
-    except (urllib.error.URLError, OSError):
-        return False
 
 
 def _nginx_answer(url: str) -> str:

@@ -16,9 +16,13 @@ import shutil
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deploy.matrix import Matrix
 from deploy.results import ERROR, RESULT_FILE, artifacts_dirname
+
+if TYPE_CHECKING:
+    from deploy.pinning import Pinning
 
 PLAN_FILE = "plan.json"
 MATRIX_COPY = "matrix.toml"
@@ -50,14 +54,36 @@ class Plan:
     host: Host
     mode: str = RUN_MODE  # RUN_MODE or CAPACITY_MODE
     target_rps: float | None = None  # capacity runs: --target-rps, which replaces the matrix's [goal] rps
-    placement: str = ""  # --pin in words: the host CPUs of the generator and of the stack ("": unpinned)
+    placement: str = ""  # --pin in words, for the reports ("": unpinned)
+    generator_cpus: tuple[int, ...] = ()  # --pin's host CPUs of the load generator, ascending ((): unpinned)
+    stack_cpus: tuple[int, ...] = ()  # --pin's host CPUs of Nginx and the replicas, ascending ((): unpinned)
 
     @classmethod
     def from_dict(cls, data: dict) -> Plan:
-        """Rebuild a plan read from plan.json (one written before capacity runs existed is a fixed-load run)."""
+        """Rebuild a plan read from plan.json (one written before capacity runs existed is a fixed-load run;
+        one written before plans kept the CPU lists has empty ones, its ``placement`` alone telling of a --pin)."""
         return cls(matrix=data["matrix"], selected=tuple(data["selected"]), started_at=data["started_at"],
                    host=Host(**data["host"]), mode=data.get("mode", RUN_MODE), target_rps=data.get("target_rps"),
-                   placement=data.get("placement", ""))
+                   placement=data.get("placement", ""), generator_cpus=tuple(data.get("generator_cpus", ())),
+                   stack_cpus=tuple(data.get("stack_cpus", ())))
+
+    @staticmethod
+    def pinning_fields(pinning: Pinning | None) -> dict:
+        """The plan fields that record ``pinning`` (None: unpinned), as keyword arguments of Plan."""
+        if pinning is None:
+            return {"placement": "", "generator_cpus": (), "stack_cpus": ()}
+        return {"placement": pinning.describe(), "generator_cpus": tuple(sorted(pinning.generator)),
+                "stack_cpus": tuple(sorted(pinning.stack))}
+
+    @property
+    def pinning_unrecorded(self) -> bool:
+        """True for a plan that ran with --pin but was written before plans kept its CPU lists."""
+        return bool(self.placement) and not self.generator_cpus
+
+    def same_pinning(self, pinning: Pinning | None) -> bool:
+        """True when ``pinning`` (None: unpinned) puts the generator and the stack on the CPUs this plan ran on."""
+        asked = self.pinning_fields(pinning)
+        return (self.generator_cpus, self.stack_cpus) == (asked["generator_cpus"], asked["stack_cpus"])
 
 
 def create_run_dir(root: Path, matrix: Matrix, plan: Plan) -> Path:

@@ -24,12 +24,12 @@ from pathlib import Path
 import docker
 from docker.errors import DockerException
 
-from deploy.containers import OomWatch, gunicorn_workers, restart_count, save_logs, service_containers
+from deploy.containers import OomWatch, gunicorn_workers, keep_logs, restart_count, service_containers
 from deploy.loadgen import locust_command
 from deploy.matrix import Configuration, Matrix
 from deploy.outcome import LoadMeasurements, measured_result, unmeasured_result
 from deploy.pinning import Pinning, PinningFailed, pin_stack
-from deploy.progress import Progress
+from deploy.progress import Progress, live_figures
 from deploy.readiness import wait_ready
 from deploy.results import ERROR, NOT_READY, ConfigurationResult, load_results, save_result
 from deploy.rundir import Host, Plan, configuration_dir, is_finished
@@ -176,7 +176,7 @@ def run_configuration(configuration: Configuration, matrix: Matrix, run_dir: Pat
         return unmeasured_result(configuration, ERROR, f"the run failed: {error}", started_at, directory.name)
     finally:
         with _shielded():
-            _keep_logs(client, stack.project, directory / "logs")
+            keep_logs(client, stack.project, directory / "logs")
             stack.down()
         if oom_watch is not None:
             oom_watch.stop()
@@ -190,9 +190,7 @@ def measure_load(ready: ReadyStack) -> ConfigurationResult:
     duration_s = ready.matrix.load.duration_s
 
     def on_tick(elapsed_s: float, live: LiveStats | None) -> None:
-        figures = (f"{live.users} users, {live.requests_per_s:.0f} req/s, p95 {live.p95_ms or 0:.0f} ms, "
-                   f"{live.failures} failed" if live else "waiting for the first statistics")
-        ready.status(f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {figures}")
+        ready.status(f"load {min(elapsed_s, duration_s):.0f}/{duration_s}s: {live_figures(live)}")
 
     sampler = StatsSampler(containers).start()
     try:
@@ -256,14 +254,6 @@ def require_free_port(port: int) -> None:
             probe.bind(("0.0.0.0", port))
         except OSError as error:
             raise StackError(f"port {port} is in use ({error.strerror}); choose another with --port") from None
-
-
-def _keep_logs(client: docker.DockerClient, project: str, directory: Path) -> None:
-    """Save the containers' last log lines before teardown; losing them must not lose the result."""
-    try:
-        save_logs(client, project, directory)
-    except (DockerException, OSError):
-        pass
 
 
 @contextmanager

@@ -15,7 +15,8 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from loadtest.model import INTEGER, Feature, ServedModel
+from loadtest.model import ServedModel
+from training.fields import INTEGER, Feature
 
 JSON = "application/json"
 # Each drawn value moves from its sample row's by a normal step whose standard

@@ -33,10 +33,12 @@ CATCH_RESPONSE_ERROR = re.compile(r"""CatchResponseError\((['"])(.*)\1\)""")
 
 @dataclass(frozen=True)
 class LiveStats:
-    """The newest row of Locust's history: users, req/s over the last seconds, totals, p95 so far."""
+    """The newest row of Locust's history: users now, requests and failures since its statistics started
+    (or were reset), and its answers per second and p95 (ms) over the last seconds; a rate or p95 of None
+    is one Locust has not formed (see ``read_live``)."""
 
     users: int
-    requests_per_s: float
+    requests_per_s: float | None
     requests: int
     failures: int
     p95_ms: float | None
@@ -108,7 +110,16 @@ def run_locust(command: list[str], directory: Path, duration_s: float, cwd: Path
 
 def read_live(history_csv: Path) -> LiveStats | None:
     """The newest "Aggregated" row of a stats_history CSV; None before Locust wrote one, and while
-    its rows are those it writes before any user started (no users, no requests)."""
+    its rows are those it writes before any user started (no users, no requests).
+
+    Locust writes 0 where it has no figure (locust/stats.py, ``current_rps`` and
+    ``get_current_response_time_percentile``): its Requests/s is the mean of its per-second answer
+    counts over the seconds 12 to 3 before its latest answer's, none of them before its statistics
+    started, so it has no second to average during their first 3 s (after the start, or after
+    ``--reset-stats`` once the users are up); its p95 of the last seconds needs a snapshot of the
+    answers 2 to 18 s old, which it lacks during their first 2 s or after 18 s without an answer.
+    Both are None here then, not 0.
+    """
     try:
         with history_csv.open(newline="", encoding="utf-8") as handle:
             rows = [row for row in csv.DictReader(handle) if row.get("Name") == "Aggregated"]
@@ -118,12 +129,13 @@ def read_live(history_csv: Path) -> LiveStats | None:
         return None
     row = rows[-1]
     p95 = row.get("95%", "N/A")
+    requests_per_s = float(row["Requests/s"])
     live = LiveStats(
         users=int(row["User Count"]),
-        requests_per_s=float(row["Requests/s"]),
+        requests_per_s=requests_per_s or None,
         requests=int(row["Total Request Count"]),
         failures=int(row["Total Failure Count"]),
-        p95_ms=None if p95 in ("N/A", "") else float(p95),
+        p95_ms=None if p95 in ("N/A", "") else float(p95) or None,
     )
     return None if live.users == 0 and live.requests == 0 else live
 

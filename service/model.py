@@ -2,7 +2,7 @@
 
 Knows nothing about HTTP: it takes an (n, n_features) float64 matrix whose
 values the service has validated, columns in the order of the artifact's
-``features`` (``training.contract``), and returns class ids and probabilities
+``features`` (``training.fields``), and returns class ids and probabilities
 (classification) or numbers (regression).
 """
 
@@ -19,12 +19,16 @@ import numpy as np
 
 from service.proba import CompiledProba, RowProbaFunction, argmax_is_predict, compile_predict_proba, without_revalidation
 from training.artifact import Artifact, load_artifact
-from training.contract import Contract
+from training.fields import Contract
 
 LOG = logging.getLogger(__name__)
 # Regression self-test: the same scikit-learn computes the same numbers, up to
 # the order a BLAS on another machine sums them in.
 SELF_TEST_RTOL = 1e-9
+# A model fitted on a data frame warns on every plain array it is given; packaging checked the
+# names and their order against the artifact's features (``training.package``), and the service
+# sends arrays in that order. One process-wide filter, registered at import.
+warnings.filterwarnings("ignore", message="X does not have valid feature names")
 
 
 @dataclass(frozen=True)
@@ -63,10 +67,6 @@ class Model:
         contract = self.artifact.contract
         estimator = self.artifact.model
         self.class_names = contract.class_names
-        if getattr(estimator, "feature_names_in_", None) is not None:
-            # Fitted on a data frame, the model warns on every plain array; the service
-            # has checked the names and their order against the artifact's features.
-            warnings.filterwarnings("ignore", message="X does not have valid feature names")
         self._predict = without_revalidation(estimator.predict)
         if contract.is_classifier and contract.predict_proba:
             self.compiled = compile_predict_proba(estimator, probe_rows(contract, self.metadata["self_test"]["inputs"]))
@@ -78,6 +78,7 @@ class Model:
 
     @property
     def contract(self) -> Contract:
+        """What the model takes and answers, read from the artifact's metadata (``training.contract``)."""
         return self.artifact.contract
 
     @property
@@ -132,11 +133,11 @@ class Model:
         if got.values is not None:
             expected_values = [float(value) for value in recorded["expected_predictions"]]
             if not np.allclose(got.values, expected_values, rtol=SELF_TEST_RTOL, atol=0.0):
-                return f"self-test predicted {got.values.tolist()}, packaging recorded {expected_values}"
+                return f"self-test predicted {got.values.tolist()}, the artifact recorded {expected_values}"
             return None
         expected = [int(c) for c in recorded["expected_class_ids"]]
         if got.class_ids.tolist() != expected:
-            return f"self-test predicted {got.class_ids.tolist()}, training recorded {expected}"
+            return f"self-test predicted {got.class_ids.tolist()}, the artifact recorded {expected}"
         if got.probabilities is not None:
             sums = got.probabilities.sum(axis=1)
             if not np.allclose(sums, 1.0):

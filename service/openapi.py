@@ -1,5 +1,5 @@
 """``GET /openapi.json``: an OpenAPI 3.0 document generated from the marshmallow schemas,
-which follow the served artifact's contract (``training.contract``); built once per app."""
+which follow the served artifact's contract (``training.fields``); built once per app."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from flask.typing import ResponseReturnValue
 
 from service import schemas, v2_schemas
 from service.predict import Inputs
-from service.v2_tensors import output_names
-from training.contract import Contract
+from service.v2_tensors import BATCH_DIMENSION, output_metadata
+from training.fields import Contract
 
 bp = Blueprint("openapi", __name__)
 
@@ -34,12 +34,16 @@ def _protocol_error(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": "ProtocolErrorResponse"}}}
 
 
-OUTPUT_DESCRIPTIONS = {
-    "label": "label (BYTES [N])",
-    "class_id": "class_id (INT64 [N])",
-    "probabilities": "probabilities (FP64 or FP32 [N, number of classes])",
-    "prediction": "prediction (FP64 [N])",
-}
+def _output_description(tensor: dict[str, Any]) -> str:
+    """One entry of ``output_metadata`` in words: "label (BYTES [N])",
+    "probabilities (FP64 or FP32 [N, number of classes])"."""
+    datatypes = [tensor["datatype"]]
+    dimensions = ["N" if size == BATCH_DIMENSION else str(size) for size in tensor["shape"]]
+    if tensor["name"] == "probabilities":
+        # Any float datatype on request (``probabilities_datatype``); one column per class, whatever the model.
+        datatypes += [datatype for datatype in v2_schemas.FLOAT_DATATYPES if datatype != tensor["datatype"]]
+        dimensions[1] = "number of classes"
+    return f"{tensor['name']} ({' or '.join(datatypes)} [{', '.join(dimensions)}])"
 
 
 def _infer_description(max_batch_size: int, contract: Contract) -> str:
@@ -47,7 +51,7 @@ def _infer_description(max_batch_size: int, contract: Contract) -> str:
     return (
         f"Inputs: one [N, {len(names)}] tensor (any name), or one [N] tensor for each of {', '.join(names)}; "
         f"N from 1 to {max_batch_size}; each value finite and within its feature's range (the Features schema). "
-        f"Outputs: {', '.join(OUTPUT_DESCRIPTIONS[name] for name in output_names(contract))}."
+        f"Outputs: {', '.join(_output_description(tensor) for tensor in output_metadata(contract))}."
     )
 
 

@@ -5,9 +5,8 @@ in plain Python (``Inputs.valid_row``, ``Model.predict_proba_row``); a well-type
 batch is checked as one matrix (``Inputs.well_typed_matrix``, ``FeatureLimits.check``);
 anything else goes through the marshmallow schemas, whose messages the
 errors carry. The ``Inputs`` are built once per app from the artifact's
-features (``training.contract``); the module-level ``parse_request``,
-``valid_row`` and ``well_typed_matrix`` are the default Iris model's.
-tests/test_parse_request.py holds the three to the same outcomes.
+features (``training.fields``); tests/test_parse_request.py holds the three
+ways to the same outcomes.
 """
 
 from __future__ import annotations
@@ -30,8 +29,7 @@ from service.model import Model, Predictions
 from service.probes import ready_model
 from service.schemas import batch_schema, features_schema, json_type
 from service.validation import FeatureLimits, check_batch_size
-from training.contract import Feature
-from training.data import FEATURES
+from training.fields import Feature
 
 # The types a JSON number decodes to; bool is a subclass of int but a type of its own, so it is not here.
 NUMBER_TYPES = frozenset((int, float))
@@ -50,12 +48,17 @@ class Inputs:
     valid_row: Callable[[Any], list[float] | None]
 
     def single_field(self, row: int, column: int) -> str:
+        """The field a problem in ``column`` of a single-row body is named by: the feature's name
+        (``row`` is always 0; ``FeatureLimits.check`` passes it to either naming)."""
         return self.names[column]
 
     def batch_field(self, row: int, column: int) -> str:
+        """The field a problem at (``row``, ``column``) of a batch is named by: ``instances[<row>].<feature>``."""
         return f"instances[{row}].{self.names[column]}"
 
     def rows_matrix(self, rows: list[dict[str, float]]) -> np.ndarray:
+        """``rows`` (each a dict of feature name to number, as the schemas load them) as ``X``
+        (n, n_features) float64, columns in input order."""
         return np.array([[row[name] for name in self.names] for row in rows], dtype=np.float64)
 
 
@@ -97,7 +100,7 @@ def _valid_row(names: tuple[str, ...], limits: FeatureLimits) -> Callable[[Any],
         """The features of a single-row body, as floats, when the body passes every
         check (the features schema and ``FeatureLimits``): a dict of exactly the
         features, each a JSON number, not a boolean, finite and within its range.
-        None for anything else, which ``parse_request`` then judges.
+        None for anything else, which ``parse_with`` then judges.
 
         Plain Python: numpy's per-call overhead on a (1, n) array cost more
         than the checks themselves.
@@ -129,25 +132,12 @@ def inputs_for(features: Sequence[Feature]) -> Inputs:
     )
 
 
-# The default model's (Iris, ``python -m training``). ``parse_request`` reads this module's
-# ``well_typed_matrix`` when it runs, so replacing it judges a body by the schemas alone.
-DEFAULT_INPUTS = inputs_for(FEATURES)
-BATCH_SCHEMA = DEFAULT_INPUTS.batch_schema
-well_typed_matrix = DEFAULT_INPUTS.well_typed_matrix
-valid_row = DEFAULT_INPUTS.valid_row
-
-
 def _load(schema: Any, body: dict[str, Any]) -> Any:
     try:
         return schema.load(body)
     except ValidationError as exc:
         fields = flatten_messages(exc.messages)
         raise ValidationFailed(summarise(fields), fields) from None
-
-
-def parse_request(body: Any, max_batch_size: int) -> tuple[np.ndarray, bool]:
-    """``parse_with`` for the default model (Iris), with this module's ``well_typed_matrix``."""
-    return parse_with(body, max_batch_size, DEFAULT_INPUTS, well_typed_matrix)
 
 
 def parse_with(body: Any, max_batch_size: int, inputs: Inputs,

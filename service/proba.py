@@ -17,9 +17,8 @@ arithmetic being under 5 µs). The service has already checked every value
   which skips the finiteness scan and the parameter checks but nothing else.
 
 Compiled functions are used only after they reproduced scikit-learn's
-probabilities on the probe rows (the served model's own, ``service.model``;
-``PROBE_ROWS`` for the default Iris model) to ``PROBE_TOLERANCE``; otherwise
-the fallback is.
+probabilities on the probe rows (the served model's own, ``service.model``) to
+``PROBE_TOLERANCE``; otherwise the fallback is.
 
 ``argmax_is_predict`` says when a class can be read from these probabilities
 as scikit-learn's ``predict`` gives it; for any other estimator the service
@@ -43,16 +42,6 @@ from sklearn.preprocessing import StandardScaler
 ProbaFunction = Callable[[np.ndarray], np.ndarray]
 RowProbaFunction = Callable[[Sequence[float]], list[float]]
 
-# For the default Iris model: rows spanning the accepted range (0, 30] cm,
-# Iris-like and extreme, in FEATURE_NAMES order.
-PROBE_ROWS = np.array([
-    [5.1, 3.5, 1.4, 0.2],
-    [6.4, 3.2, 4.5, 1.5],
-    [6.3, 3.3, 6.0, 2.5],
-    [0.1, 0.1, 0.1, 0.1],
-    [30.0, 30.0, 30.0, 30.0],
-    [7.9, 0.2, 29.0, 0.1],
-])
 PROBE_TOLERANCE = 1e-12
 
 
@@ -171,13 +160,13 @@ def argmax_is_predict(estimator: object, compiled: CompiledProba) -> bool:
       ``ForestClassifier.predict`` is ``classes_.take(argmax(predict_proba(X)))``
       (sklearn/ensemble/_forest.py, scikit-learn 1.9).
     """
-    final = final_step(estimator)
     if compiled.direct:
         return True
+    final = final_step(estimator)
     return type(final) in (RandomForestClassifier, ExtraTreesClassifier) and getattr(final, "n_outputs_", 0) == 1
 
 
-def compile_predict_proba(estimator: object, probe_rows: np.ndarray = PROBE_ROWS) -> CompiledProba:
+def compile_predict_proba(estimator: object, probe_rows: np.ndarray) -> CompiledProba:
     """The fastest exact ``predict_proba`` for a fitted ``estimator`` (see the module docstring);
     ``probe_rows`` (n, n_features) float64 are valid inputs spanning the accepted ranges."""
     unchecked = without_revalidation(estimator.predict_proba)

@@ -1,7 +1,7 @@
 """Marshmallow schemas for the prediction contract, built from the artifact's ``features``.
 
 A feature's value is a JSON number, finite, inside the feature's range
-(``training.contract``). Numeric strings, booleans and null are refused
+(``training.fields``). Numeric strings, booleans and null are refused
 rather than coerced: a client that sends ``"5.1"`` has a bug worth hearing about.
 The schemas check types; the range is checked on the assembled matrix by
 ``service.validation``, the one check every prediction route shares.
@@ -17,7 +17,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, fields, validate
 
 from service.validation import NOT_FINITE
-from training.contract import INTEGER, Contract, Feature
+from training.fields import INTEGER, Contract, Feature
 
 
 class FeatureValue(fields.Float):

@@ -26,7 +26,13 @@ from service.schemas import json_type
 # as /predict accepts integer lengths. BOOL, BYTES (strings) and FP16 (which
 # JSON cannot carry exactly, as the specification notes) are refused.
 FLOAT_DATATYPES = ("FP32", "FP64")
-INTEGER_DATATYPES = ("INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64")
+# Each integer type's [lowest, highest] value: INTn and UINTn are n-bit two's
+# complement and unsigned integers (the specification's "Tensor Data Types").
+INTEGER_RANGES = {
+    **{f"INT{bits}": (-(2 ** (bits - 1)), 2 ** (bits - 1) - 1) for bits in (8, 16, 32, 64)},
+    **{f"UINT{bits}": (0, 2 ** bits - 1) for bits in (8, 16, 32, 64)},
+}
+INTEGER_DATATYPES = tuple(INTEGER_RANGES)
 INPUT_DATATYPES = FLOAT_DATATYPES + INTEGER_DATATYPES
 
 # Request parameters that ask for a Triton extension this server does not

@@ -1,7 +1,7 @@
 """Open Inference Protocol tensors to and from the served model's arrays; nothing about HTTP.
 
 Inputs, either form, one row per input row, features as the artifact lists
-them (``training.contract``):
+them (``training.fields``):
 
 - one tensor of shape ``[N, n_features]``, any name (the metadata calls it
   ``features``), columns in the artifact's feature order;
@@ -26,9 +26,9 @@ import numpy as np
 from service.errors import ValidationFailed
 from service.model import Predictions
 from service.schemas import json_type
-from service.v2_schemas import FLOAT_DATATYPES, InputTensor
+from service.v2_schemas import FLOAT_DATATYPES, INTEGER_RANGES, InputTensor
 from service.validation import FeatureLimits, check_batch_size
-from training.contract import Contract
+from training.fields import Contract
 
 FEATURES_TENSOR = "features"
 CLASSIFIER_OUTPUTS = ("label", "class_id", "probabilities")
@@ -90,16 +90,23 @@ def _flatten(data: list[Any], shape: tuple[int, ...], field: str) -> list[Any]:
 
 
 def _values(tensor: InputTensor, field: str) -> np.ndarray:
-    """The tensor's elements as a flat float64 array, each checked against its datatype."""
+    """The tensor's elements as a flat float64 array, each checked against its datatype: a JSON
+    number for FP32 and FP64; for an integer type, a JSON integer within the type's range
+    (``INTEGER_RANGES``), as a client holding the tensor in that type could have sent it."""
     flat = _flatten(tensor.data, tensor.shape, f"{field}.data")
     if tensor.datatype in FLOAT_DATATYPES:
         allowed, kind = (int, float), "a number"
     else:
         allowed, kind = (int,), "an integer"
+    low, high = INTEGER_RANGES.get(tensor.datatype, (None, None))
     for index, element in enumerate(flat):
         if type(element) not in allowed:
             got = f"number {element}" if isinstance(element, float) else json_type(element)
             raise _refuse(f"{field}.data", f"Element {index} is not {kind} as {tensor.datatype} needs: got {got}.")
+        if low is not None and not low <= element <= high:
+            raise _refuse(f"{field}.data", (
+                f"Element {index} is {element}, outside the range of {tensor.datatype} ({low} to {high})."
+            ))
     try:
         return np.array(flat, dtype=np.float64)
     except OverflowError:

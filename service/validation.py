@@ -2,7 +2,7 @@
 
 ``POST /predict`` and the Open Inference Protocol's ``/v2/models/.../infer``
 decode their bodies differently but both end with an (n, n_features) float64
-matrix in the order of the artifact's ``features`` (``training.contract``).
+matrix in the order of the artifact's ``features`` (``training.fields``).
 Both call ``check_batch_size`` (before building the matrix, so an oversized
 body is refused cheaply) and ``FeatureLimits.check``, so the two contracts
 cannot drift apart.
@@ -15,8 +15,8 @@ from collections.abc import Callable, Sequence
 import numpy as np
 
 from service.errors import BatchTooLarge, ValidationFailed, summarise
-from training.contract import INTEGER, Feature, number_text
-from training.data import FEATURES
+from training.contract import number_text
+from training.fields import INTEGER, Feature
 
 NOT_FINITE = "Must be a finite number."
 NOT_INTEGER = "Must be an integer."
@@ -36,10 +36,6 @@ def out_of_range_message(feature: Feature) -> str:
     lower = "greater than" if feature.exclusive_minimum else "at least"
     unit = f" {feature.unit}" if feature.unit else ""
     return f"Must be {lower} {number_text(feature.minimum)} and at most {number_text(feature.maximum)}{unit}."
-
-
-# The default model's (Iris): "Must be greater than 0 and at most 30 cm."
-OUT_OF_RANGE = out_of_range_message(FEATURES[0])
 
 
 class FeatureLimits:

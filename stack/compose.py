@@ -29,6 +29,10 @@ STOP_GRACE_S = 10
 # Seconds a query of the engine (ps, inspect, update, info) may take.
 QUERY_TIMEOUT_S = 30.0
 PROBE_TIMEOUT_S = 20.0
+# The ports inside the containers: Nginx listens on 8000 (nginx/default.conf.template), and so does each API
+# replica's Gunicorn (the image's PORT, Dockerfile).
+NGINX_PORT = 8000
+API_PORT = 8000
 
 
 class StackError(RuntimeError):
@@ -177,15 +181,22 @@ class Compose:
         """The ids of ``service``'s running containers ([] when there are none or Compose fails)."""
         return self.call("ps", "--quiet", service, timeout_s=QUERY_TIMEOUT_S).stdout.split()
 
-    def container_address(self, service: str) -> str | None:
-        """The address of ``service``'s first container on the project's network, or None."""
+    def container_url(self, service: str, port: int) -> str | None:
+        """``http://ADDRESS:PORT`` of ``service``'s first running container on the project's network, or None
+        when it has none.
+
+        A client on the Docker host that uses this address reaches the container through the host's bridge, as
+        the kernel forwards a published port to it; one that uses 127.0.0.1 and the published port goes through
+        Docker's userland proxy (``docker-proxy``), a process that copies every byte and costs the host CPU of
+        its own. The address is reachable from the host only where the engine runs on it (not Docker Desktop's VM).
+        """
         ids = self.container_ids(service)
         if not ids:
             return None
         addresses = subprocess.run(["docker", "inspect", "--format",
                                     "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", ids[0]],
                                    capture_output=True, text=True, timeout=QUERY_TIMEOUT_S).stdout.split()
-        return addresses[0] if addresses else None
+        return f"http://{addresses[0]}:{port}" if addresses else None
 
     def container_pids(self, service: str) -> list[int]:
         """The host process ids of ``service``'s containers' first processes ([] when none runs)."""

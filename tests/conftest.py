@@ -119,6 +119,18 @@ def model_copy(model_dir: Path, tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def not_ready_client(model_copy: Path):
+    """A client of an app whose model fails its start-up self-test: the metadata records wrong expected
+    classes (the artifact's hash covers model.joblib, not the metadata)."""
+    from service import create_app
+
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata["self_test"]["expected_class_ids"] = [2, 2, 2]
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    return create_app({"TESTING": True, "MODEL_DIR": str(model_copy)}).test_client()
+
+
+@pytest.fixture
 def app(model_dir: Path):
     from service import create_app
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import joblib
 import numpy as np
+from sklearn.base import clone
 from sklearn.datasets import load_diabetes, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge, RidgeClassifier
 from sklearn.pipeline import make_pipeline
@@ -77,18 +78,19 @@ def diabetes(directory: Path) -> OwnModel:
 
 
 def with_integer_column(model: OwnModel, column: int) -> OwnModel:
-    """``model`` with its CSV rewritten so that ``column`` holds integer literals (101, not 101.0),
-    and the estimator refitted on the rounded data."""
+    """``model`` with ``column`` rounded: its CSV rewritten to hold integer literals there (101, not 101.0),
+    and a fresh copy of its estimator (``sklearn.base.clone``) fitted on the rounded data and saved
+    over its model file; ``model.estimator`` itself is left as it was fitted."""
     X = model.X.copy()
     X[:, column] = np.round(X[:, column])
-    model.estimator.fit(X, model.y)
-    joblib.dump(model.estimator, model.model_path)
+    estimator = clone(model.estimator).fit(X, model.y)
+    joblib.dump(estimator, model.model_path)
     lines = [",".join([*model.feature_names, model.target])]
     for row, label in zip(X.tolist(), model.y.tolist()):
         cells = [str(int(value)) if index == column else repr(value) for index, value in enumerate(row)]
         lines.append(",".join([*cells, str(label)]))
     model.data_path.write_text("\n".join(lines) + "\n")
-    return OwnModel(model.name, model.estimator, X, model.y, model.feature_names, model.target,
+    return OwnModel(model.name, estimator, X, model.y, model.feature_names, model.target,
                     model.model_path, model.data_path)
 
 

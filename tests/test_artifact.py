@@ -107,6 +107,25 @@ def test_a_packaged_artifact_says_to_package_it_again_under_the_installed_scikit
     assert "make model" not in str(refused.value)
 
 
+@pytest.mark.parametrize("changes, hint", [
+    ({"source": "package"}, artifact.REPACKAGE_HINT),
+    ({"source": "train", "range_margin": 0.1}, artifact.RETRAIN_HINT),
+    # Written before ``source`` was recorded: packaging alone wrote ``range_margin``.
+    ({"source": None, "range_margin": 0.1}, artifact.REPACKAGE_HINT),
+    ({"source": None}, artifact.RETRAIN_HINT),
+])
+def test_what_to_run_follows_the_recorded_source(model_copy: Path, changes: dict, hint: str) -> None:
+    metadata = json.loads((model_copy / "metadata.json").read_text())
+    metadata.update(changes)
+    if metadata["source"] is None:
+        del metadata["source"]
+    metadata["versions"]["scikit-learn"] = "0.24.2"
+    (model_copy / "metadata.json").write_text(json.dumps(metadata))
+    with pytest.raises(ArtifactError) as refused:
+        load_artifact(model_copy)
+    assert str(refused.value).endswith(f"is installed; {hint}")
+
+
 def test_an_unreadable_artifact_says_to_check_its_permissions(model_copy: Path, monkeypatch) -> None:
     def denied(path: Path) -> str:
         raise PermissionError(errno.EACCES, "Permission denied", str(path))

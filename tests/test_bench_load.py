@@ -1,28 +1,74 @@
-"""Reading what the load generators report: wrk's summary line, Locust's samples."""
+"""Reading what the load generators report: wrk's summary file, Locust's samples."""
 
 from __future__ import annotations
 
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
 import pytest
 
-from bench.load import LoadError, parse_wrk_output, pinned, summarise_samples
+from bench.load import LoadError, pinned, read_wrk_summary, run_wrk, summarise_samples, wrk_available
 
-WRK_OUTPUT = """Running 4s test @ http://127.0.0.1:8000/predict
-  1 threads and 8 connections
-BENCH_JSON {"requests": 10000, "duration_us": 4000000, "bytes": 1500000, "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 0}, "latency_us": {"p50": 2500, "p99": 9000, "mean": 2700.5, "max": 20000}}
-"""
+WRK_SUMMARY = {"requests": 10000, "duration_us": 4000000, "bytes": 1500000,
+               "errors": {"connect": 0, "read": 1, "write": 0, "status": 2, "timeout": 0},
+               "latency_us": {"p50": 2500, "p99": 9000, "mean": 2700.5, "max": 20000}}
 
 
-def test_wrk_summary_gives_rate_latency_errors_and_generator_load() -> None:
-    run = parse_wrk_output(WRK_OUTPUT, "/predict", cpu_s=1.0, wall_s=4.0)
+def test_wrk_summary_gives_rate_latency_errors_and_generator_load(tmp_path: Path) -> None:
+    summary_file = tmp_path / "summary.json"
+    summary_file.write_text(json.dumps(WRK_SUMMARY), encoding="utf-8")
+    run = read_wrk_summary(summary_file, "Running 4s test @ http://127.0.0.1:8000/predict", "/predict",
+                           cpu_s=1.0, wall_s=4.0)
     assert run.requests_per_s == 2500
     assert (run.p50_ms, run.p99_ms) == (2.5, 9.0)
     assert run.errors == 3 and run.error_kinds == {"read": 1, "status": 2}
     assert run.generator_cpu_fraction == 0.25
 
 
-def test_wrk_without_a_summary_is_an_error() -> None:
-    with pytest.raises(LoadError, match="no summary"):
-        parse_wrk_output("unable to connect to 127.0.0.1:8000 Connection refused", "/predict", 0.0, 1.0)
+@pytest.mark.parametrize("written", [None, "", "{\"requests\": 1"])
+def test_wrk_without_a_summary_is_an_error_quoting_its_output(tmp_path: Path, written: str | None) -> None:
+    summary_file = tmp_path / "summary.json"
+    if written is not None:
+        summary_file.write_text(written, encoding="utf-8")
+    with pytest.raises(LoadError, match="no summary .*unable to connect to 127.0.0.1:8000"):
+        read_wrk_summary(summary_file, "unable to connect to 127.0.0.1:8000 Connection refused", "/predict", 0.0, 1.0)
+
+
+class Recorder(BaseHTTPRequestHandler):
+    """Answers every POST with 200 and keeps the bodies it was sent."""
+
+    protocol_version = "HTTP/1.1"
+    bodies: list[bytes] = []
+
+    def do_POST(self) -> None:
+        self.bodies.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet: the test reads the bodies, not the log."""
+
+
+@pytest.mark.skipif(not wrk_available(), reason="wrk is not installed (apt-get install wrk)")
+def test_wrk_posts_the_body_and_its_script_writes_the_summary_read_back(tmp_path: Path) -> None:
+    body_file = tmp_path / "body.json"
+    body_file.write_text('{"rows": [[5.1, 3.5, 1.4, 0.2]]}', encoding="utf-8")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        run = run_wrk(f"http://127.0.0.1:{server.server_port}", "/predict", body_file=body_file, duration_s=2,
+                      connections=1, max_requests=20, cpu=None)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert run.tool == "wrk" and run.path == "/predict"
+    assert run.requests >= 1 and run.errors == 0
+    assert set(Recorder.bodies) == {body_file.read_bytes()}
 
 
 def test_locust_samples_leave_out_the_warm_up_and_failures() -> None:

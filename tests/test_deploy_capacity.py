@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from deploy.capacity import capacity_result, format_capacity, rejudge_capacity
+from deploy.capacity import RunFacts, SearchLimits, capacity_result, format_capacity, rejudge_capacity
 from deploy.matrix import Configuration, Search
 from deploy.probe import ProbeResult
 from deploy.results import FAIL, GENERATOR_BOUND, HOST_BOUND, MARGINAL, PASS, ConfigurationResult
@@ -33,8 +33,8 @@ def probe(number: int, rate: float, passed: bool, cpu: float = 10.0, throttled: 
 
 def result(config: Configuration, probes: list[ProbeResult], ceiling: float | None = 1440,
            host_cpus: int = 2, max_rps: float = 360) -> ConfigurationResult:
-    return capacity_result(config, SEARCH, probes, max_rps, ceiling, host_cpus, (1,), "2026-12-02T08:00:00+00:00",
-                           "01-x", 9.0, 1.2)
+    return capacity_result(config, SEARCH, probes, SearchLimits(max_rps, ceiling, host_cpus),
+                           RunFacts((1,), "2026-12-02T08:00:00+00:00", "01-x", 9.0, 1.2))
 
 
 def test_a_cpu_bound_capacity_is_the_configurations_own_and_names_the_quota():
@@ -116,7 +116,7 @@ def test_judging_again_under_another_slo_moves_the_capacity():
     row = result(configuration(), probes)
     assert row.capacity_rps == 100
     stricter = rejudge_capacity(row, configuration(), SEARCH, Slo(max_failure_ratio=0.01, p95_ms=200, p99_ms=1000),
-                                360, 1440, 2)
+                                SearchLimits(360, 1440, 2))
     assert stricter.capacity_rps == 50
     assert stricter.probes[1].reasons == ("p95 250 ms > 200 ms",)
 

@@ -11,9 +11,11 @@ from pathlib import Path
 
 import pytest
 
+from deploy import pinning
 from deploy.__main__ import main
 from deploy.loadgen import locust_command
 from deploy.matrix import Load, load_matrix
+from deploy.pinning import Pinning
 from deploy.readiness import compose_error
 from deploy.results import RESULT_FILE, artifacts_dirname, load_results
 from deploy.rundir import (
@@ -391,6 +393,37 @@ def test_a_capacity_run_and_a_fixed_load_run_do_not_resume_each_other(tmp_path, 
     assert f"{run_dir} is a `deploy run` run: resume it with `python -m deploy run`" in capsys.readouterr().err
     assert latest_unfinished(tmp_path, MATRICES / "smoke.toml", "capacity") is None
     assert latest_unfinished(tmp_path, MATRICES / "smoke.toml") == run_dir
+
+
+def make_pinned_run(root: Path, data: dict) -> Path:
+    run_dir = make_run(root, MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    plan = json.loads((run_dir / PLAN_FILE).read_text(encoding="utf-8"))
+    (run_dir / PLAN_FILE).write_text(json.dumps(plan | data), encoding="utf-8")
+    return run_dir
+
+
+def test_a_resume_keeps_the_cpus_the_run_was_pinned_to(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pinning.os, "sched_getaffinity", lambda pid: {0, 1, 2})
+    run_dir = make_pinned_run(tmp_path, Plan.pinning_fields(Pinning(frozenset({0}), frozenset({1, 2}))))
+    assert main(["run", "--resume", str(run_dir), "--pin", "0:1-2", "--dry-run"]) == 0
+    assert main(["run", "--resume", str(run_dir), "--pin", "0:2,1", "--dry-run"]) == 0  # the same CPUs, other words
+    capsys.readouterr()
+    for other in (["--pin", "0:1"], ["--pin", "1:2"], []):
+        assert main(["run", "--resume", str(run_dir), *other, "--dry-run"]) == 2
+        assert "resume it with the same --pin" in capsys.readouterr().err
+    unpinned = make_run(tmp_path / "unpinned", MATRICES / "smoke.toml", "2026-01-01T00:00:00+00:00")
+    assert main(["run", "--resume", str(unpinned), "--pin", "0:1", "--dry-run"]) == 2
+    assert f"{unpinned} ran with no --pin: resume it with the same --pin" in capsys.readouterr().err
+
+
+def test_a_pinned_run_whose_plan_has_no_cpu_lists_is_not_resumed(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(pinning.os, "sched_getaffinity", lambda pid: {0, 1})
+    placement = Pinning(frozenset({0}), frozenset({1})).describe()
+    run_dir = make_pinned_run(tmp_path, {"placement": placement})
+    for pin in (["--pin", "0:1"], []):
+        assert main(["run", "--resume", str(run_dir), *pin, "--dry-run"]) == 2
+        assert (f"{run_dir} ran with {placement}, but its plan.json predates the CPU lists a resume checks --pin "
+                "against: start a new run instead") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rate", ["0", "-5", "lots", "inf"])

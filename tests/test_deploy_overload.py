@@ -9,6 +9,7 @@ import subprocess
 import sys
 import uuid
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -189,8 +190,17 @@ def test_overload_says_which_capacity_is_missing(tmp_path: Path, capsys) -> None
 
 
 class _Stack:
+    """A ComposeStack whose Nginx container has ``address`` on the stack's network; it keeps what it was asked."""
+
     project = "overload-test"
     url = "http://127.0.0.1:18000"
+
+    def __init__(self, address: str | None) -> None:
+        self.address = address
+        self.asked: list[tuple[str, int]] = []
+
+    def compose(self) -> SimpleNamespace:
+        return SimpleNamespace(container_url=lambda service, port: self.asked.append((service, port)) or self.address)
 
 
 @pytest.mark.parametrize(("via", "address", "answering", "expected"), [
@@ -202,10 +212,11 @@ class _Stack:
 def test_the_load_goes_to_nginx_on_the_stack_network_when_it_answers_else_to_the_port(
         monkeypatch, via: str, address: str | None, answering: bool, expected: str) -> None:
     asked = []
-    monkeypatch.setattr(deploy.overload, "network_url", lambda client, project: address)
+    stack = _Stack(address)
     monkeypatch.setattr(deploy.overload, "answers", lambda url: asked.append(url) or answering)
     said = []
-    url, target = load_target(None, _Stack(), via, said.append)
+    url, target = load_target(stack, via, said.append)
+    assert stack.asked == ([("nginx", 8000)] if via == "network" else [])
     assert url == expected and target.startswith(expected)
     assert ("port proxy" in target) == (expected == _Stack.url)
     assert bool(said) == (via == "network" and expected == _Stack.url)  # a fallback is said, never silent

@@ -108,15 +108,31 @@ def test_no_container_or_a_refusal_of_the_engine_is_not_a_pinning(monkeypatch: p
         pin_stack(client=None, project="p", pinning=Pinning(frozenset({0}), frozenset({1})))
 
 
-def test_a_runs_plan_keeps_its_placement_and_an_older_plan_reads_as_unpinned() -> None:
+def test_a_runs_plan_keeps_its_cpu_lists_and_placement_and_an_older_plan_reads_as_unpinned() -> None:
     host = Host(cpus=2, memory_bytes=1, docker_version="20.10", cgroup_version="1", os="linux")
+    pinned = Pinning(frozenset({0}), frozenset({2, 1}))
     plan = Plan(matrix="m.toml", selected=(1,), started_at="2026-12-02T12:00:00+00:00", host=host, mode="capacity",
-                placement="load generator on CPU 0, Nginx and the replicas on CPU 1")
+                **Plan.pinning_fields(pinned))
+    assert (plan.generator_cpus, plan.stack_cpus) == ((0,), (1, 2))
+    assert plan.placement == pinned.describe()
     data = {"matrix": "m.toml", "selected": [1], "started_at": plan.started_at, "host": vars(host), "mode": "capacity",
-            "placement": plan.placement}
+            "placement": plan.placement, "generator_cpus": [0], "stack_cpus": [1, 2]}
     assert Plan.from_dict(data) == plan
-    del data["placement"]
-    assert Plan.from_dict(data).placement == ""
+    assert plan.same_pinning(Pinning(frozenset({0}), frozenset({1, 2})))
+    assert not plan.same_pinning(Pinning(frozenset({0}), frozenset({1})))
+    assert not plan.same_pinning(None)
+    for key in ("placement", "generator_cpus", "stack_cpus"):
+        del data[key]
+    unpinned = Plan.from_dict(data)
+    assert (unpinned.placement, unpinned.generator_cpus, unpinned.stack_cpus) == ("", (), ())
+    assert unpinned.same_pinning(None) and not unpinned.pinning_unrecorded
+
+
+def test_a_plan_that_kept_its_pin_only_in_words_is_known_as_such() -> None:
+    host = Host(cpus=2, memory_bytes=1, docker_version="20.10", cgroup_version="1", os="linux")
+    data = {"matrix": "m.toml", "selected": [1], "started_at": "2026-12-02T12:00:00+00:00", "host": vars(host),
+            "mode": "capacity", "placement": Pinning(frozenset({0}), frozenset({1})).describe()}
+    assert Plan.from_dict(data).pinning_unrecorded
 
 
 def test_an_overload_report_says_where_the_generator_and_the_stack_ran() -> None:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from deploy.probe import ProbeResult, judge_probe, probe_result, rejudge_probe, write_probes
+from deploy.probe import ProbeEvents, ProbeResult, judge_probe, probe_result, rejudge_probe, write_probes
 from deploy.sampling import StatsSummary
 from loadtest.slo import RunStats, Slo
 
@@ -22,8 +22,8 @@ def stats(achieved: float = 100.0, failures: int = 0, p95: float = 50.0, p99: fl
 
 def judged(offered: float = 100.0, achieved: float = 100.0, run: RunStats | None = None, saturated: bool = False,
            oom: int = 0, restarts: int = 0, unhealthy: tuple[str, ...] = ()) -> tuple[bool, tuple[str, ...]]:
-    return judge_probe(offered, achieved, run if run is not None else stats(achieved), SLO, saturated, oom, restarts,
-                       unhealthy)
+    return judge_probe(offered, achieved, run if run is not None else stats(achieved), SLO,
+                       ProbeEvents(saturated, oom, restarts, unhealthy))
 
 
 def test_a_probe_that_kept_pace_within_the_slo_passes_and_says_its_figures():
@@ -67,22 +67,31 @@ def test_the_generator_and_the_replicas_health_fail_a_probe_whatever_the_latency
 
 
 def test_no_statistics_is_a_failure():
-    passed, reasons = judge_probe(100, 0, None, SLO, False, 0, 0, ())
+    passed, reasons = judge_probe(100, 0, None, SLO, ProbeEvents())
     assert not passed and reasons == ("Locust wrote no statistics",)
 
 
 def test_a_probe_without_answers_keeps_no_percentiles_and_round_trips():
     nothing = RunStats(requests=0, failures=0, requests_per_s=0, p50_ms=math.nan, p95_ms=math.nan, p99_ms=math.nan)
-    probe = probe_result(3, 200, 0, 500, nothing, QUIET, SLO, False, 0, 0, (), "probe-03-200rps")
+    probe = probe_result(3, 200, 0, 500, nothing, QUIET, SLO, ProbeEvents(), "probe-03-200rps")
     assert (probe.p95_ms, probe.passed) == (None, False)
     assert ProbeResult.from_dict(probe.to_dict()) == probe
 
 
 def test_judging_again_under_a_stricter_slo_uses_the_kept_figures(tmp_path: Path):
-    probe = probe_result(1, 100, 99, 250, stats(99, p95=250), QUIET, SLO, False, 0, 0, ())
+    probe = probe_result(1, 100, 99, 250, stats(99, p95=250), QUIET, SLO, ProbeEvents())
     assert probe.passed
     stricter = rejudge_probe(probe, Slo(max_failure_ratio=0.01, p95_ms=200, p99_ms=1000))
     assert not stricter.passed and "p95 250 ms > 200 ms" in stricter.reasons
     write_probes([probe, stricter], tmp_path / "probes.csv")
     lines = (tmp_path / "probes.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0].startswith("number,offered_rps,achieved_rps,users") and len(lines) == 3
+
+
+def test_judging_again_keeps_what_befell_the_generator_and_the_replicas():
+    events = ProbeEvents(generator_saturated=True, oom_kills=1, restarts=2, unhealthy=("api-1 exited",))
+    probe = probe_result(1, 100, 99, 250, stats(99), QUIET, SLO, events)
+    again = rejudge_probe(ProbeResult.from_dict(probe.to_dict()), SLO)
+    assert again.events == events
+    assert again.reasons == ("load generator saturated", "OOM-killed 1 time(s)", "containers restarted 2 time(s)",
+                             "api-1 exited")

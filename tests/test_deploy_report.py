@@ -160,6 +160,17 @@ def test_the_report_command_judges_again_under_an_edited_slo(run_dir, capsys):
     assert "**No configuration passed the SLO.**" in capsys.readouterr().out
 
 
+def test_the_report_command_keeps_the_generator_saturation_the_run_recorded(run_dir, capsys):
+    path = run_dir / artifacts_dirname(3, "1x0.35cpu-192M") / RESULT_FILE
+    recorded = json.loads(path.read_text(encoding="utf-8"))
+    assert recorded["verdict"] == "pass"
+    path.write_text(json.dumps(recorded | {"generator_saturated": True}), encoding="utf-8")
+    assert main(["report", str(run_dir)]) == 0
+    again = json.loads(path.read_text(encoding="utf-8"))
+    assert (again["verdict"], again["generator_saturated"]) == ("marginal", True)
+    assert "load generator saturated: the figures may understate the service" in again["reason"]
+
+
 def test_a_configuration_measured_again_keeps_its_earlier_attempt_in_the_report(run_dir, capsys):
     name = artifacts_dirname(5, "3x0.5cpu-250M")
     shutil.copytree(run_dir / name, run_dir / f"{name}.superseded-20261130T070000Z")

@@ -7,8 +7,9 @@ import json
 
 import pytest
 
-from service.validation import OUT_OF_RANGE
+from service.validation import out_of_range_message
 from tests.conftest import BAD_BODIES, SEED_REQUEST
+from training.data import FEATURES
 
 
 def assert_error_shape(response, status: int, code: str) -> dict:
@@ -128,4 +129,5 @@ def test_a_value_out_of_range_is_named_once_the_body_is_well_formed(client) -> N
 
     well_formed = {**both_kinds, "petal_width": 40.0}
     error = assert_error_shape(client.post("/predict", json=well_formed), 400, "validation_error")
-    assert error["fields"] == {"sepal_length": [OUT_OF_RANGE], "petal_width": [OUT_OF_RANGE]}
+    limits = {feature.name: out_of_range_message(feature) for feature in FEATURES}
+    assert error["fields"] == {"sepal_length": [limits["sepal_length"]], "petal_width": [limits["petal_width"]]}

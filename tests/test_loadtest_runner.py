@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from loadtest.runner import LiveStats, generator_saturated, headless_command, main_failure, read_live
 
 RECORDED_RUN = Path(__file__).resolve().parent / "fixtures" / "deploy" / "reference-run"
@@ -48,7 +50,40 @@ def test_the_row_locust_writes_before_any_user_started_is_not_shown_as_live_figu
     assert read_live(history) is None
     history.write_text(header + "1764672000,0,,Aggregated,0.000000,0.000000,N/A,0,0\n"
                        "1764672001,5,,Aggregated,0.000000,0.000000,11,19,0\n", encoding="utf-8")
-    assert read_live(history) == LiveStats(users=5, requests_per_s=0.0, requests=19, failures=0, p95_ms=11.0)
+    assert read_live(history) == LiveStats(users=5, requests_per_s=None, requests=19, failures=0, p95_ms=11.0)
+
+
+# The Aggregated rows of a smoke run's first seconds (5 users, constant shape, --csv-full-history), as
+# Locust 2.47 wrote them: answers counted from the first second, a rate from the fourth, a p95 from the third.
+HISTORY_HEADER = ("Timestamp,User Count,Type,Name,Requests/s,Failures/s,50%,66%,75%,80%,90%,95%,98%,99%,99.9%,"
+                  "99.99%,100%,Total Request Count,Total Failure Count,Total Median Response Time,"
+                  "Total Average Response Time,Total Min Response Time,Total Max Response Time,"
+                  "Total Average Content Size\n")
+FIRST_SECONDS = [
+    "1796220839,0,,Aggregated,0.000000,0.000000,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,0,0,0,0.0,0,0,0\n",
+    "1796220840,5,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,21,0,6,9.33,2.94,31.26,444.52\n",
+    "1796220841,5,,Aggregated,0.000000,0.000000,3,3,4,5,8,10,10,10,10,10,10,36,0,4,6.80,2.49,31.26,373.36\n",
+    "1796220842,5,,Aggregated,18.000000,0.000000,3,5,7,8,10,11,17,17,17,17,17,50,0,4,6.70,2.49,31.26,319.66\n",
+]
+
+
+@pytest.mark.parametrize(("rows", "expected"), [
+    (1, None),
+    (2, LiveStats(users=5, requests_per_s=None, requests=21, failures=0, p95_ms=None)),
+    (3, LiveStats(users=5, requests_per_s=None, requests=36, failures=0, p95_ms=10.0)),
+    (4, LiveStats(users=5, requests_per_s=18.0, requests=50, failures=0, p95_ms=11.0)),
+])
+def test_a_figure_locust_has_not_formed_is_none_not_zero(tmp_path, rows, expected):
+    history = tmp_path / "locust_stats_history.csv"
+    history.write_text(HISTORY_HEADER + "".join(FIRST_SECONDS[:rows]), encoding="utf-8")
+    assert read_live(history) == expected
+
+
+def test_after_a_reset_of_the_statistics_the_rate_is_unformed_again(tmp_path):
+    history = tmp_path / "locust_stats_history.csv"
+    reset = "1796220843,5,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,4,0,4,4.0,2.9,5.0,180.0\n"
+    history.write_text(HISTORY_HEADER + "".join(FIRST_SECONDS) + reset, encoding="utf-8")
+    assert read_live(history) == LiveStats(users=5, requests_per_s=None, requests=4, failures=0, p95_ms=None)
 
 
 def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():

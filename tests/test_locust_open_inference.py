@@ -10,7 +10,7 @@ import pytest
 
 from bench.server import PRODUCTION, ROOT, gunicorn
 from loadtest.model import load_served_model
-from loadtest.runner import LocustRun, failures_by_name, headless_command, run_locust
+from loadtest.runner import LocustRun, failures_by_name, generator_saturated, headless_command, run_locust
 from loadtest.open_inference import check_inference, infer_path, infer_request
 from loadtest.payloads import RowSampler
 
@@ -78,10 +78,11 @@ def run_headless(url: str, directory: Path, *options: str, users: int = 2, run_t
 
 
 def failures(url: str, directory: Path, *user_classes: str) -> dict[str, int]:
-    """A short run against ``url``: request name -> failures; fails the test unless Locust exits 0."""
+    """A short run against ``url``: request name -> failures; fails the test unless Locust exits 0, or 1 with a
+    verdict that says the generator saturated (a host busy with other work can starve it)."""
     run = run_headless(url, directory, "--batch-share", "0.5", "--slo-p95-ms", "10000", "--slo-p99-ms", "10000",
                        *user_classes)
-    assert run.exit_code == 0, run.log.read_text(encoding="utf-8")[-3000:]
+    assert run.exit_code == (1 if generator_saturated(directory) else 0), run.log.read_text(encoding="utf-8")[-3000:]
     return failures_by_name(run.stats_csv)
 
 

@@ -125,7 +125,7 @@ def test_sampled_rows_stay_near_the_sample_and_keep_its_precision(model_dir: Pat
 
 def test_integer_features_stay_integers_and_bounds_hold() -> None:
     model = model_from_metadata({
-        "name": "counts", "task": "regression",
+        "name": "counts", "task": "regression", "target": "price", "self_test": {},
         "features": [{"name": "rooms", "type": "integer", "minimum": 1, "maximum": 3},
                      {"name": "area", "type": "number", "minimum": 0, "exclusive_minimum": True, "maximum": 50}],
         "sample": [{"rooms": 1, "area": 0.5}, {"rooms": 3, "area": 49.5}],
@@ -358,6 +358,6 @@ def test_open_model_users_start_at_a_random_phase_and_keep_their_schedule(monkey
     assert schedule(None) == pytest.approx(1.9)  # ...and the schedule slips instead of catching up in a burst
 
 
-def test_the_stats_history_reaches_the_disk_as_often_as_locust_writes_a_row() -> None:
+def test_the_locustfile_sets_locusts_csv_flush_interval_to_its_write_interval_of_1_s() -> None:
     """deploy's live progress line reads the history while Locust runs; Locust's own flush interval is 5 s."""
     assert locust.stats.CSV_STATS_FLUSH_INTERVAL_SEC == locust.stats.CSV_STATS_INTERVAL_SEC == 1

@@ -22,3 +22,12 @@ def test_batch_limit_follows_the_configuration(client, app) -> None:
     batch = client.get("/openapi.json").get_json()["components"]["schemas"]["Batch"]
     assert batch["properties"]["instances"]["maxItems"] == app.config["MAX_BATCH_SIZE"]
     assert batch["properties"]["instances"]["minItems"] == 1
+
+
+def test_the_inference_description_names_the_output_tensors_of_the_v2_metadata(client) -> None:
+    infer = client.get("/openapi.json").get_json()["paths"]["/v2/models/{model_name}/infer"]["post"]
+    outputs = client.get("/v2/models/iris").get_json()["outputs"]
+    assert [(o["name"], o["datatype"], o["shape"]) for o in outputs] == [
+        ("label", "BYTES", [-1]), ("class_id", "INT64", [-1]), ("probabilities", "FP64", [-1, 3])]
+    assert infer["description"].endswith(
+        "Outputs: label (BYTES [N]), class_id (INT64 [N]), probabilities (FP64 or FP32 [N, number of classes]).")

@@ -4,6 +4,9 @@ classifier of 13 features), diabetes (a regression of 10) and a classifier witho
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import sys
 import urllib.request
 from pathlib import Path
 
@@ -16,6 +19,7 @@ from service import create_app
 from service.predict import parse_with
 from service.errors import ApiError
 from tests import own_models
+from tests.conftest import ROOT
 
 MAX_BATCH_SIZE = 500
 
@@ -212,8 +216,6 @@ def test_an_integer_feature_refuses_a_fraction_and_takes_a_whole_number(tmp_path
 
 
 def test_a_model_that_fails_its_self_test_is_not_ready(packaged, tmp_path: Path) -> None:
-    import shutil
-
     _, model_dir = packaged("diabetes")
     copy = Path(shutil.copytree(model_dir, tmp_path / "diabetes"))
     metadata = json.loads((copy / "metadata.json").read_text())
@@ -221,7 +223,32 @@ def test_a_model_that_fails_its_self_test_is_not_ready(packaged, tmp_path: Path)
     (copy / "metadata.json").write_text(json.dumps(metadata))
     client = create_app({"TESTING": True, "MODEL_DIR": str(copy)}).test_client()
     assert client.get("/ready").status_code == 503
-    assert "packaging recorded" in client.get("/ready").get_json()["error"]["message"]
+    assert "the artifact recorded" in client.get("/ready").get_json()["error"]["message"]
+
+
+# Serves the artifact with the warning scikit-learn gives a model fitted on named columns, and
+# only that one, raised as an error; prints the status of /ready and of two predictions.
+SERVE_WITH_THE_WARNING_AS_AN_ERROR = """
+import json, sys
+from service import create_app
+client = create_app({"TESTING": True, "MODEL_DIR": sys.argv[1]}).test_client()
+sample = json.loads(open(sys.argv[1] + "/metadata.json").read())["sample"]
+print(client.get("/ready").status_code, client.post("/predict", json=sample[0]).status_code,
+      client.post("/predict", json={"instances": sample}).status_code)
+"""
+
+
+def test_a_model_fitted_on_named_columns_is_served_without_its_warning(tmp_path: Path) -> None:
+    model = own_models.diabetes(tmp_path)
+    # What scikit-learn records when fitted on a data frame; it then warns on every plain array.
+    model.estimator.feature_names_in_ = np.array(model.feature_names, dtype=object)
+    joblib.dump(model.estimator, model.model_path)
+    assert own_models.package(model, tmp_path / "named") == 0
+    # In a process of its own: pytest resets warning filters around each test.
+    run = subprocess.run([sys.executable, "-W", "error:X does not have valid feature names:UserWarning",
+                          "-c", SERVE_WITH_THE_WARNING_AS_AN_ERROR, str(tmp_path / "named")],
+                         cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert run.stdout.split() == ["200", "200", "200"], run.stderr
 
 
 @pytest.mark.parametrize("name", ["wine", "diabetes"])

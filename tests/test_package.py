@@ -32,7 +32,7 @@ def metadata_of(model_dir: Path) -> dict:
 def test_wine_is_packaged_as_a_three_class_classifier_of_thirteen_features(packaged) -> None:
     model, model_dir = packaged("wine")
     metadata = metadata_of(model_dir)
-    assert metadata["name"] == "wine" and metadata["task"] == "classification" and metadata["target"] == "cultivar"
+    assert metadata["name"] == "wine" and metadata["source"] == "package" and metadata["task"] == "classification" and metadata["target"] == "cultivar"
     assert [feature["name"] for feature in metadata["features"]] == list(model.feature_names)
     assert len(metadata["features"]) == 13
     assert metadata["class_names"] == ["class_0", "class_1", "class_2"] and metadata["predict_proba"] is True

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
-from service import create_app
 from tests.conftest import SEED_REQUEST
 from training.artifact import load_artifact
 
@@ -26,22 +24,12 @@ def test_model_returns_the_metadata(client, model_dir) -> None:
     assert client.get("/model").get_json() == json.loads((model_dir / "metadata.json").read_text())
 
 
-@pytest.fixture
-def not_ready_client(model_copy: Path):
-    """A client of an app whose model fails its self-test."""
-    # Record a wrong expected class: the artifact's hash covers model.joblib, not the metadata.
-    metadata = json.loads((model_copy / "metadata.json").read_text())
-    metadata["self_test"]["expected_class_ids"] = [2, 2, 2]
-    (model_copy / "metadata.json").write_text(json.dumps(metadata))
-    return create_app({"TESTING": True, "MODEL_DIR": str(model_copy)}).test_client()
-
-
 def test_failed_self_test_makes_ready_503_but_health_200(not_ready_client) -> None:
     client = not_ready_client
     response = client.get("/ready")
     assert response.status_code == 503
     error = response.get_json()["error"]
-    assert error["code"] == "not_ready" and "self-test predicted [0, 1, 2]" in error["message"]
+    assert error["code"] == "not_ready" and "self-test predicted [0, 1, 2], the artifact recorded [2, 2, 2]" in error["message"]
     assert client.get("/health").status_code == 200
 
 

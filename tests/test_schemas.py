@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from service.schemas import features_schema
-from training.contract import INTEGER, NUMBER, Feature
+from training.fields import INTEGER, NUMBER, Feature
 
 # Names whose sorted order is not their input order.
 FEATURES = (Feature("zeta", NUMBER, 0.0, 1.0), Feature("alpha", INTEGER, 0.0, 9.0), Feature("mid", NUMBER, -1.0, 1.0))

@@ -12,7 +12,7 @@ import pytest
 from stack.compose import Compose, StackError, engine_unavailable_reason, environment, tail, unavailable_reason
 
 
-def test_the_environment_carries_the_limits_and_unsets_an_inherited_worker_count(tmp_path: Path) -> None:
+def test_the_environment_carries_the_limits_and_unsets_an_inherited_worker_count() -> None:
     base = {"PATH": "/bin", "WEB_CONCURRENCY": "7", "API_MEMORY": "1G"}
 
     env = environment(port=18001, replicas=2, cpus=0.5, base=base)

@@ -42,6 +42,7 @@ def test_metadata_describes_features_classes_and_versions() -> None:
     assert metadata["versions"]["scikit-learn"] == sklearn.__version__
     assert metadata["versions"]["numpy"] == np.__version__
     assert metadata["params"]["seed"] == 42
+    assert metadata["source"] == "train"
 
 
 def test_unknown_estimator_and_bad_test_size_are_refused() -> None:

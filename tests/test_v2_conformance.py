@@ -60,15 +60,6 @@ def version(model_dir: Path) -> str:
     return load_artifact(model_dir).version
 
 
-@pytest.fixture
-def not_ready_client(model_copy: Path):
-    """A client of an app whose model failed its start-up self-test."""
-    metadata = json.loads((model_copy / "metadata.json").read_text())
-    metadata["self_test"]["expected_class_ids"] = [2, 2, 2]
-    (model_copy / "metadata.json").write_text(json.dumps(metadata))
-    return create_app({"TESTING": True, "MODEL_DIR": str(model_copy)}).test_client()
-
-
 # Server routes.
 
 def test_server_metadata_has_name_version_extensions(client) -> None:
@@ -201,6 +192,51 @@ def test_integer_datatypes_take_integer_lengths(client) -> None:
         assert response.status_code == 200, datatype
         single = client.post("/predict", json=rows[0]).get_json()
         assert outputs_by_name(response.get_json())["probabilities"]["data"] == list(single["probabilities"].values())
+
+
+# (datatype, an element outside its range, the type's lowest and highest value: the specification's
+# "Tensor Data Types", INTn and UINTn being n-bit signed and unsigned integers)
+OUTSIDE_DATATYPE = [
+    ("UINT8", 300, 0, 255), ("UINT16", 65536, 0, 65535), ("UINT32", -1, 0, 4294967295),
+    ("UINT64", 2**64, 0, 2**64 - 1), ("INT8", -129, -128, 127), ("INT16", 32768, -32768, 32767),
+    ("INT32", 2**31, -(2**31), 2**31 - 1), ("INT64", -(2**63) - 1, -(2**63), 2**63 - 1),
+]
+
+
+@pytest.mark.parametrize(("datatype", "value", "low", "high"), OUTSIDE_DATATYPE, ids=[c[0] for c in OUTSIDE_DATATYPE])
+def test_an_integer_outside_its_datatype_s_range_is_refused_naming_the_input(client, datatype, value, low, high) -> None:
+    matrix = with_input(shape=[2, 4], datatype=datatype, data=[5, 3, 1, 1, 5, 3, value, 1])
+    error = assert_protocol_error(client.post(INFER, json=matrix), 400)
+    assert error == f"inputs[0].data: Element 6 is {value}, outside the range of {datatype} ({low} to {high})."
+    columns = {"inputs": [{"name": name, "shape": [1], "datatype": datatype, "data": [value if name == "petal_width" else 1]}
+                          for name in FEATURE_NAMES]}
+    error = assert_protocol_error(client.post(INFER, json=columns), 400)
+    assert error == f"inputs[3].data: Element 0 is {value}, outside the range of {datatype} ({low} to {high})."
+
+
+def test_a_fraction_in_an_integer_tensor_is_refused_naming_the_input(client) -> None:
+    error = assert_protocol_error(client.post(INFER, json=with_input(shape=[1, 4], datatype="INT32", data=[5, 3, 1.5, 1])), 400)
+    assert error == "inputs[0].data: Element 2 is not an integer as INT32 needs: got number 1.5."
+
+
+def test_an_integer_datatype_s_range_holds_where_the_feature_s_range_is_wider(packaged) -> None:
+    model, directory = packaged("wine")
+    client = create_app({"TESTING": True, "MODEL_DIR": str(directory)}).test_client()
+    ranges = {f["name"]: (f["minimum"], f["maximum"]) for f in client.get("/model").get_json()["features"]}
+    row = dict(zip(model.feature_names, model.X[0].tolist()))
+
+    def infer(name: str, datatype: str, value: int):
+        inputs = [{"name": feature, "shape": [1], "datatype": datatype if feature == name else "FP64",
+                   "data": [value if feature == name else row[feature]]} for feature in model.feature_names]
+        return client.post("/v2/models/wine/infer", json={"inputs": inputs})
+
+    for name, datatype, highest in (("magnesium", "INT8", 127), ("proline", "UINT8", 255)):
+        low, high = ranges[name]
+        assert low <= highest and highest + 1 <= high, f"{name}'s range must hold both values for this test"
+        assert infer(name, datatype, highest).status_code == 200
+        column = model.feature_names.index(name)
+        error = assert_protocol_error(infer(name, datatype, highest + 1), 400)
+        assert error.startswith(f"inputs[{column}].data: Element 0 is {highest + 1}, outside the range of {datatype} ")
 
 
 def test_requested_outputs_only_in_the_order_asked(client) -> None:

@@ -12,11 +12,15 @@ import time
 from pathlib import Path
 
 from training.artifact import METADATA_FILE, MODEL_FILE, model_dir_from_env, save_artifact
-from training.contract import DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME
+from training.contract import DEFAULT_RANGE_MARGIN
 from training.data import load_dataset
 from training.estimators import DEFAULT_ESTIMATOR, ESTIMATORS
+from training.fields import DEFAULT_ROW_NAME
 from training.package import PackagingError, PackagingParams, package, parse_range
 from training.train import DEFAULT_CV_FOLDS, DEFAULT_SEED, DEFAULT_TEST_SIZE, TrainingParams, train
+
+REFUSED_EXIT_CODE = 2  # as argparse exits on a bad option
+WRITE_FAILED_EXIT_CODE = 1
 
 
 def directory(text: str) -> Path:
@@ -45,6 +49,8 @@ def declared_range(text: str) -> tuple[str, tuple[float, float]]:
 
 
 def parse_package_args(argv: list[str]) -> argparse.Namespace:
+    """The options of ``python -m training package`` (``argv`` after the word ``package``);
+    argparse exits 2 with a usage line on a missing or malformed one."""
     parser = argparse.ArgumentParser(
         prog="python -m training package",
         description="Package a fitted scikit-learn estimator or pipeline and a sample of its data as an artifact.",
@@ -66,39 +72,37 @@ def parse_package_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _writable(model_dir: Path) -> bool:
-    try:  # now, not after training: an unusable directory is said at once
-        model_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return False
-    return True
+def _error(message: str, exit_code: int) -> int:
+    """Print ``error: <message>`` as one line on stderr; return ``exit_code`` for ``sys.exit``."""
+    print(f"error: {message}", file=sys.stderr)
+    return exit_code
 
 
-def _save(model: object, metadata: dict, model_dir: Path) -> dict | None:
-    try:
-        return save_artifact(model, metadata, model_dir)
-    except OSError as exc:
-        print(f"error: cannot write the model into {model_dir}: {exc.strerror or exc}", file=sys.stderr)
-        return None
+def _cannot_write(model_dir: Path, exc: OSError) -> int:
+    return _error(f"cannot write the model into {model_dir}: {exc.strerror or exc}", WRITE_FAILED_EXIT_CODE)
+
+
+def _package_refusal(args: argparse.Namespace) -> str | None:
+    """What is wrong with ``python -m training package``'s arguments beyond what argparse checks, or ``None``."""
+    if not (math.isfinite(args.range_margin) and args.range_margin >= 0):
+        return "--range-margin must be a finite number, 0 or more"
+    if args.model_dir.exists() and not args.model_dir.is_dir():
+        return f"--model-dir {args.model_dir} is a file, not a directory"
+    held = [name for name in (MODEL_FILE, METADATA_FILE) if (args.model_dir / name).exists()]
+    if held and not args.overwrite:
+        return f"--model-dir {args.model_dir} already holds an artifact ({', '.join(held)}); give --overwrite to replace it"
+    if not args.row_name.strip():
+        return "--row-name must not be empty"
+    return None
 
 
 def main_package(argv: list[str]) -> int:
+    """Run ``python -m training package``: check the options, package the model (``training.package``),
+    write the artifact into ``--model-dir`` and say what was written. Returns the exit status: 0 written,
+    2 refused input, 1 the artifact cannot be written; a refusal or failure prints one ``error:`` line on stderr."""
     args = parse_package_args(argv)
-    if not (math.isfinite(args.range_margin) and args.range_margin >= 0):
-        print("error: --range-margin must be a finite number, 0 or more", file=sys.stderr)
-        return 2
-    if args.model_dir.exists() and not args.model_dir.is_dir():
-        print(f"error: --model-dir {args.model_dir} is a file, not a directory", file=sys.stderr)
-        return 2
-    held = [name for name in (MODEL_FILE, METADATA_FILE) if (args.model_dir / name).exists()]
-    if held and not args.overwrite:
-        print(f"error: --model-dir {args.model_dir} already holds an artifact ({', '.join(held)}); "
-              "give --overwrite to replace it", file=sys.stderr)
-        return 2
-    if not args.row_name.strip():
-        print("error: --row-name must not be empty", file=sys.stderr)
-        return 2
+    if (refusal := _package_refusal(args)) is not None:
+        return _error(refusal, REFUSED_EXIT_CODE)
     params = PackagingParams(
         model_path=args.model, data_path=args.data, target=args.target,
         name=args.name or args.model_dir.resolve().name, declared_ranges=dict(args.ranges),
@@ -107,10 +111,11 @@ def main_package(argv: list[str]) -> int:
     try:
         model, metadata = package(params)
     except PackagingError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    if not _writable(args.model_dir) or (written := _save(model, metadata, args.model_dir)) is None:
-        return 1
+        return _error(str(exc), REFUSED_EXIT_CODE)
+    try:
+        written = save_artifact(model, metadata, args.model_dir)
+    except OSError as exc:
+        return _cannot_write(args.model_dir, exc)
     score = ", ".join(f"{key} {value:.3f}" for key, value in metadata["metrics"].items() if isinstance(value, float))
     print(f"{metadata['task']} of {metadata['target']!r} from {len(metadata['features'])} features; "
           f"{score} on {metadata['metrics']['rows']} rows")
@@ -125,8 +130,10 @@ def main(argv: list[str] | None = None) -> int:
         return main_package(argv[1:])
     args = parse_args(argv)
     model_dir = args.model_dir or model_dir_from_env()
-    if not _writable(model_dir):
-        return 1
+    try:  # now, not after training: an unusable directory is said at once
+        model_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return _cannot_write(model_dir, exc)
     started = time.perf_counter()
 
     def progress(message: str) -> None:
@@ -138,11 +145,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         result = train(dataset, TrainingParams(args.estimator, args.seed, args.test_size, args.cv_folds), progress)
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    metadata = _save(result.model, result.metadata, model_dir)
-    if metadata is None:
-        return 1
+        return _error(str(exc), REFUSED_EXIT_CODE)
+    try:
+        metadata = save_artifact(result.model, result.metadata, model_dir)
+    except OSError as exc:
+        return _cannot_write(model_dir, exc)
     progress(f"wrote {model_dir}/ (model version {metadata['version']})")
     return 0
 

@@ -2,8 +2,13 @@
 
 The version is the first 12 hex digits of the SHA-256 of ``model.joblib``, so
 two artifacts with the same version hold the same bytes. Loading checks that
-hash, the scikit-learn version and the contract fields (``training.contract``)
+hash, the scikit-learn version and the contract fields (``training.fields``)
 before unpickling anything.
+
+``metadata["source"]`` records what wrote the artifact: ``"train"`` (``python -m
+training``, the Iris model) or ``"package"`` (``python -m training package``, a
+model fitted elsewhere); what to run about an unusable artifact follows from it
+(``remedy``).
 """
 
 from __future__ import annotations
@@ -11,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import platform
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import joblib
+import numpy as np
 import sklearn
 
-from training.contract import Contract, ContractError, contract_from_metadata
+from training.fields import Contract, ContractError, contract_from_metadata
 
 MODEL_FILE = "model.joblib"
 METADATA_FILE = "metadata.json"
@@ -29,6 +36,9 @@ RETRAIN_HINT = "run `make model` (or `python -m training`) to train a new one"
 REPACKAGE_HINT = (f"package it again with `python -m training package` under scikit-learn {sklearn.__version__}, "
                   "the version installed here")
 READABLE_HINT = "check the files' permissions: the user the service runs as must be able to read them"
+# What wrote an artifact, as ``metadata["source"]`` records it.
+TRAINED = "train"
+PACKAGED = "package"
 
 
 class ArtifactError(RuntimeError):
@@ -51,6 +61,12 @@ class Artifact:
 def model_dir_from_env() -> Path:
     """Return ``$MODEL_DIR`` or the default ``models/iris``."""
     return Path(os.environ.get("MODEL_DIR") or DEFAULT_MODEL_DIR)
+
+
+def versions() -> dict[str, str]:
+    """``metadata["versions"]`` for an artifact written now: the Python, scikit-learn and numpy
+    installed here. Loading refuses an artifact whose ``scikit-learn`` differs from the installed one."""
+    return {"python": platform.python_version(), "scikit-learn": sklearn.__version__, "numpy": np.__version__}
 
 
 def sha256_of(path: Path) -> str:
@@ -106,10 +122,16 @@ def save_artifact(model: Any, metadata: dict[str, Any], model_dir: Path) -> dict
 
 
 def remedy(metadata: Any) -> str:
-    """What to run about an unusable artifact, by who wrote its ``metadata`` (a parsed ``metadata.json``):
-    ``REPACKAGE_HINT`` when ``python -m training package`` did (it alone writes ``range_margin``,
-    ``training.package``), else ``RETRAIN_HINT`` (the Iris model ``python -m training`` trains)."""
-    return REPACKAGE_HINT if isinstance(metadata, dict) and "range_margin" in metadata else RETRAIN_HINT
+    """What to run about an unusable artifact whose parsed ``metadata.json`` is ``metadata``:
+    ``REPACKAGE_HINT`` when its ``source`` is ``PACKAGED``, else ``RETRAIN_HINT``.
+
+    An artifact packaged before ``source`` was recorded has none; it is known by
+    ``range_margin``, which only packaging writes (``training.package``).
+    """
+    if not isinstance(metadata, dict):
+        return RETRAIN_HINT
+    source = metadata.get("source", PACKAGED if "range_margin" in metadata else TRAINED)
+    return REPACKAGE_HINT if source == PACKAGED else RETRAIN_HINT
 
 
 def load_artifact(model_dir: Path) -> Artifact:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 from sklearn.datasets import load_iris
 
-from training.contract import NUMBER, Feature
+from training.fields import NUMBER, Feature
 
 # Order matters: the service builds its (n, 4) input matrix in this order.
 FEATURE_NAMES: tuple[str, ...] = ("sepal_length", "sepal_width", "petal_length", "petal_width")

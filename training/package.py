@@ -4,7 +4,7 @@
 
 The CSV has a header row; every column but ``--target`` is a feature, in the
 order the model takes them, and holds numbers only. From it come the
-contract's fields (``training.contract``): each feature's type (``integer``
+contract's fields (``training.fields``): each feature's type (``integer``
 when every cell is an integer literal, else ``number``) and valid range
 (declared with ``--range NAME=LOW:HIGH``, else the data's, widened by
 ``--range-margin``), the task, the classes or the target's name, a sample of
@@ -15,7 +15,6 @@ one line saying what is wrong.
 from __future__ import annotations
 
 import csv
-import platform
 import re
 import warnings
 from collections.abc import Mapping
@@ -31,10 +30,9 @@ from sklearn.base import is_classifier, is_regressor
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.metrics import accuracy_score, r2_score
 
-from training.contract import (
-    CLASSIFICATION, DEFAULT_RANGE_MARGIN, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, SAMPLE_ROWS, Feature, range_from_data,
-    sample_rows,
-)
+from training.artifact import PACKAGED, versions
+from training.contract import DEFAULT_RANGE_MARGIN, SAMPLE_ROWS, range_from_data, sample_rows
+from training.fields import CLASSIFICATION, DEFAULT_ROW_NAME, INTEGER, NUMBER, REGRESSION, Feature
 
 SAMPLE_SEED = 0
 # The name is a path segment of the Open Inference Protocol's URLs (/v2/models/<name>).
@@ -79,14 +77,6 @@ def parse_range(text: str) -> tuple[str, tuple[float, float]]:
     return name, parsed
 
 
-def _is_integer_literal(text: str) -> bool:
-    try:
-        int(text)
-    except ValueError:
-        return False
-    return True
-
-
 def read_table(path: Path, target: str) -> Table:
     """Read ``path`` (CSV with a header row); ``PackagingError`` for a missing target column,
     no feature or data rows, a short or long row, or a cell that is not a number."""
@@ -115,20 +105,21 @@ def read_table(path: Path, target: str) -> Table:
         X = np.array(cells, dtype=np.float64)
     except ValueError:
         line, column = next((line, index) for line, row in enumerate(cells, start=2) for index, cell in enumerate(row)
-                            if not _is_number(cell))
+                            if not _parses_as(float, cell))
         raise PackagingError(f"{path} line {line} column {header[feature_at[column]]!r}: "
                              f"{cells[line - 2][column]!r} is not a number; features must be numeric") from None
     if not np.isfinite(X).all():
         raise PackagingError(f"{path} holds a feature value that is not finite (nan or inf)")
-    types = tuple(INTEGER if all(_is_integer_literal(row[column]) for row in cells) else NUMBER
+    types = tuple(INTEGER if all(_parses_as(int, row[column]) for row in cells) else NUMBER
                   for column in range(len(feature_at)))
     return Table(X=X, feature_names=tuple(header[index] for index in feature_at), feature_types=types,
                  target=[row[target_at].strip() for row in body])
 
 
-def _is_number(text: str) -> bool:
+def _parses_as(kind: type[int] | type[float], text: str) -> bool:
+    """Whether ``kind(text)`` reads ``text``: ``int`` for an integer literal ("3", not "3.0"), ``float`` for any number."""
     try:
-        float(text)
+        kind(text)
     except ValueError:
         return False
     return True
@@ -252,7 +243,7 @@ def _estimator_name(model: Any) -> str:
 
 
 def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
-    """Load and check the model against the data; return it with its metadata (``training.contract``).
+    """Load and check the model against the data; return it with its metadata (``training.fields``).
 
     Raises ``PackagingError`` (one line) for a bad name, model file or CSV; a model
     pickled by another scikit-learn; an object that is not a scikit-learn estimator,
@@ -276,6 +267,7 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
     outputs = _outputs(model, task, table, predicted, sample)
     metadata = {
         "name": params.name,
+        "source": PACKAGED,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": _estimator_name(model),
         "task": task,
@@ -287,11 +279,7 @@ def package(params: PackagingParams) -> tuple[Any, dict[str, Any]]:
         "metrics": {**outputs["metrics"], "on": f"the packaged data ({params.data_path.name})"},
         "sample": sample_rows(sample, table.feature_names, table.feature_types),
         "self_test": {"inputs": sample.tolist(), **outputs["expected"]},
-        "versions": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": versions(),
     }
     return model, metadata
 

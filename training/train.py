@@ -1,21 +1,21 @@
-"""Fit and evaluate a classifier on Iris; produce the metadata the service needs (``training.contract``)."""
+"""Fit and evaluate a classifier on Iris; produce the metadata the service needs (``training.fields``)."""
 
 from __future__ import annotations
 
-import platform
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
 import numpy as np
-import sklearn
 from sklearn.metrics import accuracy_score, classification_report, f1_score
 from sklearn.model_selection import StratifiedKFold, cross_val_score, train_test_split
 
-from training.contract import CLASSIFICATION, NUMBER, SAMPLE_ROWS, sample_rows
+from training.artifact import TRAINED, versions
+from training.contract import SAMPLE_ROWS, sample_rows
 from training.data import FEATURE_NAMES, FEATURES, ROW_NAME, TARGET_NAME, Dataset
 from training.estimators import build_estimator
+from training.fields import CLASSIFICATION, NUMBER
 
 DEFAULT_SEED = 42
 DEFAULT_TEST_SIZE = 0.2
@@ -84,6 +84,7 @@ def train(dataset: Dataset, params: TrainingParams, progress: Callable[[str], No
 
     metadata = {
         "name": MODEL_NAME,
+        "source": TRAINED,
         "created_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "estimator": params.estimator,
         "task": CLASSIFICATION,
@@ -101,11 +102,7 @@ def train(dataset: Dataset, params: TrainingParams, progress: Callable[[str], No
             "cv_folds": params.cv_folds,
             "model_params": {k: repr(v) for k, v in model.get_params(deep=True).items() if "__" in k},
         },
-        "versions": {
-            "python": platform.python_version(),
-            "scikit-learn": sklearn.__version__,
-            "numpy": np.__version__,
-        },
+        "versions": versions(),
         "self_test": _self_test(X_test, y_test, model),
     }
     return TrainingResult(model=model, metadata=metadata)
