@@ -32,6 +32,7 @@ import requests
 from bench.server import ROOT, free_port
 from loadtest.runner import failures_by_name, headless_command, run_locust
 from stack.compose import Compose, environment
+from stack.http import answers
 from stack.wait import wait_until
 from tests.conftest import SMOKE_MATRIX, left_behind
 
@@ -186,14 +187,6 @@ def test_make_build_serves_the_given_artifact_and_refuses_one_of_another_scikit_
 
 def ready_body(url: str) -> dict:
     """``GET /ready``'s body once it answers 200; fails the test after READY_TIMEOUT_S."""
-    answers: list[requests.Response] = []
-
-    def ready() -> bool:
-        try:
-            answers.append(requests.get(f"{url}/ready", timeout=2))
-        except requests.ConnectionError:
-            return False
-        return answers[-1].status_code == 200
-
-    assert wait_until(ready, READY_TIMEOUT_S, interval_s=0.5), f"{url}/ready did not answer 200 within {READY_TIMEOUT_S:g} s"
-    return answers[-1].json()
+    assert wait_until(lambda: answers(f"{url}/ready"), READY_TIMEOUT_S, interval_s=0.5), \
+        f"{url}/ready did not answer 200 within {READY_TIMEOUT_S:g} s"
+    return requests.get(f"{url}/ready", timeout=10).json()
