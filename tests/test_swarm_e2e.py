@@ -43,11 +43,12 @@ from tests.conftest import SEED_REQUEST
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 API_PORT = 8000
-# Small asks: the test machine may have 2 cores shared with other work.
+# Small asks: the test machine may have 2 cores shared with other work; half a CPU starts a task faster
+# than a quarter, and a rolling update waits for each new task to start.
 # Two tasks: the smallest stack in which Nginx balances over tasks and a rolling update replaces one while
 # another serves; each more task would add its start, and the update's delay, to the update.
 REPLICAS = 2
-API_CPUS = "0.25"
+API_CPUS = "0.5"
 API_MEMORY = "256M"
 MIB = 1024 * 1024
 COMMAND_TIMEOUT_S = 300
@@ -242,7 +243,7 @@ class SwarmStack:
 
 @pytest.fixture(scope="module")
 def stack(swarm: None, images: tuple[str, str], docker_client: docker.DockerClient) -> Iterator[SwarmStack]:
-    """compose.yaml deployed with the v1 image: REPLICAS api tasks (0.25 CPU, 256 MiB) and Nginx, converged."""
+    """compose.yaml deployed with the v1 image: REPLICAS api tasks (0.5 CPU, 256 MiB) and Nginx, converged."""
     deployed = SwarmStack(name=f"api-inference-swarm-{uuid.uuid4().hex[:8]}", port=free_port(), client=docker_client)
     try:
         deployed.deploy(images[0])
@@ -283,7 +284,7 @@ def test_replicas_limits_and_update_policy_reach_swarm(stack: SwarmStack) -> Non
         container = stack.client.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
         assert container.attrs["HostConfig"]["NanoCpus"] == int(float(API_CPUS) * 1e9)
         assert container.attrs["HostConfig"]["Memory"] == 256 * MIB
-        # A 0.25 CPU quota rounds up to one Gunicorn worker (as the replica's /ready says).
+        # Half a CPU rounds up to one Gunicorn worker (as the replica's /ready says).
         assert gunicorn_workers(container) == 1
     # Nginx's port is published on the node itself (mode: host), not through the routing mesh.
     (port,) = stack.service("nginx").attrs["Spec"]["EndpointSpec"]["Ports"]
