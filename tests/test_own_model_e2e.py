@@ -6,8 +6,8 @@ an artifact of another scikit-learn.
 
 The stock image is built once for the module under a tag of its own; each stack
 runs under a Compose project of its own on a free localhost port and is torn
-down (stack and tag) even when a test fails. About a minute and a quarter with
-the image layers cached: two stacks started side by side with 8 s of load each,
+down (stack and tag) even when a test fails. About a minute with the image
+layers cached: two stacks started side by side with 8 s of load each,
 one configuration of the smoke matrix with its load cut to SMOKE_LOAD_S and two
 builds that share the cached layers.
 """
