@@ -2,8 +2,9 @@
 
 A Compose project, a free localhost port and an image tag of its own, torn down
 even when the test fails. The smoke matrix (1 × 0.25 CPU and 1 × 0.5 CPU) runs
-with 5 s windows and three probes per configuration: the bench's ceiling and
-both searches take about two and a half minutes. The figures themselves are the
+with 3 s windows and two probes per configuration (a search's first step, up or
+down, and the capacity it implies): the bench's ceiling (three probes) and both
+searches take about a minute and a half. The figures themselves are the
 experiments' business; this test checks that a real search runs, judges and
 reports every probe, and leaves nothing behind.
 """
@@ -25,7 +26,7 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 SMOKE = ROOT / "deploy" / "matrices" / "smoke.toml"
 RUN_TIMEOUT_S = 600
-SHORT_SEARCH = {"ramp_s": "2", "window_s": "5", "drain_s": "1", "max_probes": "3", "bracket": "0.5"}
+SHORT_SEARCH = {"ramp_s": "2", "window_s": "3", "drain_s": "1", "max_probes": "2", "bracket": "0.5"}
 
 
 def short_smoke(tmp_path: Path) -> Path:
@@ -57,13 +58,12 @@ def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):
     document = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))
     assert document["mode"] == "capacity" and document["goal"]["rps"] == 30
     assert document["ceiling_rps"] is None or document["ceiling_rps"] > 0
-    assert 1 <= len(document["ceiling_probes"]) <= 3
+    assert 1 <= len(document["ceiling_probes"]) <= 3  # deploy.capacity_run.CEILING_PROBES
     rows = document["configurations"]
     assert [(row["replicas"], row["cpus"]) for row in rows] == [(1, 0.25), (1, 0.5)]
     for row in rows:
         assert row["status"] == "completed", row["reason"]
-        assert 1 <= len(row["probes"]) <= 3
-        assert row["capacity_bound"] in (None, "generator", "host")
+        assert 1 <= len(row["probes"]) <= 2
         assert row["bottleneck"]
         for probe in row["probes"]:
             assert probe["offered_rps"] > 0 and probe["users"] >= 1 and probe["reasons"]
@@ -81,6 +81,14 @@ def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):
         below = [probe["offered_rps"] for probe in row["probes"]
                  if probe["passed"] and (not failed or probe["offered_rps"] < min(failed))]
         assert row["capacity_rps"] == (max(below) if below else None)
+        # What bounded it, as far as the probes say (docs/experiments.md): nothing without a capacity; the
+        # generator when it saturated in the lowest failing probe. The rest of the rule is checked by judging again.
+        lowest_fail = min((probe for probe in row["probes"] if not probe["passed"]),
+                          key=lambda probe: probe["offered_rps"], default=None)
+        if row["capacity_rps"] is None:
+            assert row["capacity_bound"] is None
+        elif lowest_fail is not None and lowest_fail["generator_saturated"]:
+            assert row["capacity_bound"] == "generator"
         assert (run_dir / row["artifacts"] / "probes.csv").is_file()
     for name in ("results.csv", "probes.csv", "results.md"):
         assert (run_dir / name).is_file()
@@ -94,5 +102,7 @@ def test_smoke_matrix_capacity_search_end_to_end(project, tmp_path):
     again = subprocess.run([sys.executable, "-m", "deploy", "report", str(run_dir)], cwd=ROOT, capture_output=True,
                            text=True, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"][0]["capacity_rps"] == \
-        rows[0]["capacity_rps"]
+    # Judged again from the files the run kept: the same capacity, bound and bottleneck.
+    rejudged = json.loads((run_dir / "results.json").read_text(encoding="utf-8"))["configurations"]
+    assert [(row["capacity_rps"], row["capacity_bound"], row["bottleneck"]) for row in rejudged] == \
+        [(row["capacity_rps"], row["capacity_bound"], row["bottleneck"]) for row in rows]

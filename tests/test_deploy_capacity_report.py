@@ -18,10 +18,12 @@ import pytest
 import yaml
 
 from deploy.__main__ import main
+from deploy.capacity import GENERATOR_REACH
 from deploy.capacity_run import judge_capacity_again, read_ceiling
 from deploy.matrix import load_matrix
 from deploy.results import load_results
 from deploy.rundir import read_plan
+from deploy.verdict import NOTABLE_THROTTLING
 from loadtest.slo import read_stats_csv
 from tests.conftest import PNG_SIGNATURE
 
@@ -56,7 +58,13 @@ def test_the_report_command_writes_every_file_from_the_kept_probes(run_dir, caps
     assert [(row["replicas"], row["cpus"]) for row in rows] == [(1, 0.25), (1, 0.5)]
     for row, recorded in zip(rows, recorded_rows(), strict=True):
         assert row["capacity_rps"] == capacity_from_probes(recorded["probes"])
-        assert row["capacity_bound"] in (None, "generator", "host")
+        # The replicas' CPU quota set it, so nothing bounded it from outside (capacity_bound null): the lowest
+        # failing probe found them throttled and the generator keeping pace, far below the bench's ceiling.
+        lowest_fail = min((probe for probe in recorded["probes"] if not probe["passed"]),
+                          key=lambda probe: probe["offered_rps"])
+        assert lowest_fail["throttled_ratio"] >= NOTABLE_THROTTLING and not lowest_fail["generator_saturated"]
+        assert row["capacity_rps"] < GENERATOR_REACH * document["ceiling_rps"]
+        assert row["capacity_bound"] is None
         assert row["capacity_per_cpu"] == pytest.approx(row["capacity_rps"] / row["total_cpus"])
         assert len(row["probes"]) == len(recorded["probes"])
     first, second = rows

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
+import warnings
+from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import joblib
@@ -17,6 +20,7 @@ from sklearn.preprocessing import StandardScaler
 from bench.server import ROOT
 from tests import own_models
 from service import create_app
+from training.__main__ import main as training_main
 from training.artifact import load_artifact
 from training.contract import range_from_data
 
@@ -103,16 +107,47 @@ def run_package(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "training", "package", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-def refusal(model: own_models.OwnModel, model_dir: Path, *args: str, data: Path | None = None,
-            target: str | None = None) -> str:
-    """Package with ``args``; assert a refusal in one line and no artifact; return that line."""
-    run = run_package("--model", str(model.model_path), "--data", str(data or model.data_path),
-                      "--target", target or model.target, "--model-dir", str(model_dir), *args)
-    assert run.returncode == 2, run.stdout + run.stderr
-    lines = run.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+# What Python shows on stderr by default: every warning but these (the warnings module's default filters).
+HIDDEN_WARNINGS = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+
+def package_here(*args: str) -> tuple[int, str, str]:
+    """``python -m training package ARGS`` run by its ``main`` in this process, which spares starting Python and
+    importing scikit-learn for each: (exit status, stdout, stderr), stderr with the warnings the command would
+    have shown on it. An exception other than argparse's exit propagates: the command would have shown a traceback."""
+    out, err = io.StringIO(), io.StringIO()
+    with warnings.catch_warnings(record=True) as shown, redirect_stdout(out), redirect_stderr(err):
+        warnings.resetwarnings()
+        warnings.simplefilter("default")
+        for category in HIDDEN_WARNINGS:
+            warnings.filterwarnings("ignore", category=category)
+        try:
+            status = training_main(["package", *args])
+        except SystemExit as exit_:
+            status = exit_.code
+    return status, out.getvalue(), err.getvalue() + "".join(f"{w.category.__name__}: {w.message}\n" for w in shown)
+
+
+def package_arguments(model: own_models.OwnModel, model_dir: Path, *args: str, data: Path | None = None,
+                      target: str | None = None) -> list[str]:
+    return ["--model", str(model.model_path), "--data", str(data or model.data_path),
+            "--target", target or model.target, "--model-dir", str(model_dir), *args]
+
+
+def refused_in_one_line(status: int, stdout: str, stderr: str, model_dir: Path) -> str:
+    """Assert a refusal in one line and no artifact; return that line."""
+    assert status == 2, stdout + stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), stderr
     assert not (model_dir / "model.joblib").exists()
     return lines[0]
+
+
+def refusal(model: own_models.OwnModel, model_dir: Path, *args: str, data: Path | None = None,
+            target: str | None = None) -> str:
+    """Package with ``args`` (in this process); assert a refusal in one line and no artifact; return that line."""
+    return refused_in_one_line(*package_here(*package_arguments(model, model_dir, *args, data=data, target=target)),
+                               model_dir)
 
 
 def test_the_command_packages_and_says_what_it_wrote(tmp_path: Path) -> None:
@@ -126,9 +161,8 @@ def test_the_command_packages_and_says_what_it_wrote(tmp_path: Path) -> None:
 
 def test_a_row_name_given_to_the_command_names_the_rows_in_the_service_s_texts(tmp_path: Path) -> None:
     model = own_models.diabetes(tmp_path)
-    run = run_package("--model", str(model.model_path), "--data", str(model.data_path), "--target", "progression",
-                      "--model-dir", str(tmp_path / "out"), "--row-name", "patient")
-    assert run.returncode == 0, run.stderr
+    status, _, stderr = package_here(*package_arguments(model, tmp_path / "out", "--row-name", "patient"))
+    assert status == 0, stderr
     client = create_app({"TESTING": True, "MODEL_DIR": str(tmp_path / "out")}).test_client()
     request = {"inputs": [{"name": "x", "shape": [1, 3], "datatype": "FP64", "data": [0.0, 0.0, 0.0]}]}
     assert "(N patients by age, sex," in client.post("/v2/models/out/infer", json=request).get_json()["error"]
@@ -166,10 +200,9 @@ def test_refuses_a_model_dir_that_holds_an_artifact_without_overwrite(tmp_path: 
     model = own_models.diabetes(tmp_path)
     (tmp_path / "out").mkdir()
     (tmp_path / "out" / held).write_text("an artifact of before")
-    run = run_package("--model", str(model.model_path), "--data", str(model.data_path), "--target", model.target,
-                      "--model-dir", str(tmp_path / "out"))
-    assert run.returncode == 2, run.stderr
-    assert run.stderr.splitlines() == [
+    status, _, stderr = package_here(*package_arguments(model, tmp_path / "out"))
+    assert status == 2, stderr
+    assert stderr.splitlines() == [
         f"error: --model-dir {tmp_path / 'out'} already holds an artifact ({held}); give --overwrite to replace it"]
     assert [path.name for path in (tmp_path / "out").iterdir()] == [held]
     assert (tmp_path / "out" / held).read_text() == "an artifact of before"
@@ -250,7 +283,9 @@ def test_refuses_a_model_pickled_by_another_scikit_learn(tmp_path: Path, monkeyp
     monkeypatch.setattr(sklearn.base, "__version__", "1.5.2")
     joblib.dump(model.estimator, model.model_path)
     monkeypatch.undo()
-    line = refusal(model, tmp_path / "out")
+    # The real command: its exit status and its one line (no warning, no traceback) as a shell sees them.
+    run = run_package(*package_arguments(model, tmp_path / "out"))
+    line = refused_in_one_line(run.returncode, run.stdout, run.stderr, tmp_path / "out")
     assert f"was pickled by scikit-learn 1.5.2 but {sklearn.__version__} is installed" in line
 
 

@@ -19,7 +19,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -189,7 +189,9 @@ def stack_image(docker_engine: None) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def stack(stack_image: str, docker_client: docker.DockerClient) -> Iterator[Stack]:
-    """Nginx and three api replicas (0.5 CPU, 256 MiB each), shared by this module's tests."""
+    """Nginx and three api replicas (0.5 CPU, 256 MiB each), shared by this module's tests, which run in the
+    file's order: those that need three replicas use ``three_replicas``, which only starts what an earlier
+    test stopped; the kill, the scaling and then the stop of every replica come last."""
     with compose_stack(stack_image, docker_client) as running:
         yield running
 
@@ -292,51 +294,6 @@ def test_requests_are_spread_evenly_over_three_replicas(three_replicas: Stack, s
     assert sorted(answered.values()) == [10, 10, 10]
 
 
-def test_scaling_up_and_down_needs_no_nginx_restart_and_loses_no_request(three_replicas: Stack, session: requests.Session) -> None:
-    stack = three_replicas
-    nginx_before = stack.nginx().attrs
-
-    run(["make", "scale", "N=5", f"IMAGE={stack.env['IMAGE']}", f"COMPOSE={' '.join(stack.cli.command())}"], env=stack.env)
-    assert len(stack.api_addresses()) == 5
-    stack.settle(session)  # all five answer, within SETTLE_TIMEOUT_S
-
-    report, scaled_at, _ = stream_during(stack, lambda: stack.scale(2))
-
-    assert len(report.after(scaled_at)) >= 100, "too few requests while scaling down to show anything"
-    assert report.failures() == []
-    assert len(stack.api_addresses()) == 2
-    stack.settle(session)
-    nginx_after = stack.nginx().attrs
-    assert nginx_after["Id"] == nginx_before["Id"]
-    assert nginx_after["State"]["StartedAt"] == nginx_before["State"]["StartedAt"]
-    assert nginx_after["RestartCount"] == nginx_before["RestartCount"] == 0
-
-
-def test_killing_a_replica_loses_at_most_the_responses_it_was_writing(three_replicas: Stack,
-                                                                      session: requests.Session) -> None:
-    stack = three_replicas
-    victim = stack.containers("api")[0]
-    victim_address = f"{victim.attrs['NetworkSettings']['Networks'][f'{stack.project}_default']['IPAddress']}:{API_PORT}"
-    victim_workers = gunicorn_workers(victim)
-
-    report, kill_sent, killed = stream_during(stack, victim.kill)
-
-    assert len(report.after(kill_sent)) >= 100, "too few requests after the kill to show anything"
-    # SIGKILL between a worker's write of a response's headers and of its body cuts that response:
-    # Nginx has passed the headers on and retries only what has not begun (proxy_next_upstream).
-    # One such response per worker of the victim at most, ended by the kill; nothing else fails.
-    cut = [o for o in report.failures() if o.status is None and "IncompleteRead" in o.error and o.ended_s >= kill_sent]
-    assert [o for o in report.failures() if o not in cut] == []
-    assert len(cut) <= victim_workers
-    survivors = stack.api_addresses()
-    assert victim_address not in survivors and len(survivors) == REPLICAS - 1
-    # Once the kill took effect, survivors answered everything (the last address
-    # Nginx tried). Nginx may still try the dead replica first until its next DNS
-    # answer drops it (valid=5s, later on a busy engine); then it leaves the pool.
-    assert {last_tried(o.upstream) for o in report.after(killed + 0.5)} <= survivors
-    stack.settle(session)  # only the survivors are tried, within SETTLE_TIMEOUT_S
-
-
 def test_request_id_is_passed_through_and_logged_as_json(three_replicas: Stack, session: requests.Session) -> None:
     stack = three_replicas
     response = session.post(f"{stack.url}/predict", json={"sepal_length": 5.1}, headers={"X-Request-ID": "e2e-trace-42"},
@@ -391,52 +348,108 @@ def test_requests_a_replica_cannot_parse_come_back_as_json_through_nginx(stack: 
     assert response.json()["error"]["code"] == "request_header_fields_too_large"
 
 
+def test_killing_a_replica_loses_at_most_the_responses_it_was_writing(three_replicas: Stack,
+                                                                      session: requests.Session) -> None:
+    stack = three_replicas
+    victim = stack.containers("api")[0]
+    victim_address = f"{victim.attrs['NetworkSettings']['Networks'][f'{stack.project}_default']['IPAddress']}:{API_PORT}"
+    victim_workers = gunicorn_workers(victim)
+
+    report, kill_sent, killed = stream_during(stack, victim.kill)
+
+    assert len(report.after(kill_sent)) >= 100, "too few requests after the kill to show anything"
+    # SIGKILL between a worker's write of a response's headers and of its body cuts that response:
+    # Nginx has passed the headers on and retries only what has not begun (proxy_next_upstream).
+    # One such response per worker of the victim at most, ended by the kill; nothing else fails.
+    cut = [o for o in report.failures() if o.status is None and "IncompleteRead" in o.error and o.ended_s >= kill_sent]
+    assert [o for o in report.failures() if o not in cut] == []
+    assert len(cut) <= victim_workers
+    survivors = stack.api_addresses()
+    assert victim_address not in survivors and len(survivors) == REPLICAS - 1
+    # Once the kill took effect, survivors answered everything (the last address
+    # Nginx tried). Nginx may still try the dead replica first until its next DNS
+    # answer drops it (valid=5s, later on a busy engine); then it leaves the pool.
+    assert {last_tried(o.upstream) for o in report.after(killed + 0.5)} <= survivors
+    stack.settle(session)  # only the survivors are tried, within SETTLE_TIMEOUT_S
+
+
+def test_scaling_up_and_down_needs_no_nginx_restart_and_loses_no_request(stack: Stack, session: requests.Session) -> None:
+    # From whatever the tests before left running (the kill test leaves two replicas): up to five, down to two.
+    nginx_before = stack.nginx().attrs
+
+    run(["make", "scale", "N=5", f"IMAGE={stack.env['IMAGE']}", f"COMPOSE={' '.join(stack.cli.command())}"], env=stack.env)
+    assert len(stack.api_addresses()) == 5
+    stack.settle(session)  # all five answer, within SETTLE_TIMEOUT_S
+
+    report, scaled_at, _ = stream_during(stack, lambda: stack.scale(2))
+
+    assert len(report.after(scaled_at)) >= 100, "too few requests while scaling down to show anything"
+    assert report.failures() == []
+    assert len(stack.api_addresses()) == 2
+    stack.settle(session)
+    nginx_after = stack.nginx().attrs
+    assert nginx_after["Id"] == nginx_before["Id"]
+    assert nginx_after["State"]["StartedAt"] == nginx_before["State"]["StartedAt"]
+    assert nginx_after["RestartCount"] == nginx_before["RestartCount"] == 0
+
+
 def test_with_every_replica_stopped_nginx_answers_json_errors(stack: Stack, session: requests.Session) -> None:
-    try:
-        stack.compose("stop", "--timeout", "10", "api")
-        assert stack.api_addresses() == set()
-        response = stack.predict(session, headers={"X-Request-ID": "e2e-down-1"})
+    # The last test on the shared stack: it leaves the replicas stopped (`three_replicas` would start them again).
+    stack.compose("stop", "--timeout", "10", "api")
+    assert stack.api_addresses() == set()
+    response = stack.predict(session, headers={"X-Request-ID": "e2e-down-1"})
 
-        assert response.status_code in NGINX_ERROR_CODES, response.text
-        assert response.headers["Content-Type"] == "application/json"
-        assert response.headers["X-Request-ID"] == "e2e-down-1"
-        body = response.json()
-        assert body["request_id"] == "e2e-down-1"
-        assert body["error"]["status"] == response.status_code
-        assert body["error"]["code"] == NGINX_ERROR_CODES[response.status_code]
-        assert body["error"]["message"]
-        assert body["error"]["fields"] == {}
-        assert stack.nginx().status == "running"
-    finally:
-        stack.scale(REPLICAS)
+    assert response.status_code in NGINX_ERROR_CODES, response.text
+    assert response.headers["Content-Type"] == "application/json"
+    assert response.headers["X-Request-ID"] == "e2e-down-1"
+    body = response.json()
+    assert body["request_id"] == "e2e-down-1"
+    assert body["error"]["status"] == response.status_code
+    assert body["error"]["code"] == NGINX_ERROR_CODES[response.status_code]
+    assert body["error"]["message"]
+    assert body["error"]["fields"] == {}
+    assert stack.nginx().status == "running"
 
 
-@pytest.mark.parametrize(
-    ("settings", "nano_cpus", "memory_bytes", "workers"),
-    [
-        ({"API_CPUS": "0.5", "API_MEMORY": "256M"}, 500_000_000, 256 * MIB, 1),
-        ({"API_CPUS": "1.5", "API_MEMORY": "320M"}, 1_500_000_000, 320 * MIB, 2),
-        ({"API_CPUS": "0.25", "API_MEMORY": "300M", "WEB_CONCURRENCY": "3"}, 250_000_000, 300 * MIB, 3),
-    ],
-    ids=["0.5-cpu", "1.5-cpus", "web-concurrency-override"],
-)
-def test_limits_reach_the_replicas_and_size_their_workers(stack_image: str, docker_client: docker.DockerClient, settings: dict[str, str],
-                                                          nano_cpus: int, memory_bytes: int, workers: int) -> None:
-    with compose_stack(stack_image, docker_client, "api", API_REPLICAS="2", **settings) as stack:
-        replicas = stack.containers("api")
-        assert len(replicas) == 2
-        for replica in replicas:
-            host_config = replica.attrs["HostConfig"]
-            assert host_config["NanoCpus"] == nano_cpus
-            assert host_config["Memory"] == memory_bytes
-            assert "PortBindings" not in host_config or not host_config["PortBindings"], "replicas publish no host port"
-            assert replica.attrs["Config"]["StopTimeout"] > GUNICORN_GRACEFUL_TIMEOUT_S
-            assert replica.attrs["State"]["Health"]["Status"] == "healthy"
+# compose.yaml's variables -> (NanoCpus, memory limit in bytes, Gunicorn workers) each replica must get.
+LIMITS = {
+    "0.5-cpu": ({"API_CPUS": "0.5", "API_MEMORY": "256M"}, 500_000_000, 256 * MIB, 1),
+    "1.5-cpus": ({"API_CPUS": "1.5", "API_MEMORY": "320M"}, 1_500_000_000, 320 * MIB, 2),
+    "web-concurrency-override": ({"API_CPUS": "0.25", "API_MEMORY": "300M", "WEB_CONCURRENCY": "3"}, 250_000_000,
+                                 300 * MIB, 3),
+}
 
-            assert gunicorn_workers(replica) == workers
-            processes = replica.top()["Processes"]
-            command = replica.top()["Titles"].index("CMD")
-            assert sum("gunicorn" in p[command] for p in processes) == 1 + workers  # the master and its workers
+
+@pytest.fixture(scope="module")
+def limited_stacks(stack_image: str, docker_client: docker.DockerClient) -> Iterator[dict[str, Stack]]:
+    """Two api replicas (no Nginx) under each of LIMITS' settings, by name: the stacks start side by side,
+    most of their start being the replicas' wait to be healthy."""
+    with ExitStack() as running:
+        with ThreadPoolExecutor(len(LIMITS)) as pool:
+            starts = {name: pool.submit(running.enter_context,
+                                        compose_stack(stack_image, docker_client, "api", API_REPLICAS="2", **settings))
+                      for name, (settings, *_) in LIMITS.items()}
+        yield {name: start.result() for name, start in starts.items()}
+
+
+@pytest.mark.parametrize(("name", "nano_cpus", "memory_bytes", "workers"),
+                         [(name, *expected) for name, (_, *expected) in LIMITS.items()], ids=list(LIMITS))
+def test_limits_reach_the_replicas_and_size_their_workers(limited_stacks: dict[str, Stack], name: str, nano_cpus: int,
+                                                          memory_bytes: int, workers: int) -> None:
+    replicas = limited_stacks[name].containers("api")
+    assert len(replicas) == 2
+    for replica in replicas:
+        host_config = replica.attrs["HostConfig"]
+        assert host_config["NanoCpus"] == nano_cpus
+        assert host_config["Memory"] == memory_bytes
+        assert "PortBindings" not in host_config or not host_config["PortBindings"], "replicas publish no host port"
+        assert replica.attrs["Config"]["StopTimeout"] > GUNICORN_GRACEFUL_TIMEOUT_S
+        assert replica.attrs["State"]["Health"]["Status"] == "healthy"
+
+        assert gunicorn_workers(replica) == workers
+        processes = replica.top()["Processes"]
+        command = replica.top()["Titles"].index("CMD")
+        assert sum("gunicorn" in p[command] for p in processes) == 1 + workers  # the master and its workers
 
 
 def test_image_runs_as_non_root_with_oci_labels(stack_image: str, docker_client: docker.DockerClient) -> None:

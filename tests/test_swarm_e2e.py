@@ -1,4 +1,4 @@
-"""compose.yaml as a Docker Swarm stack on a real engine: `make stack-deploy`, three tasks behind Nginx,
+"""compose.yaml as a Docker Swarm stack on a real engine: `make stack-deploy`, two tasks behind Nginx,
 a rolling update that loses no request, `make stack-rm`.
 
 The engine joins a single-node swarm (``docker swarm init --advertise-addr
@@ -36,15 +36,19 @@ import requests
 from docker.models.services import Service
 
 from bench.server import ROOT, free_port
+from deploy.containers import gunicorn_workers
 from stack.wait import wait_until
 from tests.conftest import SEED_REQUEST
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 API_PORT = 8000
-# Small asks: the test machine may have 2 cores shared with other work.
-REPLICAS = 3
-API_CPUS = "0.25"
+# Small asks: the test machine may have 2 cores shared with other work; half a CPU starts a task faster
+# than a quarter, and a rolling update waits for each new task to start.
+# Two tasks: the smallest stack in which Nginx balances over tasks and a rolling update replaces one while
+# another serves; each more task would add its start, and the update's delay, to the update.
+REPLICAS = 2
+API_CPUS = "0.5"
 API_MEMORY = "256M"
 MIB = 1024 * 1024
 COMMAND_TIMEOUT_S = 300
@@ -96,15 +100,16 @@ def docker_client(docker_engine: None) -> Iterator[docker.DockerClient]:
 def one_run_at_a_time() -> Iterator[None]:
     """Hold the machine-wide lock of this module; fail after LOCK_TIMEOUT_S of waiting."""
     with LOCK_PATH.open("a") as handle:
-        deadline = time.monotonic() + LOCK_TIMEOUT_S
-        while True:
+
+        def locked() -> bool:
             try:
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
             except BlockingIOError:
-                if time.monotonic() > deadline:
-                    pytest.fail(f"another run of the Swarm test held {LOCK_PATH} for {LOCK_TIMEOUT_S:.0f} s")
-                time.sleep(2)
+                return False
+            return True
+
+        if not wait_until(locked, LOCK_TIMEOUT_S, interval_s=2):
+            pytest.fail(f"another run of the Swarm test held {LOCK_PATH} for {LOCK_TIMEOUT_S:.0f} s")
         try:
             yield
         finally:
@@ -238,7 +243,7 @@ class SwarmStack:
 
 @pytest.fixture(scope="module")
 def stack(swarm: None, images: tuple[str, str], docker_client: docker.DockerClient) -> Iterator[SwarmStack]:
-    """compose.yaml deployed with the v1 image: three api tasks (0.25 CPU, 256 MiB) and Nginx, converged."""
+    """compose.yaml deployed with the v1 image: REPLICAS api tasks (0.5 CPU, 256 MiB) and Nginx, converged."""
     deployed = SwarmStack(name=f"api-inference-swarm-{uuid.uuid4().hex[:8]}", port=free_port(), client=docker_client)
     try:
         deployed.deploy(images[0])
@@ -254,7 +259,7 @@ def session() -> Iterator[requests.Session]:
         yield http
 
 
-def test_three_tasks_answer_through_nginx(stack: SwarmStack, session: requests.Session) -> None:
+def test_every_task_answers_through_nginx(stack: SwarmStack, session: requests.Session) -> None:
     stack.settle(session)
     responses = [stack.predict(session) for _ in range(30)]
 
@@ -264,7 +269,7 @@ def test_three_tasks_answer_through_nginx(stack: SwarmStack, session: requests.S
     # Nginx reaches each task (endpoint_mode: dnsrr), not one virtual IP.
     assert set(answered) == stack.api_addresses()
     assert len(answered) == REPLICAS
-    assert min(answered.values()) >= 5
+    assert min(answered.values()) >= len(responses) // (2 * REPLICAS)  # each at least half its fair share
 
 
 def test_replicas_limits_and_update_policy_reach_swarm(stack: SwarmStack) -> None:
@@ -279,8 +284,8 @@ def test_replicas_limits_and_update_policy_reach_swarm(stack: SwarmStack) -> Non
         container = stack.client.containers.get(task["Status"]["ContainerStatus"]["ContainerID"])
         assert container.attrs["HostConfig"]["NanoCpus"] == int(float(API_CPUS) * 1e9)
         assert container.attrs["HostConfig"]["Memory"] == 256 * MIB
-        # A 0.25 CPU quota rounds up to one Gunicorn worker.
-        assert "starting 1 gthread worker(s)" in container.logs().decode()
+        # Half a CPU rounds up to one Gunicorn worker (as the replica's /ready says).
+        assert gunicorn_workers(container) == 1
     # Nginx's port is published on the node itself (mode: host), not through the routing mesh.
     (port,) = stack.service("nginx").attrs["Spec"]["EndpointSpec"]["Ports"]
     assert (port["TargetPort"], port["PublishedPort"], port["PublishMode"]) == (API_PORT, stack.port, "host")
@@ -325,8 +330,7 @@ def stream_until(stack: SwarmStack, action: Callable[[], None], done: Callable[[
         futures = [pool.submit(client) for _ in range(STREAM_CLIENTS)]
         try:
             action()
-            while not done() and time.monotonic() < deadline:
-                time.sleep(1)
+            wait_until(done, max(0.0, deadline - time.monotonic()), interval_s=1)
             stop.wait(trailing_s)
         finally:
             stop.set()

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +11,7 @@ import numpy as np
 import pytest
 import sklearn
 
+from training.__main__ import main as training_main
 from training.artifact import load_artifact, sha256_of
 from training.data import FEATURE_NAMES, load_dataset
 from training.train import TrainingParams, train
@@ -66,32 +66,31 @@ def test_command_writes_a_versioned_artifact_into_model_dir(tmp_path: Path) -> N
     assert load_artifact(target).model.predict(np.array([[5.1, 3.5, 1.4, 0.2]]))[0] == 0
 
 
-def test_command_rejects_an_unknown_estimator(tmp_path: Path) -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "training", "--estimator", "svm", "--model-dir", str(tmp_path)],
-        capture_output=True, text=True,
-    )
-    assert run.returncode == 2 and "invalid choice" in run.stderr
+def test_command_rejects_an_unknown_estimator(tmp_path: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        training_main(["--estimator", "svm", "--model-dir", str(tmp_path)])
+    assert exit_info.value.code == 2 and "invalid choice" in capsys.readouterr().err
     assert not (tmp_path / "model.joblib").exists()
 
 
-def test_command_says_when_it_cannot_write_the_model_dir(tmp_path: Path) -> None:
+def test_command_says_when_it_cannot_write_the_model_dir(tmp_path: Path, capsys) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
-    run = subprocess.run(
-        [sys.executable, "-m", "training", "--model-dir", str(blocker / "iris")], capture_output=True, text=True,
-    )
-    assert run.returncode == 1
-    assert "cannot write the model into" in run.stderr and "Traceback" not in run.stderr
-    assert "training" not in run.stdout, "said before training, not after"
+
+    assert training_main(["--model-dir", str(blocker / "iris")]) == 1  # a traceback would raise here
+
+    printed = capsys.readouterr()
+    assert "cannot write the model into" in printed.err
+    assert "training" not in printed.out, "said before training, not after"
 
 
-def test_command_refuses_an_empty_model_dir(tmp_path: Path) -> None:
-    run = subprocess.run([sys.executable, "-m", "training", "--model-dir", ""], cwd=tmp_path, capture_output=True, text=True,
-                         env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)})
+def test_command_refuses_an_empty_model_dir(tmp_path: Path, capsys, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        training_main(["--model-dir", ""])
 
-    assert run.returncode == 2
-    assert "argument --model-dir: is empty" in run.stderr
+    assert exit_info.value.code == 2
+    assert "argument --model-dir: is empty" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
 
