@@ -34,7 +34,7 @@ from prometheus_client import multiprocess  # noqa: E402
 from service.config import GUNICORN_SETTINGS, ConfigError, env_int, from_env  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
-from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
+from service.protocol_errors import answer_in_path_shape, install as install_json_protocol_errors  # noqa: E402
 
 
 def _setting(variable: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
@@ -57,7 +57,7 @@ def _worker_class(name: str) -> str:
     return name
 
 
-# Requests Gunicorn cannot parse get the API's JSON error shape, not HTML.
+# Requests Gunicorn cannot parse get the API's JSON error shapes, not HTML.
 install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
@@ -139,6 +139,11 @@ def post_fork(server, worker):
     worker.app.wsgi().config[GUNICORN_SETTINGS] = {
         "workers": server.num_workers, "worker_class": server.cfg.worker_class_str, "threads": server.cfg.threads,
     }
+
+
+def post_worker_init(worker):
+    """Answer Gunicorn's own errors on a path in the shape the app registered for it (``/v2``'s)."""
+    answer_in_path_shape(worker)
 
 
 def child_exit(server, worker):

@@ -211,6 +211,29 @@ def test_requests_gunicorn_cannot_parse_get_the_json_error_shape(model_dir: Path
         assert requests.get(f"{server.url}/ready", timeout=10).status_code == 200
 
 
+@pytest.mark.parametrize(("request_bytes", "status", "words"), [
+    (b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n" + MANY_HEADERS + b"\r\n", 431, "limit request headers"),
+    (b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd\r\n\r\n", 501, "zstd"),
+    (b"GET /v2 HTTP/1.1\r\nHost: x\r\n" + MANY_HEADERS + b"\r\n", 431, "limit request headers"),
+], ids=["101-headers", "transfer-coding", "prefix-itself"])
+def test_gunicorn_answers_v2_paths_in_the_protocol_error_shape(model_dir: Path, tmp_path: Path, request_bytes: bytes,
+                                                               status: int, words: str) -> None:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
+        head, body = raw_exchange(server.url, request_bytes)
+        assert head.split(b"\r\n")[0] == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode(), head
+        document = json.loads(body)
+        assert list(document) == ["error"] and isinstance(document["error"], str), document
+        assert words in document["error"]
+
+
+def test_gunicorn_answers_a_v2_request_line_it_cannot_read_in_the_envelope(model_dir: Path, tmp_path: Path) -> None:
+    # Over limit_request_line, the path is never parsed: nothing says the request was for /v2.
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
+        head, body = raw_exchange(server.url, b"GET /v2/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414 "), head
+        assert json.loads(body)["error"]["code"] == "uri_too_long"
+
+
 SEED_BODY = json.dumps(SEED_REQUEST).encode()
 
 

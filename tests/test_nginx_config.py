@@ -342,15 +342,17 @@ def test_a_client_slower_than_the_timeouts_is_disconnected_without_a_response(ng
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(("path", "body", "status"), [
-    ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
-    ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
+@pytest.mark.parametrize(("path", "body", "extra_headers", "status"), [
+    ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), {}, 413),
+    ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), {}, 413),
     # `api` resolves to no replica (no Docker DNS on this network): none to try, so shed.
-    ("/v2/models/iris/infer", b"{}", 503),
+    ("/v2/models/iris/infer", b"{}", {}, 503),
+    ("/v2/models/iris/infer", b"{}", {"Transfer-Encoding": "zstd"}, 501),
 ])
-def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes, status: int) -> None:
-    response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers={"Content-Type": "application/json"},
-                             timeout=10)
+def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes,
+                                                                  extra_headers: dict[str, str], status: int) -> None:
+    headers = {"Content-Type": "application/json", **extra_headers}
+    response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers=headers, timeout=10)
 
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
@@ -358,8 +360,8 @@ def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: in
     error = response.json()
     assert set(error) == {"error"} and isinstance(error["error"], str)
     # The message the same error has on the API's own routes.
-    same_on_predict = requests.post(f"http://127.0.0.1:{nginx_port}/predict", data=body,
-                                    headers={"Content-Type": "application/json"}, timeout=10).json()
+    same_on_predict = requests.post(f"http://127.0.0.1:{nginx_port}/predict", data=body, headers=headers,
+                                    timeout=10).json()
     assert error["error"] == same_on_predict["error"]["message"]
 
 
