@@ -109,6 +109,41 @@ def test_compose_mounts_nginx_conf_and_the_template_and_gives_api_max_conns_a_de
                                                                   flags=re.MULTILINE | re.DOTALL).group(1))
 
 
+def upstream_host() -> str:
+    """The name Nginx resolves the replicas by (``server <name>:8000 resolve`` in the upstream)."""
+    return re.search(r"^\s*server (\S+):8000 resolve", NGINX_CONF.read_text(), flags=re.MULTILINE).group(1)
+
+
+def test_nginx_s_healthcheck_resolves_the_replicas_name_and_sends_them_nothing() -> None:
+    # A check that sent a request through the upstream would fail while every
+    # replica is busy and Nginx sheds with 503: an overloaded stack is not broken.
+    healthcheck = compose_nginx_service()["healthcheck"]
+
+    assert healthcheck["test"] == ["CMD", "getent", "hosts", upstream_host()]
+
+
+@pytest.mark.docker
+def test_nginx_s_healthcheck_fails_once_docker_dns_stops_resolving_the_replicas(docker_engine: None) -> None:
+    _, *command = compose_nginx_service()["healthcheck"]["test"]
+    network = f"api-inference-nginx-test-{uuid.uuid4().hex[:8]}"
+    replica = f"{network}-api"
+
+    def healthcheck() -> int:
+        return subprocess.run(["docker", "run", "--rm", "--network", network, "--entrypoint", command[0], NGINX_IMAGE,
+                               *command[1:]], capture_output=True, timeout=120).returncode
+
+    try:
+        docker("network", "create", network)
+        docker("run", "-d", "--name", replica, "--network", network, "--network-alias", upstream_host(),
+               "--entrypoint", "sleep", NGINX_IMAGE, "300")
+        assert healthcheck() == 0
+        docker("rm", "-f", replica)
+        assert healthcheck() != 0
+    finally:
+        subprocess.run(["docker", "rm", "-f", replica], capture_output=True, timeout=60)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=60)
+
+
 def test_each_worker_may_open_more_files_than_it_has_connections() -> None:
     # Every connection is a file descriptor; worker_connections above the open
     # files limit fails with "Too many open files" instead.
