@@ -162,7 +162,7 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     ("HOST", "http://localhost", "HOST='http://localhost' is an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not a URL"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("GUNICORN_WORKER_CLASS", "nope", "GUNICORN_WORKER_CLASS='nope' is not a Gunicorn worker class (e.g. gthread, sync, or a module.Class path)"),
-    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a usable directory: File exists"),
+    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a writable directory: File exists"),
 ])
 def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable: str, value: str, words: str) -> None:
     # Zero workers would otherwise leave a master that accepts no request, forever.
@@ -174,6 +174,18 @@ def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable
     assert run.returncode == 1
     errors = [line for line in run.stderr.splitlines() if line.strip()]
     assert errors == [f"Error: {words}"]
+
+
+def test_refuses_a_metrics_directory_it_cannot_write_to_with_one_line(model_dir: Path) -> None:
+    # /proc/1 lists, so only writing a file finds it unusable (the reason differs with the user: root or not).
+    run = subprocess.run(
+        [str(GUNICORN), "-c", "service/gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1",
+             "PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": "/proc/1"},
+    )
+    assert run.returncode == 1
+    (error,) = [line for line in run.stderr.splitlines() if line.strip()]
+    assert error.startswith("Error: PROMETHEUS_MULTIPROC_DIR='/proc/1' is not a writable directory: "), error
 
 
 def raw_exchange(url: str, request: bytes, *, half_close: bool = False) -> tuple[bytes, bytes]:
