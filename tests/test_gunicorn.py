@@ -254,7 +254,9 @@ SEED_BODY = json.dumps(SEED_REQUEST).encode()
      % (len(SEED_BODY) + 100, SEED_BODY), f"ended after {len(SEED_BODY)} of the {len(SEED_BODY) + 100} bytes its Content-Length declared"),
     (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nabc",
      "The request body ended before its declared length"),
-], ids=["short-content-length", "chunked-cut-short"])
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s"
+     % (len(SEED_BODY), SEED_BODY), "request body could not be read: ChunkMissingTerminator (malformed chunked encoding?)"),
+], ids=["short-content-length", "chunked-cut-short", "chunked-cut-at-a-chunk-boundary"])
 def test_a_body_cut_short_is_a_400_not_a_prediction(model_dir: Path, tmp_path: Path, request_bytes: bytes, words: str) -> None:
     with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         before = server.worker_pids()
