@@ -347,6 +347,28 @@ def test_the_longest_request_line_nginx_passes_reaches_the_replica_and_one_byte_
 
 @pytest.mark.docker
 @pytest.mark.slow
+def test_a_replica_s_own_parse_error_on_v2_reaches_the_client_in_the_protocol_s_shape(nginx_with_replica_port: int) -> None:
+    # 101 short headers fit Nginx's buffers: the replica's Gunicorn refuses them, on a path it read.
+    many = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(101))
+    status_line, headers, body = exchange(nginx_with_replica_port,
+                                          b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n" + many + b"Connection: close\r\n\r\n")
+
+    assert status_line.startswith("HTTP/1.1 431 ") and "X-Upstream-Addr" in headers
+    assert json.loads(body) == {"error": "Error parsing headers: 'limit request headers fields'"}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_nginx_s_414_on_v2_is_in_the_service_shape_since_it_read_no_path(nginx_with_replica_port: int) -> None:
+    line = b"GET /v2/" + b"a" * HEADER_BUFFER_BYTES + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    status_line, headers, body = exchange(nginx_with_replica_port, line)
+
+    assert status_line.startswith("HTTP/1.1 414 ")
+    assert_nginx_error(headers, json.loads(body), 414, "uri_too_long")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
 def test_a_replica_s_own_404_and_405_pass_through_nginx(nginx_with_replica_port: int, client) -> None:
     # error_page 404/405 at the server level must not replace a replica's answers.
     for method, path in [("GET", "/no-such-path"), ("POST", "/health")]:
