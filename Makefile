@@ -79,9 +79,14 @@ build: ## Build the api image IMAGE (default api-inference:latest) with Iris, or
 push: build ## Build and push IMAGE to its registry (docker login first)
 	docker push $(IMAGE)
 
+# `compose up --wait` says "container ... is unhealthy" but (Compose v2.40 on Engine 20.10, as tested)
+# still exits 0: fail on any of the stack's containers that is not healthy (every service has a healthcheck).
+ALL_HEALTHY = $(COMPOSE) ps --format '{{.Name}} {{.Health}}' | awk '$$2 != "healthy" { print "not healthy: " $$0 > "/dev/stderr"; bad = 1 } END { exit bad }'
+
 # API_MODEL_DIR made absolute: compose.yaml mounts it at the same path inside the replicas.
 up: build ## Start Nginx and API_REPLICAS (3) api replicas on PORT (8000); API_MODEL_DIR=DIR mounts an artifact; waits until healthy
 	IMAGE=$(IMAGE) $(if $(API_MODEL_DIR),API_MODEL_DIR=$(abspath $(API_MODEL_DIR))) $(COMPOSE) up -d --no-build --wait
+	@$(ALL_HEALTHY)
 
 down: ## Stop and remove the stack
 	$(COMPOSE) down --remove-orphans
@@ -92,6 +97,7 @@ logs: ## Follow the stack's logs
 scale: ## Change the api replicas live, Nginx keeps running: make scale N=5
 	@case '$(subst ','',$(N))' in ''|*[!0-9]*) echo "usage: make scale N=<replicas>, a whole number (got '$(subst ','',$(N))')" >&2; exit 2;; esac
 	IMAGE=$(IMAGE) $(COMPOSE) up -d --no-build --no-recreate --wait --scale api=$(N)
+	@$(ALL_HEALTHY)
 
 ps: ## List the stack's containers and their health
 	$(COMPOSE) ps

@@ -327,13 +327,21 @@ def run_command(args: argparse.Namespace) -> int:
     import docker  # here, so that --dry-run and the other commands need no Docker engine
 
     from deploy.pinning import generator_on
-    from deploy.runner import RunOptions, describe_host, run_matrix
+    from deploy.runner import RunOptions, clear_the_port, describe_host, run_matrix
 
     try:
         client = docker.from_env()
         host = describe_host(client)
     except docker.errors.DockerException as error:
         print(f"error: cannot reach the Docker engine: {error}", file=sys.stderr)
+        return 1
+    options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
+                         model_dir=args.model_dir, ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
+                         locust_args=tuple(args.locust_arg), pinning=args.pin)
+    try:
+        clear_the_port(options)  # before a run directory is announced: with the port taken, nothing would run
+    except StackError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 1
     new_run = plan is None
     if new_run:
@@ -346,9 +354,6 @@ def run_command(args: argparse.Namespace) -> int:
         except OSError as error:
             raise MatrixError(f"--out {args.out}: cannot create the run directory: {error.strerror}") from error
     print(f"run directory: {run_dir}")
-    options = RunOptions(root=Path.cwd(), project=args.project, port=args.port, image=args.image,
-                         model_dir=args.model_dir, ready_timeout_s=args.ready_timeout, build=not args.no_build, target_url=args.target,
-                         locust_args=tuple(args.locust_arg), pinning=args.pin)
     # SIGTERM (a CI timeout, `kill`) tears the stack down like Ctrl-C does; SIGINT is
     # restored too, since a shell starts background jobs with it ignored.
     previous = {signal.SIGTERM: signal.signal(signal.SIGTERM, _interrupt),

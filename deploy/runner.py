@@ -131,9 +131,6 @@ def run_matrix(matrix: Matrix, plan: Plan, run_dir: Path, options: RunOptions, c
             progress.line(f"{progress.prefix(selected.index(configuration) + 1)} {configuration.name}: done earlier, kept")
     if todo:
         try:
-            with _shielded():
-                stack.down()  # a stack left behind by a run that was killed outright
-            require_free_port(options.port)
             if options.build:
                 progress.line(f"building the image once ({' '.join(stack.command('build', 'api'))})")
                 stack.build(todo[0])
@@ -261,6 +258,16 @@ def locust_error(log: Path) -> str | None:
         if match:
             return match.group(1).strip()
     return next((line.strip() for line in reversed(lines) if EXCEPTION_LINE.match(line.strip())), None)
+
+
+def clear_the_port(options: RunOptions) -> None:
+    """Take down the project's stack a run killed outright left behind, then check that ``options.port`` is free.
+
+    Raises StackError when Compose fails or something else listens on the port (``require_free_port``).
+    """
+    with _shielded():
+        ComposeStack(options.project, options.port, options.root, options.image, options.model_dir).down()
+    require_free_port(options.port)
 
 
 def require_free_port(port: int) -> None:

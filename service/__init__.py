@@ -12,6 +12,7 @@ from flask import Flask
 
 from service import config as service_config
 from service import body, errors, logs, metrics, openapi, predict, probes, tracking, v2
+from service.options import App
 from service.model import load_model
 
 
@@ -22,7 +23,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     reason) when the model artifact is missing or unusable, and
     ``service.config.ConfigError`` for a bad environment variable.
     """
-    app = Flask(__name__)
+    app = App(__name__)
     app.config.update(service_config.from_env())
     if config:
         app.config.update(config)

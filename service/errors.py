@@ -155,8 +155,9 @@ def add_error_shape(app: Flask, prefix: str, shape: ErrorShape) -> None:
     app.extensions.setdefault(ERROR_SHAPES, {})[prefix] = shape
 
 
-def _shape_for(path: str) -> ErrorShape | None:
-    for prefix, shape in current_app.extensions.get(ERROR_SHAPES, {}).items():
+def shape_for(app: Flask, path: str) -> ErrorShape | None:
+    """The error shape ``add_error_shape`` registered on ``app`` for ``path``; None for the API's envelope."""
+    for prefix, shape in app.extensions.get(ERROR_SHAPES, {}).items():
         if path == prefix or path.startswith(f"{prefix}/"):
             return shape
     return None
@@ -168,7 +169,7 @@ def error_response(status: int, code: str, message: str, fields: dict[str, list[
     Field names longer than ``MAX_NAME_CHARS`` (``clip_name``) and messages longer
     than ``MAX_MESSAGE_CHARS`` are clipped, so a client's input is never echoed whole.
     """
-    shape = _shape_for(request.path)
+    shape = shape_for(current_app, request.path)
     if shape is not None:
         return jsonify(shape(clip(message, MAX_MESSAGE_CHARS))), status
     reported = {

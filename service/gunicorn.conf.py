@@ -15,7 +15,9 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
 
 # prometheus_client's multiprocess mode must know its directory before it is
 # imported; samples an earlier run left in a reused directory are cleared here,
-# before the preloaded app writes its first ones.
+# before the preloaded app writes its first ones. A missing directory is created:
+# the image's (Dockerfile) lives on /dev/shm, a tmpfs that starts empty. One it
+# cannot write to (/proc/1) stops Gunicorn here, not at the app's first sample.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="api-inference-metrics-"))
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
 try:
@@ -23,10 +25,13 @@ try:
     for _name in os.listdir(_metrics_dir):
         if _name.endswith(".db"):
             os.remove(os.path.join(_metrics_dir, _name))
+    with tempfile.TemporaryFile(dir=_metrics_dir):
+        pass
 except OSError as _exc:
     # SystemExit passes through Gunicorn's config loader, which prints a
     # traceback for any other exception.
-    raise SystemExit(f"Error: PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a usable directory: {_exc.strerror}") from None
+    raise SystemExit(f"Error: PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a writable directory: "
+                     f"{_exc.strerror}") from None
 
 from gunicorn.util import load_class  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402
@@ -34,7 +39,7 @@ from prometheus_client import multiprocess  # noqa: E402
 from service.config import GUNICORN_SETTINGS, ConfigError, env_int, from_env  # noqa: E402
 from service.cpu import default_workers  # noqa: E402
 from service.logs import gunicorn_logconfig  # noqa: E402
-from service.protocol_errors import install as install_json_protocol_errors  # noqa: E402
+from service.protocol_errors import answer_in_path_shape, install as install_json_protocol_errors  # noqa: E402
 
 
 def _setting(variable: str, default: int, *, minimum: int, maximum: int | None = None) -> int:
@@ -57,7 +62,7 @@ def _worker_class(name: str) -> str:
     return name
 
 
-# Requests Gunicorn cannot parse get the API's JSON error shape, not HTML.
+# Requests Gunicorn cannot parse get the API's JSON error shapes, not HTML.
 install_json_protocol_errors()
 
 wsgi_app = "service:create_app()"
@@ -139,6 +144,11 @@ def post_fork(server, worker):
     worker.app.wsgi().config[GUNICORN_SETTINGS] = {
         "workers": server.num_workers, "worker_class": server.cfg.worker_class_str, "threads": server.cfg.threads,
     }
+
+
+def post_worker_init(worker):
+    """Answer Gunicorn's own errors on a path in the shape the app registered for it (``/v2``'s)."""
+    answer_in_path_shape(worker)
 
 
 def child_exit(server, worker):

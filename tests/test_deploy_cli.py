@@ -328,6 +328,26 @@ def test_a_port_with_only_time_wait_connections_is_free_and_a_listening_one_is_n
             require_free_port(port)
 
 
+def test_a_taken_port_stops_a_run_before_it_announces_or_creates_a_run_directory(tmp_path, monkeypatch, capsys):
+    import docker
+
+    from deploy import runner
+    monkeypatch.setattr(docker, "from_env", lambda: object())
+    monkeypatch.setattr(runner, "describe_host", lambda client: None)
+    monkeypatch.setattr(ComposeStack, "down", lambda stack: None)
+    with socket.socket() as listener:
+        listener.bind(("0.0.0.0", 0))
+        listener.listen()
+        port = listener.getsockname()[1]
+        code = main(["run", str(MATRICES / "smoke.toml"), "--out", str(tmp_path / "out"), "--port", str(port)])
+
+    captured = capsys.readouterr()
+    assert code == 1
+    assert "run directory" not in captured.out
+    assert captured.err.strip() == f"error: port {port} is in use (Address already in use); choose another with --port"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_configuration_asking_for_more_cpus_than_the_engine_has_is_unfit_in_words():
     small, large = (replace(load_matrix(MATRICES / "smoke.toml").configurations[0], cpus=cpus) for cpus in (2, 2.5))
     assert unfit_reason(small, engine_cpus=2) is None

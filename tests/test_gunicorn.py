@@ -162,7 +162,7 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     ("HOST", "http://localhost", "HOST='http://localhost' is an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not a URL"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("GUNICORN_WORKER_CLASS", "nope", "GUNICORN_WORKER_CLASS='nope' is not a Gunicorn worker class (e.g. gthread, sync, or a module.Class path)"),
-    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a usable directory: File exists"),
+    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a writable directory: File exists"),
 ])
 def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable: str, value: str, words: str) -> None:
     # Zero workers would otherwise leave a master that accepts no request, forever.
@@ -174,6 +174,18 @@ def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable
     assert run.returncode == 1
     errors = [line for line in run.stderr.splitlines() if line.strip()]
     assert errors == [f"Error: {words}"]
+
+
+def test_refuses_a_metrics_directory_it_cannot_write_to_with_one_line(model_dir: Path) -> None:
+    # /proc/1 lists, so only writing a file finds it unusable (the reason differs with the user: root or not).
+    run = subprocess.run(
+        [str(GUNICORN), "-c", "service/gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1",
+             "PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": "/proc/1"},
+    )
+    assert run.returncode == 1
+    (error,) = [line for line in run.stderr.splitlines() if line.strip()]
+    assert error.startswith("Error: PROMETHEUS_MULTIPROC_DIR='/proc/1' is not a writable directory: "), error
 
 
 def raw_exchange(url: str, request: bytes, *, half_close: bool = False) -> tuple[bytes, bytes]:
@@ -211,6 +223,29 @@ def test_requests_gunicorn_cannot_parse_get_the_json_error_shape(model_dir: Path
         assert requests.get(f"{server.url}/ready", timeout=10).status_code == 200
 
 
+@pytest.mark.parametrize(("request_bytes", "status", "words"), [
+    (b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n" + MANY_HEADERS + b"\r\n", 431, "limit request headers"),
+    (b"POST /v2/models/iris/infer HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: zstd\r\n\r\n", 501, "zstd"),
+    (b"GET /v2 HTTP/1.1\r\nHost: x\r\n" + MANY_HEADERS + b"\r\n", 431, "limit request headers"),
+], ids=["101-headers", "transfer-coding", "prefix-itself"])
+def test_gunicorn_answers_v2_paths_in_the_protocol_error_shape(model_dir: Path, tmp_path: Path, request_bytes: bytes,
+                                                               status: int, words: str) -> None:
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
+        head, body = raw_exchange(server.url, request_bytes)
+        assert head.split(b"\r\n")[0] == f"HTTP/1.1 {status} {HTTPStatus(status).phrase}".encode(), head
+        document = json.loads(body)
+        assert list(document) == ["error"] and isinstance(document["error"], str), document
+        assert words in document["error"]
+
+
+def test_gunicorn_answers_a_v2_request_line_it_cannot_read_in_the_envelope(model_dir: Path, tmp_path: Path) -> None:
+    # Over limit_request_line, the path is never parsed: nothing says the request was for /v2.
+    with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
+        head, body = raw_exchange(server.url, b"GET /v2/" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 414 "), head
+        assert json.loads(body)["error"]["code"] == "uri_too_long"
+
+
 SEED_BODY = json.dumps(SEED_REQUEST).encode()
 
 
@@ -219,7 +254,9 @@ SEED_BODY = json.dumps(SEED_REQUEST).encode()
      % (len(SEED_BODY) + 100, SEED_BODY), f"ended after {len(SEED_BODY)} of the {len(SEED_BODY) + 100} bytes its Content-Length declared"),
     (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n100\r\nabc",
      "The request body ended before its declared length"),
-], ids=["short-content-length", "chunked-cut-short"])
+    (b"POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n%x\r\n%s"
+     % (len(SEED_BODY), SEED_BODY), "request body could not be read: ChunkMissingTerminator (malformed chunked encoding?)"),
+], ids=["short-content-length", "chunked-cut-short", "chunked-cut-at-a-chunk-boundary"])
 def test_a_body_cut_short_is_a_400_not_a_prediction(model_dir: Path, tmp_path: Path, request_bytes: bytes, words: str) -> None:
     with gunicorn(tmp_path / "gunicorn.log", model_dir=model_dir, app=PRODUCTION, workers=1) as server:
         before = server.worker_pids()

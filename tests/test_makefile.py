@@ -107,3 +107,24 @@ def test_up_mounts_api_model_dir_by_its_absolute_path() -> None:
     # Compose reads a relative path without ./ as the name of a volume.
     result = make("--dry-run", "up", "API_MODEL_DIR=models/wine")
     assert f"API_MODEL_DIR={ROOT / 'models' / 'wine'} docker compose up" in result.stdout
+
+
+def fake_compose(directory: Path, ps_output: str) -> Path:
+    """A stand-in for ``docker compose`` whose ``up`` succeeds and whose ``ps`` prints ``ps_output``."""
+    script = directory / "compose"
+    script.write_text(f"#!/bin/sh\ncase \"$1\" in ps) printf '%s\\n' '{ps_output}';; esac\nexit 0\n")
+    script.chmod(0o755)
+    return script
+
+
+@pytest.mark.parametrize(("ps_output", "returncode"), [
+    ("api-inference-api-1 healthy", 0),
+    ("api-inference-nginx-1 unhealthy", 2),
+])
+def test_scale_fails_when_a_container_is_not_healthy_though_compose_waited(tmp_path: Path, ps_output: str,
+                                                                          returncode: int) -> None:
+    # Compose's `up --wait` prints "is unhealthy" yet exits 0: the target checks the containers itself.
+    result = make("scale", "N=1", f"COMPOSE={fake_compose(tmp_path, ps_output)}")
+
+    assert result.returncode == returncode, result.stderr
+    assert ("not healthy: api-inference-nginx-1 unhealthy" in result.stderr) == (returncode != 0)

@@ -109,6 +109,41 @@ def test_compose_mounts_nginx_conf_and_the_template_and_gives_api_max_conns_a_de
                                                                   flags=re.MULTILINE | re.DOTALL).group(1))
 
 
+def upstream_host() -> str:
+    """The name Nginx resolves the replicas by (``server <name>:8000 resolve`` in the upstream)."""
+    return re.search(r"^\s*server (\S+):8000 resolve", NGINX_CONF.read_text(), flags=re.MULTILINE).group(1)
+
+
+def test_nginx_s_healthcheck_resolves_the_replicas_name_and_sends_them_nothing() -> None:
+    # A check that sent a request through the upstream would fail while every
+    # replica is busy and Nginx sheds with 503: an overloaded stack is not broken.
+    healthcheck = compose_nginx_service()["healthcheck"]
+
+    assert healthcheck["test"] == ["CMD", "getent", "hosts", upstream_host()]
+
+
+@pytest.mark.docker
+def test_nginx_s_healthcheck_fails_once_docker_dns_stops_resolving_the_replicas(docker_engine: None) -> None:
+    _, *command = compose_nginx_service()["healthcheck"]["test"]
+    network = f"api-inference-nginx-test-{uuid.uuid4().hex[:8]}"
+    replica = f"{network}-api"
+
+    def healthcheck() -> int:
+        return subprocess.run(["docker", "run", "--rm", "--network", network, "--entrypoint", command[0], NGINX_IMAGE,
+                               *command[1:]], capture_output=True, timeout=120).returncode
+
+    try:
+        docker("network", "create", network)
+        docker("run", "-d", "--name", replica, "--network", network, "--network-alias", upstream_host(),
+               "--entrypoint", "sleep", NGINX_IMAGE, "300")
+        assert healthcheck() == 0
+        docker("rm", "-f", replica)
+        assert healthcheck() != 0
+    finally:
+        subprocess.run(["docker", "rm", "-f", replica], capture_output=True, timeout=60)
+        subprocess.run(["docker", "network", "rm", network], capture_output=True, timeout=60)
+
+
 def test_each_worker_may_open_more_files_than_it_has_connections() -> None:
     # Every connection is a file descriptor; worker_connections above the open
     # files limit fails with "Too many open files" instead.
@@ -312,6 +347,28 @@ def test_the_longest_request_line_nginx_passes_reaches_the_replica_and_one_byte_
 
 @pytest.mark.docker
 @pytest.mark.slow
+def test_a_replica_s_own_parse_error_on_v2_reaches_the_client_in_the_protocol_s_shape(nginx_with_replica_port: int) -> None:
+    # 101 short headers fit Nginx's buffers: the replica's Gunicorn refuses them, on a path it read.
+    many = b"".join(b"X-Extra-%d: 1\r\n" % i for i in range(101))
+    status_line, headers, body = exchange(nginx_with_replica_port,
+                                          b"GET /v2/health/ready HTTP/1.1\r\nHost: x\r\n" + many + b"Connection: close\r\n\r\n")
+
+    assert status_line.startswith("HTTP/1.1 431 ") and "X-Upstream-Addr" in headers
+    assert json.loads(body) == {"error": "Error parsing headers: 'limit request headers fields'"}
+
+
+@pytest.mark.docker
+@pytest.mark.slow
+def test_nginx_s_414_on_v2_is_in_the_service_shape_since_it_read_no_path(nginx_with_replica_port: int) -> None:
+    line = b"GET /v2/" + b"a" * HEADER_BUFFER_BYTES + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    status_line, headers, body = exchange(nginx_with_replica_port, line)
+
+    assert status_line.startswith("HTTP/1.1 414 ")
+    assert_nginx_error(headers, json.loads(body), 414, "uri_too_long")
+
+
+@pytest.mark.docker
+@pytest.mark.slow
 def test_a_replica_s_own_404_and_405_pass_through_nginx(nginx_with_replica_port: int, client) -> None:
     # error_page 404/405 at the server level must not replace a replica's answers.
     for method, path in [("GET", "/no-such-path"), ("POST", "/health")]:
@@ -342,15 +399,17 @@ def test_a_client_slower_than_the_timeouts_is_disconnected_without_a_response(ng
 
 
 @pytest.mark.docker
-@pytest.mark.parametrize(("path", "body", "status"), [
-    ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
-    ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), 413),
+@pytest.mark.parametrize(("path", "body", "extra_headers", "status"), [
+    ("/v2/models/iris/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), {}, 413),
+    ("/v2/models/iris/versions/1/infer", b"x" * (DEFAULT_MAX_BODY_BYTES + 1), {}, 413),
     # `api` resolves to no replica (no Docker DNS on this network): none to try, so shed.
-    ("/v2/models/iris/infer", b"{}", 503),
+    ("/v2/models/iris/infer", b"{}", {}, 503),
+    ("/v2/models/iris/infer", b"{}", {"Transfer-Encoding": "zstd"}, 501),
 ])
-def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes, status: int) -> None:
-    response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers={"Content-Type": "application/json"},
-                             timeout=10)
+def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: int, path: str, body: bytes,
+                                                                  extra_headers: dict[str, str], status: int) -> None:
+    headers = {"Content-Type": "application/json", **extra_headers}
+    response = requests.post(f"http://127.0.0.1:{nginx_port}{path}", data=body, headers=headers, timeout=10)
 
     assert response.status_code == status
     assert response.headers["Content-Type"] == "application/json"
@@ -358,8 +417,8 @@ def test_nginx_s_own_errors_on_v2_routes_use_the_protocol_s_shape(nginx_port: in
     error = response.json()
     assert set(error) == {"error"} and isinstance(error["error"], str)
     # The message the same error has on the API's own routes.
-    same_on_predict = requests.post(f"http://127.0.0.1:{nginx_port}/predict", data=body,
-                                    headers={"Content-Type": "application/json"}, timeout=10).json()
+    same_on_predict = requests.post(f"http://127.0.0.1:{nginx_port}/predict", data=body, headers=headers,
+                                    timeout=10).json()
     assert error["error"] == same_on_predict["error"]["message"]
 
 
