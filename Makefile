@@ -73,7 +73,7 @@ build: ## Build the api image IMAGE (default api-inference:latest) with Iris, or
 	@rm -rf $(IMAGE_MODEL_STAGE)
 	$(if $(BUILD_MODEL_DIR),@for file in model.joblib metadata.json; do test -f '$(BUILD_MODEL_DIR)'/$$file || { echo "MODEL_DIR=$(BUILD_MODEL_DIR) has no $$file: package an artifact there first (docs/your-model.md)" >&2; exit 2; }; done; \
 	  mkdir $(IMAGE_MODEL_STAGE) && cp '$(BUILD_MODEL_DIR)'/model.joblib '$(BUILD_MODEL_DIR)'/metadata.json $(IMAGE_MODEL_STAGE)/)
-	docker build --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE) . || { rc=$$?; rm -rf $(IMAGE_MODEL_STAGE); exit $$rc; }
+	docker build --force-rm --build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) --build-arg SOURCE=$(SOURCE) -t $(IMAGE) . || { rc=$$?; rm -rf $(IMAGE_MODEL_STAGE); exit $$rc; }
 	@rm -rf $(IMAGE_MODEL_STAGE)
 
 push: build ## Build and push IMAGE to its registry (docker login first)
