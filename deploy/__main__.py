@@ -452,7 +452,8 @@ def _write_overlay(replica: ConfigurationResult, directory: Path, results_json: 
 
 
 def overload_command(args: argparse.Namespace) -> int:
-    """``overload``: bring the configuration up, offer the steps, write overload.md/.json/.png; exit 1 if a target is missed."""
+    """``overload``: bring the configuration up, offer the steps, write overload.md/.json/.png; exit 1 if a target is
+    missed, 2 when an input is refused (a capacity measured on another model than the stack serves among them)."""
     from deploy.matrix import parse_memory
     from deploy.overload import CapacityNotFound, OverloadPlan, capacity_from, run_overload, write_reports
     from deploy.pinning import PinningFailed
@@ -463,10 +464,11 @@ def overload_command(args: argparse.Namespace) -> int:
         raise MatrixError(f"--memory: {error}") from None
     if args.replicas < 1:
         raise MatrixError(f"--replicas must be at least 1, got {args.replicas}")
-    capacity_rps = args.capacity_rps
+    capacity_rps, capacity = args.capacity_rps, None
     if capacity_rps is None:
         try:
-            capacity_rps = capacity_from(find_results(args.capacity_from), args.replicas, args.cpus, args.memory)
+            capacity = capacity_from(find_results(args.capacity_from), args.replicas, args.cpus, args.memory)
+            capacity_rps = capacity.rps
         except (FileNotFoundError, CapacityNotFound) as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
@@ -496,10 +498,13 @@ def overload_command(args: argparse.Namespace) -> int:
         result = run_overload(configuration, plan, slo, ComposeStack(args.project, args.port, Path.cwd(), args.image,
                                                                   args.model_dir),
                               client, directory, build=not args.no_build, ready_timeout_s=args.ready_timeout,
-                              via=args.via, pinning=args.pin)
+                              via=args.via, pinning=args.pin, capacity=capacity)
     except (StackError, PinningFailed) as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
+    except ModelChanged as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     except (OSError, ValueError) as error:
         print(f"error: Locust left no usable request log in {directory}: {error}", file=sys.stderr)
         return 1

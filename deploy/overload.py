@@ -30,7 +30,7 @@ from deploy.matrix import Configuration
 from deploy.pinning import Pinning, generator_on, pin_stack
 from deploy.progress import live_figures
 from deploy.readiness import wait_ready
-from deploy.served_model import ModelUnreadable, ServedModel, fetch_served_model
+from deploy.served_model import ModelChanged, ModelUnreadable, ServedModel, fetch_served_model
 from deploy.runner import require_free_port
 from deploy.stack import ComposeStack
 from loadtest.runner import LiveStats, generator_saturated
@@ -273,6 +273,28 @@ def table(steps: list[StepReport]) -> str:
 
 
 @dataclass(frozen=True)
+class MeasuredCapacity:
+    """A configuration's capacity read from a capacity run: ``rps`` (requests/s), the results.json it came from
+    (``source``) and the model its row recorded (None: the row predates the record of the model)."""
+
+    rps: float
+    source: Path
+    model: ServedModel | None = None
+
+    def check_served(self, served: ServedModel) -> None:
+        """Raise ModelChanged, naming both, when the row recorded a model and ``served`` is another by name or
+        version: multiples of one model's capacity say nothing of another's overload. A row without a record passes."""
+        if self.model is not None and (self.model.name, self.model.version) != (served.name, served.version):
+            raise ModelChanged(f"the capacity in {self.source} was measured on {self.model.describe()}; this stack "
+                               f"serves {served.describe()}: pass --model-dir or another --capacity-from")
+
+    def describe(self) -> str:
+        """Where the capacity came from and on which model, for the report."""
+        measured_on = f"measured on {self.model.describe()}" if self.model else "its model not recorded"
+        return f"from `{self.source}`, {measured_on}"
+
+
+@dataclass(frozen=True)
 class OverloadResult:
     """A finished overload run: the configuration's label, the plan, each step, the checks, the generator's state."""
 
@@ -286,12 +308,13 @@ class OverloadResult:
     placement: str = ""  # the host CPUs the generator and the stack ran on ("": wherever the scheduler put them)
     model: ServedModel | None = None  # what GET /model answered through Nginx once the stack was ready
     model_dir: str | None = None  # --model-dir, absolute (None: the image's built-in model)
+    capacity: MeasuredCapacity | None = None  # where --capacity-from took the capacity (None: --capacity-rps)
 
     def markdown(self, command: str) -> str:
         source = f"the artifact mounted from `{self.model_dir}`" if self.model_dir else "the image's built-in model"
         lines = [f"# Overload: {self.configuration}", "",
                  f"Model: {self.model.describe() + ', ' if self.model else ''}{source}.", "",
-                 f"Capacity {self.plan.capacity_rps:g} req/s; steps {', '.join(f'{m:g}x' for m in self.plan.multipliers)} "
+                 f"Capacity {self.plan.capacity_rps:g} req/s{', ' + self.capacity.describe() if self.capacity else ''}; steps {', '.join(f'{m:g}x' for m in self.plan.multipliers)} "
                  f"of {self.plan.step_s:g} s each (2x: {self.plan.peak_s:g} s), open model, {self.plan.load.users} users "
                  f"at a {self.plan.pace_s:g} s pace at the peak{'; load sent to ' + self.target if self.target else ''}"
                  f"{'; ' + self.placement if self.placement else ''}.",
@@ -310,7 +333,9 @@ class OverloadResult:
                 "checks": [asdict(check) for check in self.checks], "generator_saturated": self.generator_saturated,
                 "nginx_refusal_p99_ms": self.nginx_refusal_p99_ms, "target": self.target,
                 "placement": self.placement, "model": asdict(self.model) if self.model else None,
-                "model_dir": self.model_dir}
+                "model_dir": self.model_dir,
+                "capacity_from": str(self.capacity.source) if self.capacity else None,
+                "capacity_model": asdict(self.capacity.model) if self.capacity and self.capacity.model else None}
 
 
 def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
@@ -323,14 +348,15 @@ def drive(plan: OverloadPlan, slo: Slo, url: str, directory: Path, cwd: Path,
 
 
 def report(configuration: str, plan: OverloadPlan, slo: Slo, directory: Path, target: str = "",
-           placement: str = "", model: ServedModel | None = None, model_dir: str | None = None) -> OverloadResult:
+           placement: str = "", model: ServedModel | None = None, model_dir: str | None = None,
+           capacity: MeasuredCapacity | None = None) -> OverloadResult:
     """Read a finished run's request log in ``directory`` and judge it; raises OSError/ValueError on a bad log.
     ``target`` says where the load went, ``placement`` on which CPUs, ``model`` and ``model_dir`` which model
-    served it, for the report."""
+    served it, ``capacity`` where the capacity came from, for the report."""
     steps = analyse(read_request_log(directory / REQUEST_LOG), plan)
     return OverloadResult(configuration, plan, steps, judge(steps, plan.capacity_rps, slo),
                           generator_saturated(directory), _percentile(nginx_refusal_times_ms(directory / NGINX_LOG), 99),
-                          target, placement, model, model_dir)
+                          target, placement, model, model_dir, capacity)
 
 
 def write_reports(result: OverloadResult, directory: Path, command: str) -> list[Path]:
@@ -348,10 +374,11 @@ class CapacityNotFound(ValueError):
     """A capacity results.json holds no measured capacity for the configuration asked."""
 
 
-def capacity_from(results_json: Path, replicas: int, cpus: float, memory: str) -> float:
-    """``capacity_rps`` of the row of a capacity run's results.json with these limits (memory as written there).
+def capacity_from(results_json: Path, replicas: int, cpus: float, memory: str) -> MeasuredCapacity:
+    """The ``capacity_rps`` and ``model`` of the row of a capacity run's results.json with these limits (memory as
+    written there; a row without ``model`` was measured before runs recorded it).
 
-    Raises CapacityNotFound naming what is missing, OSError or ValueError for an unreadable file.
+    Raises CapacityNotFound naming what is missing, OSError or ValueError for an unreadable file or model record.
     """
     document = json.loads(results_json.read_text(encoding="utf-8"))
     for row in document.get("configurations", []):
@@ -359,22 +386,29 @@ def capacity_from(results_json: Path, replicas: int, cpus: float, memory: str) -
             capacity = row.get("capacity_rps")
             if not isinstance(capacity, (int, float)) or not capacity > 0:
                 raise CapacityNotFound(f"{results_json}: {row.get('name')} has no measured capacity_rps")
-            return float(capacity)
+            recorded = row.get("model")
+            try:
+                model = None if recorded is None else ServedModel.from_metadata(recorded)
+            except (KeyError, TypeError, AttributeError) as error:
+                raise ValueError(f"{row.get('name')} records no model's name and version ({error!r})") from error
+            return MeasuredCapacity(float(capacity), results_json, model)
     raise CapacityNotFound(f"{results_json} has no configuration of {replicas} x {cpus:g} CPU / {memory}")
 
 
 def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, stack: ComposeStack,
                  client: docker.DockerClient, directory: Path, *, build: bool = True, ready_timeout_s: float = 120.0,
-                 via: str = VIA_NETWORK, pinning: Pinning | None = None,
+                 via: str = VIA_NETWORK, pinning: Pinning | None = None, capacity: MeasuredCapacity | None = None,
                  say: Callable[[str], None] = print) -> OverloadResult:
     """Bring ``configuration`` up as ``stack``, drive ``plan`` through Nginx, tear the stack down; the result.
 
     ``via`` VIA_NETWORK sends the load to Nginx's address on the stack's network when it answers from here
     (else, saying so, to the published port), VIA_PORT to the published port on 127.0.0.1. With ``pinning``,
-    Nginx and the replicas run on its stack CPUs once ready, and Locust on its generator CPUs.
+    Nginx and the replicas run on its stack CPUs once ready, and Locust on its generator CPUs. ``capacity``, where
+    the plan's capacity was read, must have been measured on the model the stack serves.
 
     Raises StackError when the image cannot be built, the stack does not get ready or does not say which model
-    it serves (``GET /model``), PinningFailed when the
+    it serves (``GET /model``), ModelChanged when it serves another model than ``capacity`` recorded (before any
+    load, after teardown), PinningFailed when the
     engine does not move its containers, OSError/ValueError when
     Locust left no usable request log. The containers' last log lines are kept in ``directory``/logs.
     """
@@ -395,6 +429,8 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
             model = fetch_served_model(stack.url)
         except ModelUnreadable as error:
             raise StackError(str(error)) from error
+        if capacity is not None:
+            capacity.check_served(model)
         url, target = load_target(stack, via, say)
         placement = ""
         if pinning is not None:
@@ -412,7 +448,7 @@ def run_overload(configuration: Configuration, plan: OverloadPlan, slo: Slo, sta
             drive(plan, slo, url, directory, stack.root, on_tick)
         keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)
         return report(configuration.label, plan, slo, directory, target, placement, model,
-                      None if stack.model_dir is None else str(stack.model_dir))
+                      None if stack.model_dir is None else str(stack.model_dir), capacity)
     finally:
         if not (directory / NGINX_LOG).exists():
             keep_logs(client, stack.project, directory / "logs", tail=FULL_LOG_LINES)

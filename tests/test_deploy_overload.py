@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import uuid
+from dataclasses import asdict
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -16,9 +17,12 @@ import pytest
 import deploy.overload
 from bench.server import ROOT, free_port
 from deploy.__main__ import main
+from deploy.matrix import Configuration
 from deploy.overload import (
     CapacityNotFound,
+    MeasuredCapacity,
     OverloadPlan,
+    OverloadResult,
     Request,
     analyse,
     capacity_from,
@@ -26,13 +30,18 @@ from deploy.overload import (
     load_target,
     nginx_refusal_times_ms,
     read_request_log,
+    run_overload,
     step_report,
     table,
 )
+from deploy.readiness import Readiness
+from deploy.served_model import ModelChanged, ServedModel
 from loadtest.request_log import COLUMNS
 from loadtest.slo import Slo
 
 PLAN = OverloadPlan(capacity_rps=100.0, step_s=10.0, peak_s=20.0, pace_s=2.5)
+IRIS = ServedModel("iris", "c869581cb53c", "classification")
+WINE = ServedModel("wine", "5962ccc4b5d9", "classification")
 
 
 def test_plan_offers_multiples_of_capacity_with_the_ramp_at_the_first_rate() -> None:
@@ -164,12 +173,123 @@ def test_nginx_refusal_times_are_the_503s_of_its_json_access_log(tmp_path: Path)
 def test_capacity_from_reads_the_row_of_the_same_limits(tmp_path: Path) -> None:
     path = results_json(tmp_path, capacity_rps=350.0)
 
-    assert capacity_from(path, 1, 0.25, "256m") == 180.0
-    assert capacity_from(path, 1, 0.5, "256M") == 350.0
+    assert capacity_from(path, 1, 0.25, "256m") == MeasuredCapacity(180.0, path, None)
+    assert capacity_from(path, 1, 0.5, "256M") == MeasuredCapacity(350.0, path, None)
     with pytest.raises(CapacityNotFound, match="no configuration of 2 x 0.5 CPU / 256M"):
         capacity_from(path, 2, 0.5, "256M")
     with pytest.raises(CapacityNotFound, match="single-0.5 has no measured capacity_rps"):
         capacity_from(results_json(tmp_path, capacity_rps=None), 1, 0.5, "256M")
+
+
+def test_capacity_from_reads_the_model_its_row_measured(tmp_path: Path) -> None:
+    path = results_json(tmp_path, capacity_rps=350.0, model=asdict(WINE))
+
+    assert capacity_from(path, 1, 0.5, "256M") == MeasuredCapacity(350.0, path, WINE)
+    assert capacity_from(path, 1, 0.25, "256M").model is None, "a row without a record: not recorded"
+    with pytest.raises(ValueError, match="single-0.5 records no model's name and version"):
+        capacity_from(results_json(tmp_path, capacity_rps=350.0, model={"name": "wine"}), 1, 0.5, "256M")
+
+
+@pytest.mark.parametrize(("recorded", "served"), [
+    (WINE, IRIS),
+    (IRIS, ServedModel("iris", "0123456789ab", "classification")),
+    (IRIS, ServedModel("iris-v2", "c869581cb53c", "classification")),
+])
+def test_a_capacity_measured_on_another_model_is_refused_naming_both(recorded: ServedModel, served: ServedModel) -> None:
+    capacity = MeasuredCapacity(350.0, Path("reports/experiments/run/results.json"), recorded)
+
+    with pytest.raises(ModelChanged) as raised:
+        capacity.check_served(served)
+    assert str(raised.value) == (f"the capacity in reports/experiments/run/results.json was measured on "
+                                 f"{recorded.describe()}; this stack serves {served.describe()}: "
+                                 "pass --model-dir or another --capacity-from")
+
+
+def test_a_capacity_of_the_same_model_or_without_a_record_is_accepted() -> None:
+    MeasuredCapacity(350.0, Path("r.json"), IRIS).check_served(IRIS)
+    MeasuredCapacity(350.0, Path("r.json"), IRIS).check_served(ServedModel("iris", "c869581cb53c", None))
+    MeasuredCapacity(350.0, Path("r.json"), None).check_served(WINE)
+
+
+def test_the_report_says_where_the_capacity_came_from_and_on_which_model() -> None:
+    source = Path("reports/experiments/run/results.json")
+    result = OverloadResult("1 × 0.5 CPU / 256M", OverloadPlan(capacity_rps=350.0), [], [], False, model=IRIS,
+                            capacity=MeasuredCapacity(350.0, source, IRIS))
+
+    assert (f"Capacity 350 req/s, from `{source}`, measured on iris c869581cb53c (classification); steps"
+            in result.markdown("c"))
+    assert (result.to_json()["capacity_from"], result.to_json()["capacity_model"]) == (str(source), asdict(IRIS))
+    unrecorded = OverloadResult("1 × 0.5 CPU / 256M", OverloadPlan(capacity_rps=350.0), [], [], False,
+                                capacity=MeasuredCapacity(350.0, source, None))
+    assert f"Capacity 350 req/s, from `{source}`, its model not recorded; steps" in unrecorded.markdown("c")
+    assert (unrecorded.to_json()["capacity_from"], unrecorded.to_json()["capacity_model"]) == (str(source), None)
+    given = OverloadResult("1 × 0.5 CPU / 256M", OverloadPlan(capacity_rps=350.0), [], [], False)
+    assert "Capacity 350 req/s; steps" in given.markdown("c")
+    assert (given.to_json()["capacity_from"], given.to_json()["capacity_model"]) == (None, None)
+
+
+class _ReadyStack:
+    """A ComposeStack that gets ready at once; it keeps what was done to it."""
+
+    project = "overload-test"
+    url = "http://127.0.0.1:18000"
+    port = 18000
+    root = ROOT
+    model_dir = None
+
+    def __init__(self) -> None:
+        self.done: list[str] = []
+
+    def down(self) -> None:
+        self.done.append("down")
+
+    def start(self, configuration: Configuration, log: Path) -> None:
+        self.done.append("start")
+
+
+@pytest.mark.parametrize(("recorded", "refused"), [(WINE, True), (IRIS, False), (None, False)])
+def test_overload_stops_before_any_load_when_its_stack_serves_another_model_than_the_capacity(
+        monkeypatch, tmp_path: Path, recorded: ServedModel | None, refused: bool) -> None:
+    driven = []
+    monkeypatch.setattr(deploy.overload, "require_free_port", lambda port: None)
+    monkeypatch.setattr(deploy.overload, "OomWatch", lambda client, project: SimpleNamespace(stop=lambda: None))
+    monkeypatch.setattr(deploy.overload, "wait_ready", lambda *args: Readiness(True, "", 0.0))
+    monkeypatch.setattr(deploy.overload, "fetch_served_model", lambda url: IRIS)
+    monkeypatch.setattr(deploy.overload, "keep_logs", lambda *args, **kwargs: None)
+    monkeypatch.setattr(deploy.overload, "load_target", lambda stack, via, say: (stack.url, stack.url))
+    monkeypatch.setattr(deploy.overload, "drive", lambda *args: driven.append(args))
+    monkeypatch.setattr(deploy.overload, "report", lambda *args: "reported")
+    configuration = Configuration(index=1, name="overload", replicas=1, cpus=0.5, memory="256M",
+                                  memory_limit_bytes=256 * 2**20, workers=None)
+    stack = _ReadyStack()
+    capacity = MeasuredCapacity(100.0, tmp_path / "results.json", recorded)
+
+    def overload() -> object:
+        return run_overload(configuration, PLAN, Slo(), stack, client=None, directory=tmp_path, build=False,
+                            capacity=capacity, say=lambda line: None)
+
+    if refused:
+        with pytest.raises(ModelChanged, match="measured on wine 5962ccc4b5d9 .*; this stack serves iris c869581cb53c"):
+            overload()
+    else:
+        assert overload() == "reported"
+    assert (len(driven), stack.done) == (0 if refused else 1, ["down", "start", "down"])
+
+
+def test_overload_refuses_a_capacity_of_another_model_with_exit_2(monkeypatch, tmp_path: Path, capsys) -> None:
+    import docker
+
+    def served_iris(*args, capacity: MeasuredCapacity, **kwargs) -> None:
+        capacity.check_served(IRIS)
+        raise AssertionError("a capacity measured on wine was taken for iris")
+
+    monkeypatch.setattr(docker, "from_env", lambda: SimpleNamespace(ping=lambda: True))
+    monkeypatch.setattr(deploy.overload, "run_overload", served_iris)
+    path = results_json(tmp_path, capacity_rps=350.0, model=asdict(WINE))
+
+    assert main(["overload", "--capacity-from", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert (f"error: the capacity in {path} was measured on wine 5962ccc4b5d9 (classification); this stack serves "
+            "iris c869581cb53c (classification): pass --model-dir or another --capacity-from") in capsys.readouterr().err
 
 
 @pytest.mark.parametrize(("arguments", "words"), [
