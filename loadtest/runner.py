@@ -27,15 +27,18 @@ CSV_PREFIX = "locust"
 # Past its --run-time, Locust gets this long to stop users and write its files.
 GRACE_S = 30
 POLL_INTERVAL_S = 1.0
+# The live rate: answers over the last seconds of the history's running totals, once they span 2 s.
+RATE_WINDOW_S = 5
+MIN_RATE_SPAN_S = 2
 # How Locust writes a failure the locustfile marked: CatchResponseError('message') or ("message").
 CATCH_RESPONSE_ERROR = re.compile(r"""CatchResponseError\((['"])(.*)\1\)""")
 
 
 @dataclass(frozen=True)
 class LiveStats:
-    """The newest row of Locust's history: users now, requests and failures since its statistics started
-    (or were reset), and its answers per second and p95 (ms) over the last seconds; a rate or p95 of None
-    is one Locust has not formed (see ``read_live``)."""
+    """Locust's history now: users, requests and failures since its statistics started (or were reset),
+    answers per second over the last seconds, and Locust's p95 (ms) of them; a rate or p95 of None is
+    one not formed yet (see ``read_live``)."""
 
     users: int
     requests_per_s: float | None
@@ -109,16 +112,16 @@ def run_locust(command: list[str], directory: Path, duration_s: float, cwd: Path
 
 
 def read_live(history_csv: Path) -> LiveStats | None:
-    """The newest "Aggregated" row of a stats_history CSV; None before Locust wrote one, and while
-    its rows are those it writes before any user started (no users, no requests).
+    """The live figures from the "Aggregated" rows of a stats_history CSV; None before Locust wrote one, and
+    while its rows are those it writes before any user started (no users, no requests).
 
-    Locust writes 0 where it has no figure (locust/stats.py, ``current_rps`` and
-    ``get_current_response_time_percentile``): its Requests/s is the mean of its per-second answer
-    counts over the seconds 12 to 3 before its latest answer's, none of them before its statistics
-    started, so it has no second to average during their first 3 s (after the start, or after
-    ``--reset-stats`` once the users are up); its p95 of the last seconds needs a snapshot of the
-    answers 2 to 18 s old, which it lacks during their first 2 s or after 18 s without an answer.
-    Both are None here then, not 0.
+    Users, totals and p95 are the newest row's. The rate is the requests answered over the last
+    RATE_WINDOW_S seconds, from the rows' running totals (``Total Request Count`` at their
+    ``Timestamp``), not Locust's own Requests/s: that is the mean of its per-second counts over the
+    seconds 12 to 3 before its latest answer (locust/stats.py, ``current_rps``), which lags a changing
+    load by up to 12 s and is 0 during the first 3 s of its statistics. The rate is None until the
+    rows since the statistics (re)started span MIN_RATE_SPAN_S, and the p95 None where Locust wrote
+    0 for want of a snapshot 2 to 18 s old (``get_current_response_time_percentile``), not 0.
     """
     try:
         with history_csv.open(newline="", encoding="utf-8") as handle:
@@ -129,15 +132,29 @@ def read_live(history_csv: Path) -> LiveStats | None:
         return None
     row = rows[-1]
     p95 = row.get("95%", "N/A")
-    requests_per_s = float(row["Requests/s"])
     live = LiveStats(
         users=int(row["User Count"]),
-        requests_per_s=requests_per_s or None,
+        requests_per_s=_recent_rate(rows),
         requests=int(row["Total Request Count"]),
         failures=int(row["Total Failure Count"]),
         p95_ms=None if p95 in ("N/A", "") else float(p95) or None,
     )
     return None if live.users == 0 and live.requests == 0 else live
+
+
+def _recent_rate(rows: list[dict[str, str]]) -> float | None:
+    """Requests answered per second between the newest row and the oldest one within RATE_WINDOW_S of it
+    that the same statistics wrote (running totals never fall; a fall is ``--reset-stats``); None when
+    those rows span less than MIN_RATE_SPAN_S."""
+    newest_s, newest_total = int(rows[-1]["Timestamp"]), int(rows[-1]["Total Request Count"])
+    oldest_s, oldest_total = newest_s, newest_total
+    for row in reversed(rows[:-1]):
+        at_s, total = int(row["Timestamp"]), int(row["Total Request Count"])
+        if total > oldest_total or newest_s - at_s > RATE_WINDOW_S:
+            break
+        oldest_s, oldest_total = at_s, total
+    span_s = newest_s - oldest_s
+    return (newest_total - oldest_total) / span_s if span_s >= MIN_RATE_SPAN_S else None
 
 
 def failures_by_name(stats_csv: Path) -> dict[str, int]:

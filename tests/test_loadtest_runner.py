@@ -3,6 +3,7 @@ its failures, its verdict file."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -32,9 +33,16 @@ def test_with_a_directory_the_run_keeps_its_csv_files_full_history_and_html_repo
     assert f"--csv {tmp_path}/locust --csv-full-history --html {tmp_path}/locust.html --only-summary" in text
 
 
-def test_live_figures_are_the_newest_aggregated_row_of_the_history():
-    live = read_live(RECORDED_RUN / "04-1x0.5cpu-250M" / "locust_stats_history.csv")
-    assert (live.users, live.requests_per_s, live.requests, live.failures, live.p95_ms) == (50, 165.3, 9135, 0, 25.0)
+def test_live_figures_are_the_newest_aggregated_row_and_the_rate_of_its_last_seconds():
+    history = RECORDED_RUN / "04-1x0.5cpu-250M" / "locust_stats_history.csv"
+    live = read_live(history)
+    assert (live.users, live.requests, live.failures, live.p95_ms) == (50, 9135, 0, 25.0)
+    with history.open(newline="", encoding="utf-8") as handle:
+        totals = {int(row["Timestamp"]): int(row["Total Request Count"])
+                  for row in csv.DictReader(handle) if row["Name"] == "Aggregated"}
+    newest = max(totals)
+    assert live.requests_per_s == pytest.approx((totals[newest] - totals[newest - 5]) / 5)
+    assert live.requests_per_s == pytest.approx(165.3, abs=0.5), "Locust's own Requests/s of a steady load agrees"
 
 
 def test_no_history_yet_means_no_live_figures(tmp_path):
@@ -70,20 +78,26 @@ FIRST_SECONDS = [
 @pytest.mark.parametrize(("rows", "expected"), [
     (1, None),
     (2, LiveStats(users=5, requests_per_s=None, requests=21, failures=0, p95_ms=None)),
-    (3, LiveStats(users=5, requests_per_s=None, requests=36, failures=0, p95_ms=10.0)),
-    (4, LiveStats(users=5, requests_per_s=18.0, requests=50, failures=0, p95_ms=11.0)),
+    (3, LiveStats(users=5, requests_per_s=18.0, requests=36, failures=0, p95_ms=10.0)),
+    (4, LiveStats(users=5, requests_per_s=pytest.approx(50 / 3), requests=50, failures=0, p95_ms=11.0)),
 ])
-def test_a_figure_locust_has_not_formed_is_none_not_zero(tmp_path, rows, expected):
+def test_the_rate_comes_from_the_running_totals_once_they_span_2_s_and_an_unformed_p95_is_none(tmp_path, rows,
+                                                                                                 expected):
+    # Locust's own Requests/s in these rows is 0 until the fourth, and lags a changing load by up to 12 s.
     history = tmp_path / "locust_stats_history.csv"
     history.write_text(HISTORY_HEADER + "".join(FIRST_SECONDS[:rows]), encoding="utf-8")
     assert read_live(history) == expected
 
 
-def test_after_a_reset_of_the_statistics_the_rate_is_unformed_again(tmp_path):
+def test_after_a_reset_of_the_statistics_the_rate_starts_again_from_the_reset(tmp_path):
     history = tmp_path / "locust_stats_history.csv"
     reset = "1796220843,5,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,4,0,4,4.0,2.9,5.0,180.0\n"
     history.write_text(HISTORY_HEADER + "".join(FIRST_SECONDS) + reset, encoding="utf-8")
     assert read_live(history) == LiveStats(users=5, requests_per_s=None, requests=4, failures=0, p95_ms=None)
+    later = ("1796220844,5,,Aggregated,0.000000,0.000000,0,0,0,0,0,0,0,0,0,0,0,30,0,4,4.0,2.9,5.0,180.0\n"
+             "1796220845,5,,Aggregated,0.000000,0.000000,4,4,4,4,5,6,6,6,6,6,6,60,0,4,4.0,2.9,5.0,180.0\n")
+    history.write_text(HISTORY_HEADER + "".join(FIRST_SECONDS) + reset + later, encoding="utf-8")
+    assert read_live(history).requests_per_s == (60 - 4) / 2, "only the rows since the reset count"
 
 
 def test_the_main_failure_unwraps_the_locustfiles_message_and_gives_its_share():
