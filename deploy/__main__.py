@@ -57,7 +57,7 @@ from deploy.rundir import (
     read_plan,
     set_aside,
 )
-from deploy.served_model import ModelChanged
+from deploy.served_model import ModelChanged, model_words
 from deploy.sizing import Sizing, describe_sizing
 from deploy.stack import DEFAULT_PORT, DEFAULT_PROJECT
 from loadtest.slo import Slo
@@ -431,7 +431,8 @@ def recommend_command(args: argparse.Namespace) -> int:
         print(f"error: {error.filename}: cannot read it: {error.strerror or error}", file=sys.stderr)
         return 2
     print(f"{results_json}: recommended {best.label} ({best.requests_per_s:.0f} req/s, "
-          f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed)")
+          f"p95 {best.p95_ms:.0f} ms, p99 {best.p99_ms:.0f} ms, {best.failure_ratio:.2%} failed), "
+          f"sized for {model_words(best.model)}")
     return _write_overlay(best, args.k8s, results_json) if args.k8s is not None else 0
 
 
@@ -525,10 +526,11 @@ def _recommend_capacity(results_json: Path, args: argparse.Namespace) -> int:
     """``recommend`` for a capacity run: the sizing for --target-rps or its goal; ``--k8s`` writes its overlay.
     Raises NoRecommendation, NotResults, OSError like ``capacity_sizing``."""
     sizing = capacity_sizing(results_json, args.target_rps)
-    print(f"{results_json}: " + " ".join(describe_sizing(sizing)))
+    replica = sizing.pick or sizing.extrapolation.replica
+    print(f"{results_json}: " + " ".join(describe_sizing(sizing)) + f" Sized for {model_words(replica.model)}.")
     if args.k8s is None:
         return 0
-    return _write_overlay(sizing.pick or sizing.extrapolation.replica, args.k8s, results_json, sizing)
+    return _write_overlay(replica, args.k8s, results_json, sizing)
 
 
 def _finish(run_dir: Path, matrix: Matrix, plan: Plan, results: list) -> int:

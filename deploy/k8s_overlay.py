@@ -24,6 +24,7 @@ from deploy.matrix import Goal
 from deploy.recommend import recommend
 from deploy.report import RESULTS_JSON
 from deploy.results import ConfigurationResult
+from deploy.served_model import model_words
 from deploy.rundir import CAPACITY_MODE, DEFAULT_ROOT
 from deploy.sizing import Sizing, size_for
 
@@ -238,6 +239,7 @@ def write_overlay(result: ConfigurationResult, directory: Path, source: Path, ba
             f"with {sizing.headroom:.0%} headroom,",
             f"# {how}.",
         ]
+    header.append(f"# Sized for {model_words(result.model)}.")
     if minimum != replicas:
         header.append(f"# minReplicas is {minimum}, not the measured {replicas}: one pod keeps serving through a drain.")
     kustomization = {

@@ -6,7 +6,8 @@ A matrix is a TOML file (read with :mod:`tomllib`)::
     users = 50                  # concurrent Locust users
     spawn_rate = 10             # users started per second
     duration_s = 60             # length of each run, seconds
-    shape = "constant"          # the locustfile's --shape: none, constant, step, spike
+    shape = "constant"          # the locustfile's --shape: none, constant, step, spike; a spike
+                                # (spike-at-s + spike-duration-s of locust.conf) must end by duration_s
 
     [slo]                       # what a configuration must hold to pass
     max_failure_ratio = 0.01
@@ -49,7 +50,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtest.options import SHAPE_NAMES
+from loadtest.options import SHAPE_NAMES, SPIKE_AT_S, SPIKE_DURATION_S, setting
+from loadtest.shape_rules import check_spike_fits
 from loadtest.slo import Slo
 
 # Docker's own grammar for memory sizes (docker/go-units RAMInBytes): binary
@@ -304,12 +306,27 @@ def _parse_load(path: Path, table: dict[str, Any]) -> Load:
     shape = _require(path, where, table, "shape")
     if shape not in SHAPE_NAMES:
         raise MatrixError(f"{path}: {where}: shape must be one of {', '.join(SHAPE_NAMES)}, got {shape!r}")
-    return Load(
+    load = Load(
         users=int(_number(path, where, table, "users", integer=True)),
         spawn_rate=float(_number(path, where, table, "spawn_rate")),
         duration_s=int(_number(path, where, table, "duration_s", integer=True)),
         shape=shape,
     )
+    if shape == "spike":
+        _check_spike_fits(path, where, load)
+    return load
+
+
+def _check_spike_fits(path: Path, where: str, load: Load) -> None:
+    """Refuse a spike that ends after duration_s, timed as the locustfile will time it (the environment,
+    then locust.conf, then the option's default): at run time Locust would refuse it as a tooling error."""
+    try:
+        spike_at_s = float(setting("spike-at-s", str(SPIKE_AT_S)))
+        spike_duration_s = float(setting("spike-duration-s", str(SPIKE_DURATION_S)))
+        check_spike_fits(spike_at_s, spike_duration_s, load.duration_s)
+    except ValueError as error:
+        raise MatrixError(f"{path}: {where}: duration_s {load.duration_s} is too short for the shape: {error} "
+                          "(spike-at-s + spike-duration-s, from the environment or locust.conf)") from error
 
 
 def _parse_slo(path: Path, table: dict[str, Any]) -> Slo:

@@ -48,6 +48,12 @@ class ServedModel:
         return f"{self.name} {self.version}" + (f" ({self.task})" if self.task else "")
 
 
+def model_words(model: ServedModel | None) -> str:
+    """A recorded model for a sentence, "model iris c869581cb53c (classification)", or "model not recorded"
+    for a result written before results recorded it (None)."""
+    return "model not recorded" if model is None else f"model {model.describe()}"
+
+
 def fetch_served_model(base_url: str) -> ServedModel:
     """The model behind ``base_url`` (Nginx, e.g. "http://127.0.0.1:8080"), asked at ``GET /model``.
 

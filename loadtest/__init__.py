@@ -6,6 +6,7 @@
 - ``payloads.py``: valid rows drawn around the model's sample, deliberately invalid requests,
   and how answers are judged; ``open_inference.py``: the same as Open Inference Protocol requests.
 - ``shapes.py``: constant, step and spike load shapes, chosen by ``--shape``.
+- ``shape_rules.py``: what a shape's timing must keep, without Locust (for checks before a run).
 - ``slo.py``: the service level objective and its verdict (no Locust import: other
   packages read reports with it).
 - ``selfwatch.py``: whether the load generator itself ran out of CPU.

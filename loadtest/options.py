@@ -11,6 +11,10 @@ environment, then config file. Locust's docs: "Custom arguments"
 from __future__ import annotations
 
 import argparse
+import configparser
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from loadtest.rate_steps import parse_rate_steps
@@ -18,6 +22,10 @@ from loadtest.slo import Slo
 
 WAIT_MODELS = ("between", "constant_throughput")
 SHAPE_NAMES = ("none", "constant", "step", "spike")
+SPIKE_AT_S = 20.0
+SPIKE_DURATION_S = 20.0
+# The settings file Locust reads from the directory it runs in (the repository).
+LOCUST_CONF = Path("locust.conf")
 
 
 def share(text: str) -> float:
@@ -99,10 +107,30 @@ def add_arguments(parser: Any) -> None:
          help="Shape step: seconds between steps")
     _add(parser, "spike-users", type=positive_int, default=50, include_in_web_ui=False,
          help="Shape spike: users during the spike (--users before and after it)")
-    _add(parser, "spike-at-s", type=non_negative_float, default=20.0, include_in_web_ui=False,
+    _add(parser, "spike-at-s", type=non_negative_float, default=SPIKE_AT_S, include_in_web_ui=False,
          help="Shape spike: seconds from the start to the spike")
-    _add(parser, "spike-duration-s", type=positive_float, default=20.0, include_in_web_ui=False,
+    _add(parser, "spike-duration-s", type=positive_float, default=SPIKE_DURATION_S, include_in_web_ui=False,
          help="Shape spike: how long the spike lasts, s")
+
+
+def setting(name: str, default: str, config: Path = LOCUST_CONF, env: Mapping[str, str] = os.environ) -> str:
+    """What Locust run without ``--name`` on its command line takes for option ``name`` (e.g. ``"spike-at-s"``).
+
+    Locust's precedence below the command line: the environment variable
+    (``LOCUST_SPIKE_AT_S``), then ``config``'s ``name = value`` line, then ``default``.
+    Raises ``ValueError`` when ``config`` exists but cannot be read as such lines.
+    """
+    variable = "LOCUST_" + name.upper().replace("-", "_")
+    if variable in env:
+        return env[variable]
+    if not config.is_file():
+        return default
+    parser = configparser.ConfigParser(comment_prefixes=("#", ";"), interpolation=None)
+    try:
+        parser.read_string("[locust]\n" + config.read_text(encoding="utf-8"), source=str(config))
+    except (OSError, UnicodeDecodeError, configparser.Error) as error:
+        raise ValueError(f"{config}: cannot read: {error}") from error
+    return parser.get("locust", name, fallback=default)
 
 
 def request_mix(batch_share: float, invalid_share: float) -> dict[str, float]:

@@ -17,6 +17,8 @@ from abc import abstractmethod
 
 from locust import LoadTestShape
 
+from loadtest.shape_rules import check_spike_fits
+
 Stage = tuple[int, float]
 
 
@@ -89,11 +91,7 @@ class SpikeShape(TimedShape):
         super().__init__(users, spawn_rate, duration_s)
         if spike_users < 1 or spike_at_s < 0 or spike_duration_s <= 0:
             raise ValueError("spike shape needs spike users >= 1, a start >= 0 s and a duration > 0 s")
-        if spike_at_s + spike_duration_s > duration_s:
-            raise ValueError(
-                f"spike shape: the spike ends at {spike_at_s + spike_duration_s:g} s, "
-                f"after the run time of {duration_s:g} s"
-            )
+        check_spike_fits(spike_at_s, spike_duration_s, duration_s)
         self.spike_users = spike_users
         self.spike_at_s = spike_at_s
         self.spike_duration_s = spike_duration_s

@@ -20,18 +20,41 @@ for _variable in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", 
 # cannot write to (/proc/1) stops Gunicorn here, not at the app's first sample.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="api-inference-metrics-"))
 _metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"]
-try:
-    os.makedirs(_metrics_dir, exist_ok=True)
-    for _name in os.listdir(_metrics_dir):
-        if _name.endswith(".db"):
-            os.remove(os.path.join(_metrics_dir, _name))
-    with tempfile.TemporaryFile(dir=_metrics_dir):
-        pass
-except OSError as _exc:
+
+
+def _metrics_dir_problem(directory: str) -> str | None:
+    """Why ``directory`` cannot hold this run's samples, as the end of a sentence about it; None when it can.
+
+    Creates it when missing, removes the ``*.db`` files an earlier run left, then writes a file to it.
+    """
+    try:
+        os.makedirs(directory, exist_ok=True)
+    except FileExistsError:
+        return "is not a directory"
+    except OSError as exc:
+        return f"cannot be created: {exc.strerror}"
+    try:
+        names = os.listdir(directory)
+    except OSError as exc:
+        return f"cannot be listed: {exc.strerror}"
+    for name in names:
+        if name.endswith(".db"):
+            try:
+                os.remove(os.path.join(directory, name))
+            except OSError as exc:
+                return f"holds {name!r}, which cannot be removed as an earlier run's samples: {exc.strerror}"
+    try:
+        with tempfile.TemporaryFile(dir=directory):
+            pass
+    except OSError as exc:
+        return f"is not a writable directory: {exc.strerror}"
+    return None
+
+
+if (_problem := _metrics_dir_problem(_metrics_dir)) is not None:
     # SystemExit passes through Gunicorn's config loader, which prints a
     # traceback for any other exception.
-    raise SystemExit(f"Error: PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} is not a writable directory: "
-                     f"{_exc.strerror}") from None
+    raise SystemExit(f"Error: PROMETHEUS_MULTIPROC_DIR={_metrics_dir!r} {_problem}")
 
 from gunicorn.util import load_class  # noqa: E402
 from prometheus_client import multiprocess  # noqa: E402

@@ -203,3 +203,29 @@ def test_search_and_goal_are_read_and_a_long_p99_stretches_the_default_pace(tmp_
 def test_bad_search_or_goal_settings_are_refused_naming_the_key(tmp_path, table, message):
     with pytest.raises(MatrixError, match=re.escape(message)):
         load_matrix(write(tmp_path, GOOD.replace("[[configuration]]", table + "\n\n[[configuration]]", 1)))
+
+
+def test_a_spike_that_ends_after_the_run_time_is_refused_before_anything_starts(tmp_path, monkeypatch):
+    """locust.conf's spike starts at 20 s and lasts 15 s: a 20 s run cannot hold it, a 35 s run can."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "locust.conf").write_text("# spike\nspike-at-s = 20\nspike-duration-s = 15\n", encoding="utf-8")
+    for name in ("LOCUST_SPIKE_AT_S", "LOCUST_SPIKE_DURATION_S"):
+        monkeypatch.delenv(name, raising=False)
+    spike = replace_row('shape = "constant"', 'shape = "spike"')
+    path = write(tmp_path, spike.replace("duration_s = 10", "duration_s = 20"))
+    with pytest.raises(MatrixError) as raised:
+        load_matrix(path)
+    assert str(raised.value).startswith(f"{path}: [load]: duration_s 20 is too short for the shape: spike shape: "
+                                        "the spike ends at 35 s, after the run time of 20 s")
+    assert load_matrix(write(tmp_path, spike.replace("duration_s = 10", "duration_s = 35"))).load.duration_s == 35
+    monkeypatch.setenv("LOCUST_SPIKE_DURATION_S", "5")
+    assert load_matrix(write(tmp_path, spike.replace("duration_s = 10", "duration_s = 25"))).load.shape == "spike"
+
+
+def test_a_spike_timed_by_the_options_defaults_without_locust_conf(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    for name in ("LOCUST_SPIKE_AT_S", "LOCUST_SPIKE_DURATION_S"):
+        monkeypatch.delenv(name, raising=False)
+    spike = replace_row('shape = "constant"', 'shape = "spike"')
+    with pytest.raises(MatrixError, match="the spike ends at 40 s, after the run time of 39 s"):
+        load_matrix(write(tmp_path, spike.replace("duration_s = 10", "duration_s = 39")))

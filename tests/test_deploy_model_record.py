@@ -244,3 +244,37 @@ def test_an_overload_report_names_the_model_and_where_it_came_from():
     assert "Model: wine 0123456789ab (classification), the artifact mounted from `/models/wine`." in result.markdown("c")
     assert (result.to_json()["model"], result.to_json()["model_dir"]) == (asdict(WINE), "/models/wine")
     assert "Model: the image's built-in model." in replace(result, model=None, model_dir=None).markdown("c")
+
+
+
+def _results_with_model(tmp_path: Path, fixture: str, model: ServedModel | None) -> Path:
+    """A results.json of ``fixture`` (a `deploy run` results.json, or a capacity run directory, reported here)
+    whose rows recorded ``model`` (None: written before rows recorded it)."""
+    if fixture == "run":
+        document = json.loads((Path(__file__).parent / "fixtures" / "k8s_overlay" / RESULTS_JSON).read_text())
+        for row in document["configurations"]:
+            row["model"] = None if model is None else asdict(model)
+        path = tmp_path / RESULTS_JSON
+        path.write_text(json.dumps(document), encoding="utf-8")
+        return path
+    run_dir = Path(shutil.copytree(FIXTURES / "capacity-run", tmp_path / "run"))
+    if model is not None:
+        for path in run_dir.glob("*/result.json"):
+            path.write_text(json.dumps(json.loads(path.read_text()) | {"model": asdict(model)}), encoding="utf-8")
+    assert main(["report", str(run_dir)]) == 0
+    return run_dir / RESULTS_JSON
+
+
+@pytest.mark.parametrize(("fixture", "args"), [("run", []), ("capacity", ["--target-rps", "100"])])
+@pytest.mark.parametrize(("model", "said"), [(None, "model not recorded"),
+                                             (IRIS, "model iris c869581cb53c (classification)")])
+def test_recommend_names_the_model_it_sized_for_on_the_console_and_in_the_overlay(tmp_path, capsys, fixture, args,
+                                                                                 model, said):
+    results_json = _results_with_model(tmp_path, fixture, model)
+    capsys.readouterr()
+    overlay = tmp_path / "overlay"
+    assert main(["recommend", str(results_json), *args, "--k8s", str(overlay)]) == 0
+    console = capsys.readouterr().out.splitlines()[0]
+    assert console.startswith(f"{results_json}: ") and console.rstrip(".").endswith(f"ized for {said}")
+    header = (overlay / "kustomization.yaml").read_text(encoding="utf-8")
+    assert f"\n# Sized for {said}.\n" in header

@@ -162,7 +162,7 @@ def test_refuses_to_start_with_one_line_saying_what_to_run(model_copy: Path, dam
     ("HOST", "http://localhost", "HOST='http://localhost' is an address to bind (e.g. 127.0.0.1 or 0.0.0.0), not a URL"),
     ("LOG_LEVEL", "LOUD", "LOG_LEVEL='LOUD' is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"),
     ("GUNICORN_WORKER_CLASS", "nope", "GUNICORN_WORKER_CLASS='nope' is not a Gunicorn worker class (e.g. gthread, sync, or a module.Class path)"),
-    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a writable directory: File exists"),
+    ("PROMETHEUS_MULTIPROC_DIR", "/dev/null", "PROMETHEUS_MULTIPROC_DIR='/dev/null' is not a directory"),
 ])
 def test_refuses_a_bad_setting_with_one_line_naming_it(model_dir: Path, variable: str, value: str, words: str) -> None:
     # Zero workers would otherwise leave a master that accepts no request, forever.
@@ -186,6 +186,25 @@ def test_refuses_a_metrics_directory_it_cannot_write_to_with_one_line(model_dir:
     assert run.returncode == 1
     (error,) = [line for line in run.stderr.splitlines() if line.strip()]
     assert error.startswith("Error: PROMETHEUS_MULTIPROC_DIR='/proc/1' is not a writable directory: "), error
+
+
+@pytest.mark.parametrize(("make", "reason"), [
+    (lambda path: path.write_text("not a directory", encoding="utf-8"), "is not a directory"),
+    (lambda path: (path / "a.db").mkdir(parents=True),
+     "holds 'a.db', which cannot be removed as an earlier run's samples: Is a directory"),
+])
+def test_a_metrics_directory_gone_wrong_is_refused_with_the_true_reason(model_dir: Path, tmp_path: Path, make,
+                                                                        reason: str) -> None:
+    metrics = tmp_path / "metrics"
+    make(metrics)
+    run = subprocess.run(
+        [str(GUNICORN), "-c", "service/gunicorn.conf.py"], cwd=ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "MODEL_DIR": str(model_dir), "HOST": "127.0.0.1",
+             "PORT": str(free_port()), "PROMETHEUS_MULTIPROC_DIR": str(metrics)},
+    )
+    assert run.returncode == 1
+    errors = [line for line in run.stderr.splitlines() if line.strip()]
+    assert errors == [f"Error: PROMETHEUS_MULTIPROC_DIR={str(metrics)!r} {reason}"]
 
 
 def raw_exchange(url: str, request: bytes, *, half_close: bool = False) -> tuple[bytes, bytes]:
