@@ -116,11 +116,11 @@ def load_known(schema: Schema, data: Any, well_formed: Callable[[Any], bool] | N
     Raises ``ValidationFailed`` (400) naming the first ``MAX_FIELDS_REPORTED`` bad
     fields (unknown ones as ``Unknown field.``) and counting the rest in its message.
     """
-    if well_formed is not None:
-        known, dropped = _known(schema, data, keep=False)
-        if dropped and well_formed(known):
+    known, dropped = _known(schema, data, keep=False)
+    if dropped:
+        if well_formed is not None and well_formed(known):
             raise _refusal(schema, data, {}, dropped)
-    known, dropped = _known(schema, data, keep=True)
+        known, dropped = _known(schema, data, keep=True)
     try:
         # Succeeds only without unknown keys: an object that had any kept one.
         return schema.load(known)
